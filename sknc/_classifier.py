@@ -1,0 +1,863 @@
+"""The two estimators: PALClassifier and FixedETFClassifier."""
+
+import copy
+import numbers
+from contextlib import contextmanager
+
+import joblib
+import numpy as np
+import scipy.sparse as sp
+import torch
+from sklearn.base import ClassifierMixin, TransformerMixin
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import (
+    Interval,
+    StrOptions,
+    validate_parameter_constraints,
+)
+from sklearn.utils.validation import check_is_fitted, validate_data
+from skorch import NeuralNet
+from skorch.callbacks import EpochTimer, PassthroughScoring, PrintLog
+
+from ._decoding import _DECODERS, BaseDecoder, get_decoder
+from ._loss import PALCrossEntropyLoss
+from ._modules import FixedETFHead, LinearHead, MLPBackbone, PALNet
+from ._validation import encode_targets
+
+__all__ = ["PALClassifier", "FixedETFClassifier"]
+
+_LOSSES = {
+    "pal": (PALCrossEntropyLoss, {"normalize": False}),
+    "pal_n": (PALCrossEntropyLoss, {"normalize": True}),
+}
+
+
+def _resolve_device(device):
+    """Map ``'auto'`` to the best available device; reject missing CUDA/MPS."""
+    if device is None:
+        return None
+    name = str(device)
+    if name == "auto":
+        if torch.cuda.is_available():
+            return "cuda"
+        mps = getattr(torch.backends, "mps", None)
+        if mps is not None and mps.is_available():
+            return "mps"
+        return "cpu"
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ValueError(
+            f"device={device!r} was requested but CUDA is not available "
+            "(torch.cuda.is_available() is False). Use device='cpu', or "
+            "device='auto' to use a GPU only when there is one."
+        )
+    if name.startswith("mps"):
+        mps = getattr(torch.backends, "mps", None)
+        if mps is None or not mps.is_available():
+            raise ValueError(
+                f"device={device!r} was requested but MPS is not available. "
+                "Use device='cpu' or device='auto'."
+            )
+    return device
+
+
+class _PALNetBase(ClassifierMixin, TransformerMixin, NeuralNet):
+    """Shared machinery of the PAL estimators (not public)."""
+
+    _parameter_constraints = {
+        "hidden_layer_sizes": [
+            "array-like",
+            Interval(numbers.Integral, 1, None, closed="left"),
+        ],
+        "feature_dim": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        "activation": [StrOptions({"relu", "gelu", "tanh", "logistic", "identity"})],
+        "dropout": [Interval(numbers.Real, 0, 1, closed="left")],
+        "batch_norm": ["boolean"],
+        "lr": [Interval(numbers.Real, 0, None, closed="neither")],
+        "max_epochs": [Interval(numbers.Integral, 0, None, closed="left")],
+        "batch_size": [Interval(numbers.Integral, -1, None, closed="left")],
+        "weight_decay": [Interval(numbers.Real, 0, None, closed="left")],
+        "feature_decay": [Interval(numbers.Real, 0, None, closed="left")],
+        "loss": [StrOptions(set(_LOSSES))],
+        "decoder": [StrOptions(set(_DECODERS)), BaseDecoder],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(
+        self,
+        module=None,
+        *args,
+        criterion=None,
+        optimizer=torch.optim.AdamW,
+        lr=1e-3,
+        max_epochs=100,
+        batch_size=128,
+        train_split=None,
+        hidden_layer_sizes=(512,),
+        feature_dim=None,
+        activation="relu",
+        dropout=0.0,
+        batch_norm=True,
+        weight_decay=5e-4,
+        feature_decay=1e-4,
+        loss="pal",
+        decoder="threshold",
+        random_state=None,
+        device="cpu",
+        verbose=0,
+        **kwargs,
+    ):
+        super().__init__(
+            module,
+            *args,
+            criterion=criterion,
+            optimizer=optimizer,
+            lr=lr,
+            max_epochs=max_epochs,
+            batch_size=batch_size,
+            train_split=train_split,
+            device=device,
+            verbose=verbose,
+            **kwargs,
+        )
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.feature_dim = feature_dim
+        self.activation = activation
+        self.dropout = dropout
+        self.batch_norm = batch_norm
+        self.weight_decay = weight_decay
+        self.feature_decay = feature_decay
+        self.loss = loss
+        self.decoder = decoder
+        self.random_state = random_state
+
+    # ------------------------------------------------------------------ tags
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = True
+        tags.input_tags.sparse = True
+        # transform() returns float32 features whatever the input dtype
+        tags.transformer_tags.preserves_dtype = ["float32"]
+        return tags
+
+    @property
+    def _default_callbacks(self):
+        # skorch's classifier default adds a 'valid_acc' scoring that fails on
+        # multi-label targets: keep only the losses, the timer and the log.
+        return [
+            ("epoch_timer", EpochTimer()),
+            ("train_loss", PassthroughScoring(name="train_loss", on_train=True)),
+            ("valid_loss", PassthroughScoring(name="valid_loss")),
+            ("print_log", PrintLog()),
+        ]
+
+    # ------------------------------------------------------------- contexts
+    @contextmanager
+    def _device_context(self):
+        """Run skorch's machinery with ``device='auto'`` resolved.
+
+        skorch reads ``self.device`` in many places; the parameter keeps the
+        user's value and only the code inside the context sees the resolved
+        device.
+        """
+        requested = self.device
+        resolved = _resolve_device(requested)
+        if resolved is requested:
+            yield
+            return
+        self.device = resolved
+        try:
+            yield
+        finally:
+            self.device = requested
+
+    def _torch_seed(self):
+        if self.random_state is None:
+            return None
+        return int(check_random_state(self.random_state).randint(2**31 - 1))
+
+    @contextmanager
+    def _training_context(self):
+        """Resolve the device and seed torch's generators for a repeatable fit.
+
+        ``fork_rng`` restores the caller's global random state afterwards, so
+        fitting with a ``random_state`` never disturbs the user's own RNG.
+        """
+        with self._device_context():
+            seed = self._torch_seed()
+            if seed is None:
+                yield
+                return
+            cuda = self.device is not None and str(self.device).startswith("cuda")
+            devices = [torch.device(self.device).index or 0] if cuda else []
+            with torch.random.fork_rng(devices=devices):
+                torch.manual_seed(seed)
+                yield
+
+    # ------------------------------------------------------------ validation
+    def _check_params(self):
+        validate_parameter_constraints(
+            self._parameter_constraints,
+            self.get_params(deep=False),
+            caller_name=type(self).__name__,
+        )
+
+    def _validate_X(self, X, reset):
+        X = validate_data(
+            self,
+            X,
+            accept_sparse="csr",
+            dtype=(np.float32, np.float64),
+            reset=reset,
+        )
+        if sp.issparse(X):
+            # skorch's Dataset densifies rows of scipy sparse *matrices*
+            return sp.csr_matrix(X, dtype=np.float32)
+        return X.astype(np.float32, copy=False)
+
+    def _validate_training_data(self, X, y, reset):
+        X = self._validate_X(X, reset=reset)
+        y_enc, classes, multilabel = encode_targets(y, X.shape[0])
+        if reset:
+            self.multilabel_ = multilabel
+            self.label_names_ = classes
+            self.n_outputs_ = len(classes)
+            # with K = 2, classes_ = [0, 1] would read as a *binary* problem to
+            # scikit-learn's scorers: use the multi-output convention instead.
+            if multilabel and len(classes) == 2:
+                self.classes_ = [np.array([0, 1]), np.array([0, 1])]
+            else:
+                self.classes_ = classes
+            self.target_dtype_ = np.asarray(y).dtype if multilabel else None
+            if multilabel and hasattr(y, "dtypes"):
+                self.target_dtype_ = np.result_type(*y.dtypes)
+        elif multilabel != self.multilabel_ or (
+            multilabel and len(classes) != self.n_outputs_
+        ):
+            raise ValueError(
+                "y does not match the targets the model was fitted on: expected "
+                + (
+                    f"a 0/1 indicator with {self.n_outputs_} columns"
+                    if self.multilabel_
+                    else "a 1-D array of class labels"
+                )
+                + ". Call fit to start over with new targets."
+            )
+        elif not multilabel:
+            unknown = np.setdiff1d(classes, self.classes_)
+            if unknown.size:
+                raise ValueError(
+                    f"y contains classes not seen in the first fit: "
+                    f"{unknown.tolist()}. Call fit to start over."
+                )
+            y_enc = np.searchsorted(self.classes_, classes)[y_enc]
+        return X, y_enc
+
+    # --------------------------------------------------------- initialisers
+    def _resolved_feature_dim(self):
+        return self.feature_dim
+
+    def _make_head(self, feature_dim, n_outputs, seed):
+        raise NotImplementedError  # pragma: no cover
+
+    def initialize_module(self):
+        """Build the network: a backbone and the estimator's head."""
+        kwargs = self.get_params_for("module")
+        if self.module is None:
+            sizes = self.hidden_layer_sizes
+            sizes = (sizes,) if isinstance(sizes, numbers.Integral) else tuple(sizes)
+            backbone = MLPBackbone(
+                self.n_features_in_,
+                self._resolved_feature_dim(),
+                hidden_layer_sizes=sizes,
+                activation=self.activation,
+                dropout=self.dropout,
+                batch_norm=self.batch_norm,
+                **kwargs,
+            )
+        else:
+            # a copy: fitting must never train the user's module object
+            module = self.module
+            if isinstance(module, torch.nn.Module):
+                module = copy.deepcopy(module)
+            backbone = self.initialized_instance(module, kwargs)
+        feature_dim = self._probe_feature_dim(backbone)
+        seed = int(torch.randint(2**31 - 1, ()).item())
+        head = self._make_head(feature_dim, self.n_outputs_, seed)
+        self.feature_dim_ = feature_dim
+        self.module_ = PALNet(backbone, head)
+        self.n_trainable_params_ = sum(
+            p.numel() for p in self.module_.parameters() if p.requires_grad
+        )
+        return self
+
+    def _probe_feature_dim(self, backbone):
+        """Return the backbone's output dimension from a dry forward pass."""
+        was_training = backbone.training
+        backbone.eval()
+        try:
+            with torch.no_grad():
+                out = backbone(torch.zeros(2, self.n_features_in_))
+        except Exception as exc:
+            raise ValueError(
+                "The backbone failed on a batch of shape (N, n_features_in_) = "
+                f"(2, {self.n_features_in_}): {exc}. A custom module must map "
+                "a float32 batch of flat samples to (N, d) features."
+            ) from exc
+        finally:
+            backbone.train(was_training)
+        if out.ndim != 2:
+            raise ValueError(
+                "The backbone must return features of shape (N, d); got shape "
+                f"{tuple(out.shape)}. Flatten them in its forward."
+            )
+        expected = self._resolved_feature_dim()
+        if self.module is not None and self.feature_dim is not None:
+            if out.shape[1] != expected:
+                raise ValueError(
+                    f"feature_dim={self.feature_dim} but the custom module "
+                    f"returns {out.shape[1]} features. Leave feature_dim=None to "
+                    "use the module's output size."
+                )
+        return int(out.shape[1])
+
+    def initialize_criterion(self):
+        """Build the PAL loss from ``loss``, unless ``criterion`` is given."""
+        kwargs = self.get_params_for("criterion")
+        if self.criterion is None:
+            cls, defaults = _LOSSES[self.loss]
+            self.criterion_ = cls(**{**defaults, **kwargs})
+        else:
+            self.criterion_ = self.initialized_instance(self.criterion, kwargs)
+        return self
+
+    def get_params_for_optimizer(self, prefix, named_parameters):
+        """Add ``weight_decay`` to the optimizer's arguments."""
+        args, kwargs = super().get_params_for_optimizer(prefix, named_parameters)
+        if prefix == "optimizer":
+            kwargs.setdefault("weight_decay", self.weight_decay)
+        return args, kwargs
+
+    # -------------------------------------------------------------- training
+    def get_loss(self, y_pred, y_true, X=None, training=False):
+        """PAL loss of the logits, plus the feature decay when training."""
+        logits, features = y_pred
+        y_true = y_true.to(logits.device)
+        loss = self.criterion_(logits, y_true)
+        if training and self.feature_decay:
+            loss = loss + 0.5 * self.feature_decay * features.pow(2).sum(1).mean()
+        return loss
+
+    def fit(self, X, y, **fit_params):
+        """Initialize and train the network, then fit the decoder.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features)
+            Training data. Sparse CSR input is densified batch by batch.
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+            Class labels (multi-class), or a 0/1 indicator, sparse matrix or
+            DataFrame (multi-label).
+        **fit_params : dict
+            Passed to the module's ``forward`` and to ``train_split``
+            (see :meth:`skorch.NeuralNet.fit`).
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        self._check_params()
+        X, y_enc = self._validate_training_data(X, y, reset=True)
+        with self._training_context():
+            if not self.warm_start or not self.initialized_:
+                self.initialize()
+            self._train(X, y_enc, "fit", **fit_params)
+        return self
+
+    def partial_fit(self, X, y, classes=None, **fit_params):
+        """Continue training for ``max_epochs`` more epochs and refit the decoder.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features)
+            Training data.
+        y : array-like of shape (n_samples,) or (n_samples, n_labels)
+            Targets, of the same kind as in the first fit.
+        classes : None
+            Unused; all classes must be present in the first call.
+        **fit_params : dict
+            Passed to the module's ``forward`` and to ``train_split``.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        self._check_params()
+        first = not self.initialized_ or not hasattr(self, "classes_")
+        X, y_enc = self._validate_training_data(X, y, reset=first)
+        with self._training_context():
+            if first:
+                self.initialize()
+            self._train(X, y_enc, "partial_fit", **fit_params)
+        return self
+
+    def _train(self, X, y_enc, routing_method, **fit_params):
+        NeuralNet.partial_fit(
+            self, X, y_enc, _routing_method=routing_method, **fit_params
+        )
+        self._fit_decoder(X, y_enc)
+
+    def _fit_decoder(self, X, y_enc):
+        if not self.multilabel_:
+            self.decoder_ = None
+            return
+        logits, features = self._outputs(X)
+        Y = torch.as_tensor(y_enc, device=logits.device)
+        self.decoder_ = get_decoder(self.decoder).fit(logits, features, Y)
+
+    # ------------------------------------------------------------ prediction
+    def _outputs(self, X):
+        """``(logits, features)`` of validated data, on the model's device.
+
+        Every batch is padded to ``batch_size`` rows, so that a sample's
+        outputs do not depend on which other samples are predicted with it
+        (float32 matrix products round differently for different shapes).
+        """
+        with self._device_context():
+            self._set_training(False)
+            n = X.shape[0]
+            size = n if self.batch_size in (-1, None) else min(self.batch_size, n)
+            logits, features = [], []
+            with torch.no_grad():
+                for start in range(0, n, size):
+                    chunk = X[start : start + size]
+                    chunk = chunk.toarray() if sp.issparse(chunk) else chunk
+                    rows = chunk.shape[0]
+                    if rows < size:
+                        chunk = np.concatenate(
+                            [
+                                chunk,
+                                np.zeros((size - rows,) + chunk.shape[1:], chunk.dtype),
+                            ]
+                        )
+                    batch = torch.as_tensor(chunk).to(self.device, non_blocking=True)
+                    z, h = self.module_(batch)
+                    logits.append(z[:rows])
+                    features.append(h[:rows])
+            return torch.cat(logits), torch.cat(features)
+
+    def _predict_outputs(self, X):
+        check_is_fitted(self, "classes_")
+        return self._outputs(self._validate_X(X, reset=False))
+
+    def decision_function(self, X):
+        """Return the logits.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features)
+            Input data.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples, n_labels) or (n_samples,)
+            The logits; for a binary (1-D ``y``) problem, the difference of
+            the two classes' logits, as scikit-learn's binary classifiers do.
+        """
+        logits, _ = self._predict_outputs(X)
+        logits = logits.double()
+        if not self.multilabel_ and self.n_outputs_ == 2:
+            logits = logits[:, 1] - logits[:, 0]
+        return logits.cpu().numpy()
+
+    def predict_proba(self, X):
+        """Return probabilities.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features)
+            Input data.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_labels)
+            Multi-label: each label's probability, from the decoder, strictly
+            inside (0, 1). Multi-class: the softmax over classes (rows sum
+            to 1).
+        """
+        logits, features = self._predict_outputs(X)
+        if self.multilabel_:
+            proba = self.decoder_.predict_proba(logits, features)
+        else:
+            proba = torch.softmax(logits.double(), dim=1)
+        return proba.cpu().numpy()
+
+    def predict(self, X):
+        """Predict label sets (multi-label) or class labels (multi-class).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features)
+            Input data.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples, n_labels) or (n_samples,)
+            A 0/1 indicator with the dtype of the training ``y``, or the
+            predicted class labels.
+        """
+        logits, features = self._predict_outputs(X)
+        if self.multilabel_:
+            pred = self.decoder_.predict(logits, features).cpu().numpy()
+            return pred.astype(self.target_dtype_)
+        return self.classes_[logits.argmax(dim=1).cpu().numpy()]
+
+    def transform(self, X):
+        """Return the penultimate features, so the estimator can be a Pipeline step.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features)
+            Input data.
+
+        Returns
+        -------
+        features : ndarray of shape (n_samples, feature_dim_)
+            The backbone's output (float32).
+        """
+        _, features = self._predict_outputs(X)
+        return features.cpu().numpy()
+
+    def get_feature_names_out(self, input_features=None):
+        """Names of the ``transform`` outputs: ``<classname>0``, ``<classname>1``, ...
+
+        Parameters
+        ----------
+        input_features : array-like of str or None, default=None
+            Ignored; present for API consistency.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str objects
+            One name per feature.
+        """
+        check_is_fitted(self, "feature_dim_")
+        prefix = type(self).__name__.lower()
+        return np.asarray(
+            [f"{prefix}{i}" for i in range(self.feature_dim_)], dtype=object
+        )
+
+    # ----------------------------------------------------------- persistence
+    # What fit learns beyond the torch state: needed to rebuild the network
+    # and to decode its outputs in a fresh estimator.
+    _fitted_state = (
+        "n_features_in_",
+        "feature_names_in_",
+        "multilabel_",
+        "label_names_",
+        "n_outputs_",
+        "classes_",
+        "target_dtype_",
+        "decoder_",
+    )
+
+    def save_params(
+        self,
+        f_params=None,
+        f_optimizer=None,
+        f_criterion=None,
+        f_history=None,
+        f_state=None,
+        **kwargs,
+    ):
+        """Save the network's parameters, and optionally sknc's fitted state.
+
+        Parameters
+        ----------
+        f_params, f_optimizer, f_criterion, f_history : file-like or str, default=None
+            See :meth:`skorch.NeuralNet.save_params`.
+        f_state : file-like or str, default=None
+            Where to save what ``fit`` learned besides the torch modules: the
+            label encoding, the input size and the fitted decoder. With it,
+            :meth:`load_params` restores a working model into a fresh
+            estimator.
+        **kwargs : dict
+            Passed to :meth:`skorch.NeuralNet.save_params`.
+        """
+        super().save_params(
+            f_params=f_params,
+            f_optimizer=f_optimizer,
+            f_criterion=f_criterion,
+            f_history=f_history,
+            **kwargs,
+        )
+        if f_state is not None:
+            check_is_fitted(self, "classes_")
+            state = {
+                k: getattr(self, k) for k in self._fitted_state if hasattr(self, k)
+            }
+            joblib.dump(state, f_state)
+
+    def load_params(
+        self,
+        f_params=None,
+        f_optimizer=None,
+        f_criterion=None,
+        f_history=None,
+        f_state=None,
+        **kwargs,
+    ):
+        """Load what :meth:`save_params` saved.
+
+        Parameters
+        ----------
+        f_params, f_optimizer, f_criterion, f_history : file-like or str, default=None
+            See :meth:`skorch.NeuralNet.load_params`.
+        f_state : file-like or str, default=None
+            sknc's fitted state saved with ``save_params(f_state=...)``. Load
+            it to make an unfitted estimator (built with the same
+            parameters) ready to predict; the network is initialised first.
+        **kwargs : dict
+            Passed to :meth:`skorch.NeuralNet.load_params`.
+        """
+        if f_state is not None:
+            for key, value in joblib.load(f_state).items():
+                setattr(self, key, value)
+            if not self.initialized_:
+                with self._training_context():
+                    self.initialize()
+        with self._device_context():
+            super().load_params(
+                f_params=f_params,
+                f_optimizer=f_optimizer,
+                f_criterion=f_criterion,
+                f_history=f_history,
+                **kwargs,
+            )
+
+
+_SHARED_PARAMS = """\
+    module : torch.nn.Module class or instance, default=None
+        The backbone: maps a float32 batch ``(N, n_features)`` to ``(N, d)``
+        features (a CNN reshapes the flat input in its ``forward``). None
+        builds an :class:`~sknc.MLPBackbone` from ``hidden_layer_sizes``,
+        ``feature_dim``, ``activation``, ``dropout`` and ``batch_norm``.
+        Arguments for a custom module are given as ``module__<name>``; an
+        instance is copied, never trained in place. ``d`` is read from a dry
+        forward pass.
+    criterion : torch loss class or instance, default=None
+        None builds the PAL loss chosen by ``loss``. A custom criterion is
+        called as ``criterion(logits, targets)``.
+    optimizer : torch optimizer class, default=torch.optim.AdamW
+        Optimizer; extra arguments as ``optimizer__<name>``.
+    lr : float, default=1e-3
+        Learning rate.
+    max_epochs : int, default=100
+        Number of training epochs.
+    batch_size : int, default=128
+        Mini-batch size (``-1``: the whole data set).
+    train_split : callable or None, default=None
+        skorch's internal validation split. None trains on all data. For a
+        validation split of multi-label data, pass a stratified one such as
+        ``sknc.model_selection.MultilabelStratifiedValidSplit(0.2)``; skorch's
+        default split does not work with a 2-D ``y``.
+    hidden_layer_sizes : tuple of int, default=(512,)
+        Hidden layer sizes of the default MLP backbone.
+{feature_dim}
+    activation : {{'relu', 'gelu', 'tanh', 'logistic', 'identity'}}, default='relu'
+        Activation of the default backbone's hidden layers.
+    dropout : float, default=0.0
+        Dropout after each hidden layer of the default backbone.
+    batch_norm : bool, default=True
+        Batch normalization in the default backbone's hidden layers.
+    weight_decay : float, default=5e-4
+        Weight decay ``lambda_W`` passed to the optimizer (overridden by
+        ``optimizer__weight_decay``).
+    feature_decay : float, default=1e-4
+        Feature decay ``lambda_H``: adds ``lambda_H / 2`` times the mean
+        squared norm of the batch's features to the training loss.
+    loss : {{'pal', 'pal_n'}}, default='pal'
+        ``'pal'``: the pick-all-label cross-entropy, one softmax
+        cross-entropy per positive label; ``'pal_n'``: the same divided by
+        the number of labels of each sample. See
+        :class:`~sknc.PALCrossEntropyLoss`.
+    decoder : {{'threshold'}} or decoder instance, default='threshold'
+        How multi-label outputs become label sets and per-label
+        probabilities; fitted on the training data at the end of ``fit``.
+        See :class:`~sknc.ThresholdDecoder`.
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialisation, shuffling, dropout and the ETF
+        rotation. With an int, two CPU fits give identical predictions; the
+        caller's global torch random state is left untouched.
+    device : str, torch.device or None, default='cpu'
+        ``'cpu'``, ``'cuda'``, ``'cuda:N'``, ``'mps'`` or ``'auto'`` (CUDA,
+        then MPS, when available, else CPU).
+    verbose : int, default=0
+        Print a per-epoch log when positive.
+    **kwargs : dict
+        Any other :class:`skorch.NeuralNet` parameter (``callbacks``,
+        ``iterator_train__*``, ``module__*``, ``optimizer__*``, ...).
+
+    Attributes
+    ----------
+    classes_ : ndarray or list of ndarray
+        Multi-class: the class labels. Multi-label: ``arange(K)`` or the
+        DataFrame's column names; with ``K = 2`` labels, the list
+        ``[array([0, 1]), array([0, 1])]`` (scikit-learn's multi-output
+        convention, so that probability scorers see a multi-label problem).
+    label_names_ : ndarray
+        The label names (multi-label) or class labels (multi-class).
+    multilabel_ : bool
+        Whether the model was fitted on a 2-D label indicator.
+    n_outputs_ : int
+        Number of labels or classes ``K``.
+    n_features_in_ : int
+        Number of input features.
+    feature_names_in_ : ndarray of str
+        Input feature names, when ``X`` was a DataFrame with string columns.
+    feature_dim_ : int
+        Dimension ``d`` of the features returned by ``transform``.
+    n_trainable_params_ : int
+        Number of trainable parameters of the network.
+    decoder_ : decoder or None
+        The fitted decoder (None in multi-class mode).
+    target_dtype_ : numpy dtype or None
+        dtype of the multi-label ``y``; ``predict`` returns the same.
+    module_ : PALNet
+        The trained network; its ``forward`` returns ``(logits, features)``.
+    history_ : skorch.History
+        Per-epoch losses and timings."""
+
+_PAL_FEATURE_DIM = """\
+    feature_dim : int, default=256
+        Feature dimension ``d`` of the default backbone."""
+
+_ETF_FEATURE_DIM = """\
+    feature_dim : int or None, default=None
+        Feature dimension ``d``; None means the number of labels ``K``. Must
+        be at least ``K - 1``. The parameter to grid-search: small values
+        save parameters."""
+
+
+class PALClassifier(_PALNetBase):
+    """Neural multi-label classifier trained with the pick-all-label loss.
+
+        A backbone (by default an MLP) maps each sample to features, and a
+        learned linear head maps the features to one logit per label. Training
+        minimises the PAL cross-entropy with weight decay and feature decay; a
+        decoder fitted on the training data turns logits into label sets.
+
+        With a 2-D 0/1 ``y`` the model is multi-label: ``predict`` returns a 0/1
+        indicator and ``predict_proba`` per-label probabilities. With a 1-D
+        ``y`` PAL reduces to the cross-entropy and the model is an ordinary
+        multi-class classifier.
+
+    Parameters
+    ----------
+    {params}
+
+    See Also
+    --------
+        FixedETFClassifier : The same with the head fixed to a simplex ETF.
+        sklearn.neural_network.MLPClassifier : scikit-learn's MLP.
+
+    Notes
+    -----
+        This is a :class:`skorch.NeuralNet`: every skorch feature (callbacks,
+        checkpoints, ``set_params`` of nested arguments) is available.
+
+    Examples
+    --------
+        >>> from sklearn.datasets import make_multilabel_classification
+        >>> from sknc import PALClassifier
+        >>> X, Y = make_multilabel_classification(n_samples=100, n_classes=4,
+        ...                                       random_state=0)
+        >>> clf = PALClassifier(max_epochs=5, random_state=0).fit(X, Y)
+        >>> clf.predict(X[:3]).shape
+        (3, 4)
+        >>> clf.predict_proba(X[:3]).shape
+        (3, 4)
+        >>> clf.transform(X[:3]).shape
+        (3, 256)
+    """
+
+    def __init__(self, module=None, *args, feature_dim=256, **kwargs):
+        super().__init__(module, *args, feature_dim=feature_dim, **kwargs)
+
+    def _make_head(self, feature_dim, n_outputs, seed):
+        return LinearHead(feature_dim, n_outputs)
+
+
+class FixedETFClassifier(_PALNetBase):
+    """Neural multi-label classifier with a fixed simplex-ETF head.
+
+        Like :class:`PALClassifier`, but the head is not learned: its rows are
+        fixed to a simplex equiangular tight frame (the geometry a learned head
+        converges to under neural collapse), scaled by one learned scalar. With
+        ``feature_dim`` as small as the number of labels this saves the whole
+        head and most of the last backbone layer.
+
+    Parameters
+    ----------
+    {params}
+        etf_scale : float or 'learned', default='learned'
+            The logit scale ``s`` in ``z = s * M h``: one learned scalar, or a
+            fixed positive number.
+
+    See Also
+    --------
+        PALClassifier : The same with a learned linear head.
+        sknc.simplex_etf : The frame used as the head.
+
+    Examples
+    --------
+        >>> from sklearn.datasets import make_multilabel_classification
+        >>> from sknc import FixedETFClassifier
+        >>> X, Y = make_multilabel_classification(n_samples=100, n_classes=4,
+        ...                                       random_state=0)
+        >>> clf = FixedETFClassifier(max_epochs=5, random_state=0).fit(X, Y)
+        >>> clf.feature_dim_
+        4
+        >>> clf.predict(X[:3]).shape
+        (3, 4)
+    """
+
+    _parameter_constraints = {
+        **_PALNetBase._parameter_constraints,
+        "etf_scale": [
+            StrOptions({"learned"}),
+            Interval(numbers.Real, 0, None, closed="neither"),
+        ],
+    }
+
+    def __init__(
+        self, module=None, *args, feature_dim=None, etf_scale="learned", **kwargs
+    ):
+        super().__init__(module, *args, feature_dim=feature_dim, **kwargs)
+        self.etf_scale = etf_scale
+
+    def _resolved_feature_dim(self):
+        if self.feature_dim is None:
+            return self.n_outputs_
+        return self.feature_dim
+
+    def _make_head(self, feature_dim, n_outputs, seed):
+        if feature_dim < n_outputs - 1:
+            raise ValueError(
+                f"A fixed simplex-ETF head for {n_outputs} labels needs "
+                f"feature_dim >= {n_outputs - 1} (the number of labels minus "
+                f"one); got features of dimension {feature_dim}. Increase "
+                "feature_dim, or use PALClassifier for a learned head."
+            )
+        return FixedETFHead(
+            feature_dim, n_outputs, scale=self.etf_scale, random_state=seed
+        )
+
+
+PALClassifier.__doc__ = PALClassifier.__doc__.format(
+    params=_SHARED_PARAMS.format(feature_dim=_PAL_FEATURE_DIM)
+)
+FixedETFClassifier.__doc__ = FixedETFClassifier.__doc__.format(
+    params=_SHARED_PARAMS.format(feature_dim=_ETF_FEATURE_DIM)
+)

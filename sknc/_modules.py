@@ -1,0 +1,173 @@
+"""PyTorch modules: the default MLP backbone, the two heads and the net."""
+
+import math
+
+import torch
+from torch import nn
+
+from ._etf import simplex_etf
+
+__all__ = ["MLPBackbone", "LinearHead", "FixedETFHead", "PALNet"]
+
+_ACTIVATIONS = {
+    "relu": nn.ReLU,
+    "gelu": nn.GELU,
+    "tanh": nn.Tanh,
+    "logistic": nn.Sigmoid,
+    "identity": nn.Identity,
+}
+
+
+class MLPBackbone(nn.Module):
+    """A multi-layer perceptron mapping inputs to ``feature_dim`` features.
+
+    Each hidden layer is ``Linear -> [BatchNorm1d] -> activation ->
+    [Dropout]``. The last layer is a plain ``Linear`` to ``feature_dim``:
+    the features are left unconstrained (no activation), as in the
+    unconstrained-feature model of neural-collapse theory, so that a small
+    ``feature_dim`` (down to ``K - 1``) keeps its full rank.
+
+    Parameters
+    ----------
+    n_features : int
+        Number of input features.
+    feature_dim : int
+        Dimension of the output features.
+    hidden_layer_sizes : tuple of int, default=(512,)
+        Sizes of the hidden layers; ``()`` makes the backbone linear.
+    activation : {'relu', 'gelu', 'tanh', 'logistic', 'identity'}, default='relu'
+        Activation of the hidden layers.
+    dropout : float, default=0.0
+        Dropout probability after each hidden activation.
+    batch_norm : bool, default=True
+        Whether to put a batch normalization after each hidden linear layer.
+    """
+
+    def __init__(
+        self,
+        n_features,
+        feature_dim,
+        hidden_layer_sizes=(512,),
+        activation="relu",
+        dropout=0.0,
+        batch_norm=True,
+    ):
+        super().__init__()
+        if activation not in _ACTIVATIONS:
+            raise ValueError(
+                f"activation must be one of {sorted(_ACTIVATIONS)}; got {activation!r}."
+            )
+        layers = []
+        width = n_features
+        for size in hidden_layer_sizes:
+            layers.append(nn.Linear(width, size))
+            if batch_norm:
+                layers.append(nn.BatchNorm1d(size))
+            layers.append(_ACTIVATIONS[activation]())
+            if dropout > 0:
+                layers.append(nn.Dropout(dropout))
+            width = size
+        layers.append(nn.Linear(width, feature_dim))
+        self.layers = nn.Sequential(*layers)
+
+    def forward(self, X):
+        """Map a batch ``(N, n_features)`` to features ``(N, feature_dim)``."""
+        return self.layers(X)
+
+
+class LinearHead(nn.Module):
+    """A learned linear classifier ``z = W h + b``.
+
+    Parameters
+    ----------
+    feature_dim : int
+        Input feature dimension ``d``.
+    n_outputs : int
+        Number of labels (or classes) ``K``.
+    bias : bool, default=True
+        Whether to learn a bias.
+    """
+
+    def __init__(self, feature_dim, n_outputs, bias=True):
+        super().__init__()
+        self.linear = nn.Linear(feature_dim, n_outputs, bias=bias)
+
+    @property
+    def weight(self):
+        """The ``(K, d)`` classifier matrix."""
+        return self.linear.weight
+
+    def forward(self, h):
+        """Return the logits ``(N, K)`` of features ``(N, d)``."""
+        return self.linear(h)
+
+
+class FixedETFHead(nn.Module):
+    """A classifier fixed to a simplex ETF, ``z = s * M h``.
+
+    ``M`` (``K x d``, unit rows, pairwise cosine ``-1/(K-1)``) is a buffer:
+    it is saved with the module and moves with it across devices, but it is
+    not a parameter and is never trained. Only the scalar scale ``s`` may be
+    learned.
+
+    Parameters
+    ----------
+    feature_dim : int
+        Input feature dimension ``d``; at least ``K - 1``.
+    n_outputs : int
+        Number of labels (or classes) ``K``; at least 2.
+    scale : float or 'learned', default='learned'
+        The logit scale ``s``. ``'learned'`` makes it one trainable scalar,
+        initialised to 1.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the rotation of the frame (see :func:`sknc.simplex_etf`).
+    """
+
+    def __init__(self, feature_dim, n_outputs, scale="learned", random_state=None):
+        super().__init__()
+        etf = simplex_etf(n_outputs, feature_dim, random_state=random_state)
+        self.register_buffer("etf", torch.as_tensor(etf, dtype=torch.float32))
+        if scale == "learned":
+            self.log_scale = nn.Parameter(torch.zeros(()))
+        else:
+            self.register_buffer("log_scale", torch.tensor(math.log(float(scale))))
+
+    @property
+    def weight(self):
+        """The effective ``(K, d)`` classifier matrix ``s * M``."""
+        return self.log_scale.exp() * self.etf
+
+    def forward(self, h):
+        """Return the logits ``(N, K)`` of features ``(N, d)``."""
+        return self.log_scale.exp() * (h @ self.etf.T)
+
+
+class PALNet(nn.Module):
+    """A backbone followed by a classifier head.
+
+    ``forward`` returns ``(logits, features)`` so that the loss can
+    penalise the features and ``transform`` can read them.
+
+    Parameters
+    ----------
+    backbone : torch.nn.Module
+        Maps a batch to ``(N, d)`` features.
+    head : torch.nn.Module
+        Maps ``(N, d)`` features to ``(N, K)`` logits and exposes the
+        ``(K, d)`` classifier matrix as ``head.weight``.
+    """
+
+    def __init__(self, backbone, head):
+        super().__init__()
+        self.backbone = backbone
+        self.head = head
+
+    def forward(self, X):
+        """Return ``(logits, features)`` for a batch."""
+        features = self.backbone(X)
+        if features.ndim != 2:
+            raise ValueError(
+                "The backbone must return features of shape (N, d); got shape "
+                f"{tuple(features.shape)}. Flatten them in its forward."
+            )
+        return self.head(features), features
