@@ -1,5 +1,6 @@
 """sknc: multi-label neural classification built on neural-collapse theory."""
 
+from . import datasets, model_selection
 from ._classifier import FixedETFClassifier, PALClassifier
 from ._decoding import BaseDecoder, ThresholdDecoder
 from ._etf import simplex_etf
@@ -18,5 +19,7 @@ __all__ = [
     "LinearHead",
     "FixedETFHead",
     "PALNet",
+    "datasets",
+    "model_selection",
     "__version__",
 ]

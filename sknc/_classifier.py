@@ -254,7 +254,7 @@ class _PALNetBase(ClassifierMixin, TransformerMixin, NeuralNet):
 
     # --------------------------------------------------------- initialisers
     def _resolved_feature_dim(self):
-        return self.feature_dim
+        raise NotImplementedError  # pragma: no cover
 
     def _make_head(self, feature_dim, n_outputs, seed):
         raise NotImplementedError  # pragma: no cover
@@ -329,6 +329,18 @@ class _PALNetBase(ClassifierMixin, TransformerMixin, NeuralNet):
         else:
             self.criterion_ = self.initialized_instance(self.criterion, kwargs)
         return self
+
+    def get_params_for(self, prefix):
+        """Skorch's ``get_params_for``, shuffling training batches by default.
+
+        skorch's ``NeuralNet`` does not shuffle; a classifier trained on data
+        sorted by class then fails. ``iterator_train__shuffle=False`` still
+        turns shuffling off.
+        """
+        params = super().get_params_for(prefix)
+        if prefix == "iterator_train":
+            params.setdefault("shuffle", True)
+        return params
 
     def get_params_for_optimizer(self, prefix, named_parameters):
         """Add ``weight_decay`` to the optimizer's arguments."""
@@ -427,7 +439,7 @@ class _PALNetBase(ClassifierMixin, TransformerMixin, NeuralNet):
         with self._device_context():
             self._set_training(False)
             n = X.shape[0]
-            size = n if self.batch_size in (-1, None) else min(self.batch_size, n)
+            size = n if self.batch_size in (-1, None) else self.batch_size
             logits, features = [], []
             with torch.no_grad():
                 for start in range(0, n, size):
@@ -656,7 +668,10 @@ _SHARED_PARAMS = """\
     max_epochs : int, default=100
         Number of training epochs.
     batch_size : int, default=128
-        Mini-batch size (``-1``: the whole data set).
+        Mini-batch size (``-1``: the whole data set). Training batches are
+        shuffled every epoch (``iterator_train__shuffle=False`` turns it
+        off); prediction pads its last batch to this size so that a
+        sample's outputs do not depend on the batch it is predicted in.
     train_split : callable or None, default=None
         skorch's internal validation split. None trains on all data. For a
         validation split of multi-label data, pass a stratified one such as
@@ -730,14 +745,17 @@ _SHARED_PARAMS = """\
         Per-epoch losses and timings."""
 
 _PAL_FEATURE_DIM = """\
-    feature_dim : int, default=256
-        Feature dimension ``d`` of the default backbone."""
+    feature_dim : int or None, default=None
+        Feature dimension ``d`` of the default backbone; None means 256.
+        With a custom ``module``, None takes the module's output size and an
+        int must match it."""
 
 _ETF_FEATURE_DIM = """\
     feature_dim : int or None, default=None
         Feature dimension ``d``; None means the number of labels ``K``. Must
         be at least ``K - 1``. The parameter to grid-search: small values
-        save parameters."""
+        save parameters. With a custom ``module``, None takes the module's
+        output size and an int must match it."""
 
 
 class PALClassifier(_PALNetBase):
@@ -782,8 +800,11 @@ class PALClassifier(_PALNetBase):
         (3, 256)
     """
 
-    def __init__(self, module=None, *args, feature_dim=256, **kwargs):
+    def __init__(self, module=None, *args, feature_dim=None, **kwargs):
         super().__init__(module, *args, feature_dim=feature_dim, **kwargs)
+
+    def _resolved_feature_dim(self):
+        return 256 if self.feature_dim is None else self.feature_dim
 
     def _make_head(self, feature_dim, n_outputs, seed):
         return LinearHead(feature_dim, n_outputs)

@@ -107,10 +107,10 @@ class ThresholdDecoder(BaseDecoder):
     --------
     >>> import torch
     >>> from sknc import ThresholdDecoder
-    >>> logits = torch.tensor([[4.0, 4.0, -4.0], [5.0, -5.0, -5.0]])
-    >>> Y = torch.tensor([[1.0, 1.0, 0.0], [1.0, 0.0, 0.0]])
+    >>> logits = torch.tensor([[4.0, 4.0, -4.0], [5.0, -5.0, -5.0]]).repeat(10, 1)
+    >>> Y = torch.tensor([[1.0, 1.0, 0.0], [1.0, 0.0, 0.0]]).repeat(10, 1)
     >>> dec = ThresholdDecoder().fit(logits, None, Y)
-    >>> dec.predict(logits, None)
+    >>> dec.predict(logits[:2], None)
     tensor([[ True,  True, False],
             [ True, False, False]])
     """

@@ -139,7 +139,7 @@ class FixedETFHead(nn.Module):
 
     def forward(self, h):
         """Return the logits ``(N, K)`` of features ``(N, d)``."""
-        return self.log_scale.exp() * (h @ self.etf.T)
+        return self.log_scale.exp() * nn.functional.linear(h, self.etf)
 
 
 class PALNet(nn.Module):

@@ -164,8 +164,9 @@ def _check_label_indicator(y, param="y"):
                 array = array.astype(np.float64)
             except (TypeError, ValueError) as exc:
                 raise ValueError(
-                    f"{param} must be a numeric 0/1 label indicator; got values "
-                    f"of dtype {array.dtype} that are not numbers."
+                    f"{param} must be a numeric 0/1 label indicator; its values "
+                    f"(dtype {array.dtype}) are not all numbers. Encode strings "
+                    "and fill missing values first."
                 ) from exc
         if array.dtype.kind == "f" and not np.isfinite(array).all():
             raise ValueError(
@@ -670,7 +671,7 @@ class MultilabelStratifiedValidSplit:
 
     See Also
     --------
-    skorch.dataset.ValidSplit : skorch's split, for 1-D or unstratified data.
+    skorch.dataset.ValidSplit : The skorch split, for 1-D or unstratified data.
     MultilabelStratifiedShuffleSplit, MultilabelStratifiedKFold : The
         splitters used for a float and an int ``cv``.
 

@@ -6,6 +6,7 @@ import pytest
 import scipy.sparse as sp
 import torch
 from iterstrat import ml_stratifiers
+from sklearn.base import clone
 from sklearn.datasets import make_multilabel_classification
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import (
@@ -30,12 +31,6 @@ from sknc.model_selection import (
 )
 
 N_SAMPLES, N_FEATURES, N_LABELS = 200, 10, 5
-
-
-@pytest.fixture(autouse=True)
-def _seed():
-    np.random.seed(0)
-    torch.manual_seed(0)
 
 
 @pytest.fixture(scope="module")
@@ -302,7 +297,7 @@ def test_warning_is_a_user_warning():
         pytest.param(
             [[0, 2], [1], [0], [1, 2], [2], [0]], "MultiLabelBinarizer", id="ragged"
         ),
-        pytest.param(np.array([["a", "b"]] * 6), "not numbers", id="strings"),
+        pytest.param(np.array([["a", "b"]] * 6), "not all numbers", id="strings"),
     ],
 )
 def test_bad_y_raises_a_clear_error(y, match):
@@ -712,6 +707,8 @@ def test_valid_split_in_skorch_net(data):
     _, net_valid = net.get_split_datasets(X, Yf)
     np.testing.assert_array_equal(net_valid.indices, ds_valid.indices)
     assert np.abs(Y[net_valid.indices].mean(axis=0) - Y.mean(axis=0)).max() < 0.05
+    # sklearn's clone copies the splitter with its parameters
+    assert repr(clone(net).train_split) == repr(split)
 
 
 def test_valid_split_in_skorch_net_with_tensors_and_dataset(data):
