@@ -50,31 +50,50 @@ def _ensure_nonempty(pred, scores):
 
 
 def _fit_platt(x, t, l2=1e-3, max_iter=100, tol=1e-10):
-    """Fit ``P(t=1 | x) = sigmoid(a x + b)`` by Newton's method.
+    """Fit ``P(t=1 | x) = sigmoid(a x + b)`` by damped Newton steps.
 
     A small ridge keeps the two parameters finite when the training scores
     separate the classes perfectly (as they do once a network fits its
-    training data).
+    training data); the step-halving line search keeps Newton from
+    overshooting on such data.
     """
     x = x.double()
     t = t.double()
     n = x.numel()
-    a = torch.ones((), dtype=torch.float64, device=x.device)
-    b = torch.zeros((), dtype=torch.float64, device=x.device)
+
+    def objective(theta):
+        z = theta[0] * x + theta[1]
+        nll = (torch.nn.functional.softplus(z) - t * z).sum() / n
+        return nll + 0.5 * l2 * (theta**2).sum()
+
+    theta = torch.tensor([1.0, 0.0], dtype=torch.float64, device=x.device)
+    value = objective(theta)
     for _ in range(max_iter):
-        p = torch.sigmoid(a * x + b)
+        p = torch.sigmoid(theta[0] * x + theta[1])
         r = p - t
         w = p * (1 - p)
-        grad = torch.stack([(r * x).sum() / n + l2 * a, r.sum() / n + l2 * b])
-        hxx = (w * x * x).sum() / n + l2
+        grad = torch.stack([(r * x).sum(), r.sum()]) / n + l2 * theta
         hxb = (w * x).sum() / n
-        hbb = w.sum() / n + l2
-        hess = torch.stack([torch.stack([hxx, hxb]), torch.stack([hxb, hbb])])
+        hess = torch.stack(
+            [
+                torch.stack([(w * x * x).sum() / n + l2, hxb]),
+                torch.stack([hxb, w.sum() / n + l2]),
+            ]
+        )
         step = torch.linalg.solve(hess, grad)
-        a, b = a - step[0], b - step[1]
-        if step.abs().max() < tol:
+        scale = 1.0
+        while scale > 1e-8:
+            candidate = theta - scale * step
+            new_value = objective(candidate)
+            if new_value <= value:
+                break
+            scale /= 2
+        else:
             break
-    return float(a), float(b)
+        theta, value = candidate, new_value
+        if (scale * step).abs().max() < tol:
+            break
+    return float(theta[0]), float(theta[1])
 
 
 class ThresholdDecoder(BaseDecoder):

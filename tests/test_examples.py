@@ -1,0 +1,17 @@
+"""The gallery examples run on a CPU in seconds."""
+
+import runpy
+from pathlib import Path
+
+import matplotlib
+import pytest
+
+EXAMPLES = sorted((Path(__file__).parent.parent / "examples").glob("plot_*.py"))
+
+
+@pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.name)
+def test_example_runs(path, monkeypatch, capsys):
+    matplotlib.use("Agg")
+    monkeypatch.chdir(path.parent)
+    runpy.run_path(str(path), run_name="__main__")
+    assert capsys.readouterr().out  # each example reports something
