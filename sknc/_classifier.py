@@ -535,7 +535,7 @@ class _PALNetBase(ClassifierMixin, TransformerMixin, NeuralNet):
 
         Returns
         -------
-        features : ndarray of shape (n_samples, feature_dim_)
+        features : ndarray of shape (n_samples, d)
             The backbone's output (float32).
         """
         _, features = self._predict_outputs(X)
@@ -559,6 +559,14 @@ class _PALNetBase(ClassifierMixin, TransformerMixin, NeuralNet):
         return np.asarray(
             [f"{prefix}{i}" for i in range(self.feature_dim_)], dtype=object
         )
+
+    def __setstate__(self, state):
+        # skorch maps the saved tensors onto state["device"]: resolve 'auto'
+        requested = state.get("device")
+        if str(requested) == "auto":
+            state = {**state, "device": _resolve_device("auto")}
+        super().__setstate__(state)
+        self.device = requested
 
     # ----------------------------------------------------------- persistence
     # What fit learns beyond the torch state: needed to rebuild the network
@@ -712,8 +720,9 @@ _SHARED_PARAMS = """\
         Print a per-epoch log when positive.
     **kwargs : dict
         Any other :class:`skorch.NeuralNet` parameter (``callbacks``,
-        ``iterator_train__*``, ``module__*``, ``optimizer__*``, ...).
+        ``iterator_train__*``, ``module__*``, ``optimizer__*``, ...)."""
 
+_SHARED_ATTRIBUTES = """\
     Attributes
     ----------
     classes_ : ndarray or list of ndarray
@@ -761,43 +770,45 @@ _ETF_FEATURE_DIM = """\
 class PALClassifier(_PALNetBase):
     """Neural multi-label classifier trained with the pick-all-label loss.
 
-        A backbone (by default an MLP) maps each sample to features, and a
-        learned linear head maps the features to one logit per label. Training
-        minimises the PAL cross-entropy with weight decay and feature decay; a
-        decoder fitted on the training data turns logits into label sets.
+    A backbone (by default an MLP) maps each sample to features, and a
+    learned linear head maps the features to one logit per label. Training
+    minimises the PAL cross-entropy with weight decay and feature decay; a
+    decoder fitted on the training data turns logits into label sets.
 
-        With a 2-D 0/1 ``y`` the model is multi-label: ``predict`` returns a 0/1
-        indicator and ``predict_proba`` per-label probabilities. With a 1-D
-        ``y`` PAL reduces to the cross-entropy and the model is an ordinary
-        multi-class classifier.
+    With a 2-D 0/1 ``y`` the model is multi-label: ``predict`` returns a 0/1
+    indicator and ``predict_proba`` per-label probabilities. With a 1-D
+    ``y`` PAL reduces to the cross-entropy and the model is an ordinary
+    multi-class classifier.
 
     Parameters
     ----------
     {params}
 
+    {attributes}
+
     See Also
     --------
-        FixedETFClassifier : The same with the head fixed to a simplex ETF.
-        sklearn.neural_network.MLPClassifier : scikit-learn's MLP.
+    FixedETFClassifier : The same with the head fixed to a simplex ETF.
+    sklearn.neural_network.MLPClassifier : scikit-learn's MLP.
 
     Notes
     -----
-        This is a :class:`skorch.NeuralNet`: every skorch feature (callbacks,
-        checkpoints, ``set_params`` of nested arguments) is available.
+    This is a :class:`skorch.NeuralNet`: every skorch feature (callbacks,
+    checkpoints, ``set_params`` of nested arguments) is available.
 
     Examples
     --------
-        >>> from sklearn.datasets import make_multilabel_classification
-        >>> from sknc import PALClassifier
-        >>> X, Y = make_multilabel_classification(n_samples=100, n_classes=4,
-        ...                                       random_state=0)
-        >>> clf = PALClassifier(max_epochs=5, random_state=0).fit(X, Y)
-        >>> clf.predict(X[:3]).shape
-        (3, 4)
-        >>> clf.predict_proba(X[:3]).shape
-        (3, 4)
-        >>> clf.transform(X[:3]).shape
-        (3, 256)
+    >>> from sklearn.datasets import make_multilabel_classification
+    >>> from sknc import PALClassifier
+    >>> X, Y = make_multilabel_classification(n_samples=100, n_classes=4,
+    ...                                       random_state=0)
+    >>> clf = PALClassifier(max_epochs=5, random_state=0).fit(X, Y)
+    >>> clf.predict(X[:3]).shape
+    (3, 4)
+    >>> clf.predict_proba(X[:3]).shape
+    (3, 4)
+    >>> clf.transform(X[:3]).shape
+    (3, 256)
     """
 
     def __init__(self, module=None, *args, feature_dim=None, **kwargs):
@@ -813,35 +824,37 @@ class PALClassifier(_PALNetBase):
 class FixedETFClassifier(_PALNetBase):
     """Neural multi-label classifier with a fixed simplex-ETF head.
 
-        Like :class:`PALClassifier`, but the head is not learned: its rows are
-        fixed to a simplex equiangular tight frame (the geometry a learned head
-        converges to under neural collapse), scaled by one learned scalar. With
-        ``feature_dim`` as small as the number of labels this saves the whole
-        head and most of the last backbone layer.
+    Like :class:`PALClassifier`, but the head is not learned: its rows are
+    fixed to a simplex equiangular tight frame (the geometry a learned head
+    converges to under neural collapse), scaled by one learned scalar. With
+    ``feature_dim`` as small as the number of labels this saves the whole
+    head and most of the last backbone layer.
 
     Parameters
     ----------
     {params}
-        etf_scale : float or 'learned', default='learned'
-            The logit scale ``s`` in ``z = s * M h``: one learned scalar, or a
-            fixed positive number.
+    etf_scale : float or 'learned', default='learned'
+        The logit scale ``s`` in ``z = s * M h``: one learned scalar, or a
+        fixed positive number.
+
+    {attributes}
 
     See Also
     --------
-        PALClassifier : The same with a learned linear head.
-        sknc.simplex_etf : The frame used as the head.
+    PALClassifier : The same with a learned linear head.
+    sknc.simplex_etf : The frame used as the head.
 
     Examples
     --------
-        >>> from sklearn.datasets import make_multilabel_classification
-        >>> from sknc import FixedETFClassifier
-        >>> X, Y = make_multilabel_classification(n_samples=100, n_classes=4,
-        ...                                       random_state=0)
-        >>> clf = FixedETFClassifier(max_epochs=5, random_state=0).fit(X, Y)
-        >>> clf.feature_dim_
-        4
-        >>> clf.predict(X[:3]).shape
-        (3, 4)
+    >>> from sklearn.datasets import make_multilabel_classification
+    >>> from sknc import FixedETFClassifier
+    >>> X, Y = make_multilabel_classification(n_samples=100, n_classes=4,
+    ...                                       random_state=0)
+    >>> clf = FixedETFClassifier(max_epochs=5, random_state=0).fit(X, Y)
+    >>> clf.feature_dim_
+    4
+    >>> clf.predict(X[:3]).shape
+    (3, 4)
     """
 
     _parameter_constraints = {
@@ -877,8 +890,10 @@ class FixedETFClassifier(_PALNetBase):
 
 
 PALClassifier.__doc__ = PALClassifier.__doc__.format(
-    params=_SHARED_PARAMS.format(feature_dim=_PAL_FEATURE_DIM)
+    params=_SHARED_PARAMS.format(feature_dim=_PAL_FEATURE_DIM).lstrip(),
+    attributes=_SHARED_ATTRIBUTES.lstrip(),
 )
 FixedETFClassifier.__doc__ = FixedETFClassifier.__doc__.format(
-    params=_SHARED_PARAMS.format(feature_dim=_ETF_FEATURE_DIM)
+    params=_SHARED_PARAMS.format(feature_dim=_ETF_FEATURE_DIM).lstrip(),
+    attributes=_SHARED_ATTRIBUTES.lstrip(),
 )

@@ -116,9 +116,10 @@ def _check_features(H, name="H"):
         if H.dtype.kind not in "iuf":
             raise ValueError(f"{name} must hold real numbers; got dtype {H.dtype}.")
     if H.ndim != 2:
+        rows = "n_labels" if name == "W" else "n_samples"
         raise ValueError(
-            f"{name} must be a 2-D (n_samples, n_features) array of features; "
-            f"got shape {tuple(H.shape)}."
+            f"{name} must be a 2-D ({rows}, n_features) array; got shape "
+            f"{tuple(H.shape)}."
         )
     if H.shape[0] == 0 or H.shape[1] == 0:
         raise ValueError(
@@ -307,14 +308,10 @@ class _NCAccumulator:
         self.has_ref = torch.zeros(K, dtype=torch.bool, device=device)
         self.resid_sum = torch.zeros(K, d, dtype=torch.float64, device=acc)
         self.scatter = torch.zeros(d, d, dtype=torch.float64, device=acc)
-        n_words = -(-K // _KEY_BITS)
-        self.key_weights = [
-            2
-            ** torch.arange(
-                min(_KEY_BITS, K - w * _KEY_BITS), dtype=torch.int64, device=device
-            )
-            for w in range(n_words)
-        ]
+        # Label-set keys: one int64 per 62 labels, bit j of word w = label
+        # 62 w + j.
+        sizes = [min(_KEY_BITS, K - start) for start in range(0, K, _KEY_BITS)]
+        self.key_weights = [2 ** torch.arange(size, device=device) for size in sizes]
         self.set_index = {}
         self.set_labels = []
         self.set_sums = torch.zeros(16, d, dtype=torch.float64, device=acc)
@@ -327,8 +324,7 @@ class _NCAccumulator:
         ----------
         H : array-like or torch.Tensor of shape (n_samples, n_features)
             Features.
-        Y : array-like, sparse matrix or torch.Tensor of shape \
-(n_samples, n_labels)
+        Y : array-like, sparse matrix or torch.Tensor of shape (n_samples, n_labels)
             0/1 label indicator.
 
         Returns
@@ -418,11 +414,18 @@ class _NCAccumulator:
             ],
             dim=1,
         )
-        if keys.shape[1] == 1:
-            uniq, inverse = torch.unique(keys[:, 0], return_inverse=True)
-            uniq = uniq.unsqueeze(1)
+        # Rows with equal keys. With several words, 1-D unique word by word:
+        # torch.unique(dim=0) loops over rows at Python speed.
+        uniq, inverse = torch.unique(keys[:, 0], return_inverse=True)
+        if keys.shape[1] > 1:
+            for w in range(1, keys.shape[1]):
+                _, word = torch.unique(keys[:, w], return_inverse=True)
+                pair = inverse * (int(word.max()) + 1) + word
+                _, inverse = torch.unique(pair, return_inverse=True)
+            uniq = keys.new_zeros(int(inverse.max()) + 1, keys.shape[1])
+            uniq[inverse] = keys  # duplicates write equal rows
         else:
-            uniq, inverse = torch.unique(keys, dim=0, return_inverse=True)
+            uniq = uniq.unsqueeze(1)
         ids = []
         for key in map(tuple, uniq.tolist()):
             idx = self.set_index.get(key)
@@ -821,8 +824,7 @@ def nc1(H, Y, *, chunk_size=None):
     ----------
     H : array-like or torch.Tensor of shape (n_samples, n_features)
         Features (NumPy or a torch tensor on any device).
-    Y : array-like, sparse matrix or torch.Tensor of shape \
-(n_samples, n_labels)
+    Y : array-like, sparse matrix or torch.Tensor of shape (n_samples, n_labels)
         0/1 label indicator, at least 2 labels.
     chunk_size : int, default=None
         Rows per streamed chunk; ``None`` picks about 4M elements per chunk.
@@ -932,8 +934,7 @@ def nc2_means(H, Y, *, chunk_size=None):
     ----------
     H : array-like or torch.Tensor of shape (n_samples, n_features)
         Features (NumPy or a torch tensor on any device).
-    Y : array-like, sparse matrix or torch.Tensor of shape \
-(n_samples, n_labels)
+    Y : array-like, sparse matrix or torch.Tensor of shape (n_samples, n_labels)
         0/1 label indicator, at least 2 labels.
     chunk_size : int, default=None
         Rows per streamed chunk; ``None`` picks about 4M elements per chunk.
@@ -985,8 +986,7 @@ def nc3(H, Y, W, *, chunk_size=None):
     ----------
     H : array-like or torch.Tensor of shape (n_samples, n_features)
         Features (NumPy or a torch tensor on any device).
-    Y : array-like, sparse matrix or torch.Tensor of shape \
-(n_samples, n_labels)
+    Y : array-like, sparse matrix or torch.Tensor of shape (n_samples, n_labels)
         0/1 label indicator, at least 2 labels.
     W : array-like or torch.Tensor of shape (n_labels, n_features)
         The head, one row per label.
@@ -1052,8 +1052,7 @@ def ncm(H, Y, *, n_random=1000, center=True, random_state=None, chunk_size=None)
     ----------
     H : array-like or torch.Tensor of shape (n_samples, n_features)
         Features (NumPy or a torch tensor on any device).
-    Y : array-like, sparse matrix or torch.Tensor of shape \
-(n_samples, n_labels)
+    Y : array-like, sparse matrix or torch.Tensor of shape (n_samples, n_labels)
         0/1 label indicator, at least 2 labels.
     n_random : int, default=1000
         Number of random label sets of each size ``m`` that set the chance
@@ -1134,8 +1133,7 @@ def rho(H, Y, *, center=True, chunk_size=None):
     ----------
     H : array-like or torch.Tensor of shape (n_samples, n_features)
         Features (NumPy or a torch tensor on any device).
-    Y : array-like, sparse matrix or torch.Tensor of shape \
-(n_samples, n_labels)
+    Y : array-like, sparse matrix or torch.Tensor of shape (n_samples, n_labels)
         0/1 label indicator, at least 2 labels.
     center : bool, default=True
         Fit around :math:`\mu_G`, the mean of the class means (translation
@@ -1188,11 +1186,9 @@ def neural_collapse_report(
     ----------
     H : array-like or torch.Tensor of shape (n_samples, n_features)
         Features (NumPy or a torch tensor on any device).
-    Y : array-like, sparse matrix or torch.Tensor of shape \
-(n_samples, n_labels)
+    Y : array-like, sparse matrix or torch.Tensor of shape (n_samples, n_labels)
         0/1 label indicator, at least 2 labels.
-    W : array-like or torch.Tensor of shape (n_labels, n_features), \
-default=None
+    W : array-like or torch.Tensor of shape (n_labels, n_features), default=None
         The head. Without it, the keys ``"nc2"`` and ``"nc3"`` are absent.
     n_random : int, default=1000
         Random label sets per size for the chance level of NCm; see

@@ -249,6 +249,9 @@ def test_auto_device_keeps_the_parameter(multilabel_data):
     assert clf.predict(X).shape == Y.shape
     expected = "cuda" if torch.cuda.is_available() else "cpu"
     assert next(clf.module_.parameters()).device.type in (expected, "mps")
+    copy = pickle.loads(pickle.dumps(clf))
+    assert copy.device == "auto"
+    np.testing.assert_array_equal(copy.predict(X), clf.predict(X))
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is available")

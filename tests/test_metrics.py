@@ -411,6 +411,28 @@ def test_unlabeled_rows_are_counted_and_ignored():
         assert a[key] == pytest.approx(b[key], rel=1e-12)
 
 
+def test_more_labels_than_one_key_word():
+    # Label-set keys use one int64 per 62 labels: sets across words.
+    rng = np.random.default_rng(0)
+    n, K = 300, 130
+    pool = np.r_[0:3, 60:64, 126:130]
+    H = rng.normal(size=(n, 6))
+    Y = np.zeros((n, K), dtype=np.int64)
+    for i in range(n):
+        Y[i, rng.choice(pool, rng.choice([1, 1, 2, 3]), replace=False)] = 1
+    assert len({tuple(w // 62 for w in np.flatnonzero(y)) for y in Y}) > 3
+    report, messages = collect_warnings(
+        neural_collapse_report, H, Y, n_random=10**6, random_state=0
+    )
+    assert "119 label(s) have no multiplicity-1 sample" in messages[0]
+    sets = {tuple(np.flatnonzero(y)) for y in Y if y.sum() >= 2}
+    assert report["n_label_sets"] == len(sets)
+    ncm_ref, rho_ref = naive_tagwise(H, Y)
+    assert report["ncm"] == pytest.approx(ncm_ref, rel=1e-8)
+    assert report["rho"] == pytest.approx(rho_ref, rel=1e-8)
+    assert report["nc1"] == pytest.approx(naive_nc1(H, Y), rel=1e-8)
+
+
 def test_ncm_is_repeatable_with_random_state():
     H, Y, _ = random_data(K=8)
     a = ncm(H, Y, n_random=5, random_state=1)
@@ -567,8 +589,10 @@ def test_shape_errors():
     H, Y, W = random_data()
     with pytest.raises(ValueError, match="inconsistent numbers of samples"):
         nc1(H[:-1], Y)
-    with pytest.raises(ValueError, match="2-D"):
+    with pytest.raises(ValueError, match=r"H must be a 2-D \(n_samples"):
         nc1(H[:, 0], Y)
+    with pytest.raises(ValueError, match=r"W must be a 2-D \(n_labels"):
+        nc2(W[0])
     with pytest.raises(ValueError, match=r"W must have shape.*\(6, 12\)"):
         nc3(H, Y, W[:, :-1])
     with pytest.raises(ValueError, match=r"W must have shape.*\(6, 12\)"):
