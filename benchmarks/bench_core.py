@@ -32,6 +32,7 @@ import datetime
 import os
 import platform
 import shlex
+import subprocess
 import sys
 import time
 import warnings
@@ -45,6 +46,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import accuracy_score, f1_score, hamming_loss
 from sklearn.neural_network import MLPClassifier
 from sklearn.preprocessing import StandardScaler
+from threadpoolctl import threadpool_limits
 
 import sknc
 from sknc.datasets import make_multilabel_digits
@@ -92,10 +94,11 @@ def load_dataset(name, data_dir):
 
 
 def describe(data):
-    X_train, Y_train, X_test, _ = data
+    X_train, Y_train, X_test, Y_test = data
     return (
         f"{X_train.shape[0]}/{X_test.shape[0]} x {X_train.shape[1]}, "
-        f"K={Y_train.shape[1]}, {Y_train.sum(1).mean():.2f} labels/sample"
+        f"K={Y_train.shape[1]}, labels/sample {Y_train.sum(1).mean():.2f} (train) "
+        f"{Y_test.sum(1).mean():.2f} (test)"
     )
 
 
@@ -195,6 +198,8 @@ class Runner:
             "predict_s": predict_s,
             "params": n_params(est),
             "empty_pred": float((Y_pred.sum(1) == 0).mean()),
+            "pred_card": float(Y_pred.sum(1).mean()),
+            "true_card": float(Y_test.sum(1).mean()),
             **training_info(est),
         }
         if isinstance(est, MLPClassifier):
@@ -250,6 +255,24 @@ def table(header, rows):
     return "\n".join(lines)
 
 
+def git_state():
+    """The commit of the checkout and whether sknc/ differs from it."""
+
+    def git(*cmd):
+        return subprocess.run(
+            ["git", *cmd], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
+
+    try:
+        commit = git("rev-parse", "--short", "HEAD")
+        dirty = git("status", "--porcelain", "--", "sknc")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (not a git checkout)"
+    return commit + (
+        " with uncommitted changes in sknc/" if dirty else " (clean sknc/)"
+    )
+
+
 def machine_header(args, datasets_info, total_s):
     cpu = platform.processor() or platform.machine()
     try:
@@ -289,7 +312,14 @@ def machine_header(args, datasets_info, total_s):
         "- preprocessing: StandardScaler fitted on the training part; "
         "official train/test splits; digits: make_multilabel_digits"
         f"({DIGITS_TRAIN}) for train, ({DIGITS_TEST}) for test",
-        f"- total wall time: {total_s:.0f} s",
+        f"- sknc checkout: {args.git} (read at start; the package is imported "
+        "once, so one run uses one version)",
+        f"- total wall time: {total_s:.0f} s"
+        + (
+            f"; 1-min load average at end: {os.getloadavg()[0]:.2f}"
+            if hasattr(os, "getloadavg")
+            else ""
+        ),
         "",
         "Datasets:",
         "",
@@ -336,6 +366,7 @@ def main_tables(runner, datasets):
                     cell(res, "train_subset_acc"),
                     cell(res, "micro_f1"),
                     cell(res, "subset_acc"),
+                    cell(res, "pred_card", "{:.2f}") + f" ({res[0]['true_card']:.2f})",
                     cell(res, "empty_pred", "{:.3f}"),
                 ]
             )
@@ -363,6 +394,7 @@ def main_tables(runner, datasets):
             "train subset acc",
             "test micro-F1",
             "test subset acc",
+            "test labels/row predicted (true)",
             "test rows predicted empty",
         ],
         diag_rows,
@@ -530,6 +562,14 @@ def parse_args(argv=None):
         "MLPClassifier always uses max_iter=300",
     )
     parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="limit torch and BLAS/OpenMP threads to this many (default: "
+        "leave the libraries' defaults); 1 gives steadier timings on a "
+        "loaded machine",
+    )
+    parser.add_argument(
         "--out", default=None, help="Markdown file to write (default: stdout)"
     )
     parser.add_argument(
@@ -555,6 +595,10 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     args.load_at_start = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    args.git = git_state()
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+        threadpool_limits(args.threads)
     start = time.perf_counter()
     datasets, info = {}, {}
     for name in args.datasets:
