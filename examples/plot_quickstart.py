@@ -76,8 +76,9 @@ for name, model in models.items():
 # -----------------------
 #
 # In multi-label mode, ``predict_proba`` returns one probability per label
-# (rows do not sum to 1), and ``predict`` returns the labels whose probability
-# reaches the decoder's threshold (0.5).
+# (rows do not sum to 1). ``predict`` returns the label set of the nearest
+# label-set prototype (the default ONN decoder), and the probabilities are
+# the marginals of a soft assignment to those prototypes.
 clf = models["FixedETFClassifier"]
 proba = clf.predict_proba(X_test[:3])
 pred = clf.predict(X_test[:3])

@@ -1,11 +1,12 @@
 """sknc: multi-label neural classification built on neural-collapse theory."""
 
-from . import datasets, model_selection
+from . import callbacks, datasets, metrics, model_selection, plotting
 from ._classifier import FixedETFClassifier, PALClassifier
-from ._decoding import BaseDecoder, ThresholdDecoder
+from ._decoding import BaseDecoder, ONNDecoder, ThresholdDecoder, TopKDecoder
 from ._etf import simplex_etf
 from ._loss import PALCrossEntropyLoss
 from ._modules import FixedETFHead, LinearHead, MLPBackbone, PALNet
+from ._scorer import NeuralCollapseScorer
 from ._version import __version__
 
 __all__ = [
@@ -14,12 +15,18 @@ __all__ = [
     "PALCrossEntropyLoss",
     "simplex_etf",
     "BaseDecoder",
+    "ONNDecoder",
     "ThresholdDecoder",
+    "TopKDecoder",
     "MLPBackbone",
     "LinearHead",
     "FixedETFHead",
     "PALNet",
+    "NeuralCollapseScorer",
+    "callbacks",
     "datasets",
+    "metrics",
     "model_selection",
+    "plotting",
     "__version__",
 ]

@@ -2,6 +2,7 @@
 
 import copy
 import numbers
+import warnings
 from contextlib import contextmanager
 
 import joblib
@@ -63,6 +64,9 @@ def _resolve_device(device):
 class _PALNetBase(ClassifierMixin, TransformerMixin, NeuralNet):
     """Shared machinery of the PAL estimators (not public)."""
 
+    # decoder__<name> sets a parameter of the decoder (e.g. in a grid search)
+    prefixes_ = [*NeuralNet.prefixes_, "decoder"]
+
     _parameter_constraints = {
         "hidden_layer_sizes": [
             "array-like",
@@ -79,6 +83,7 @@ class _PALNetBase(ClassifierMixin, TransformerMixin, NeuralNet):
         "feature_decay": [Interval(numbers.Real, 0, None, closed="left")],
         "loss": [StrOptions(set(_LOSSES))],
         "decoder": [StrOptions(set(_DECODERS)), BaseDecoder],
+        "background_label": [StrOptions({"auto"}), "boolean"],
         "random_state": ["random_state"],
     }
 
@@ -100,7 +105,8 @@ class _PALNetBase(ClassifierMixin, TransformerMixin, NeuralNet):
         weight_decay=5e-4,
         feature_decay=1e-4,
         loss="pal",
-        decoder="threshold",
+        decoder="onn",
+        background_label="auto",
         random_state=None,
         device="cpu",
         verbose=0,
@@ -128,6 +134,7 @@ class _PALNetBase(ClassifierMixin, TransformerMixin, NeuralNet):
         self.feature_decay = feature_decay
         self.loss = loss
         self.decoder = decoder
+        self.background_label = background_label
         self.random_state = random_state
 
     # ------------------------------------------------------------------ tags
@@ -230,6 +237,7 @@ class _PALNetBase(ClassifierMixin, TransformerMixin, NeuralNet):
             self.target_dtype_ = np.asarray(y).dtype if multilabel else None
             if multilabel and hasattr(y, "dtypes"):
                 self.target_dtype_ = np.result_type(*y.dtypes)
+            self.background_label_ = self._use_background_label(y_enc)
         elif multilabel != self.multilabel_ or (
             multilabel and len(classes) != self.n_outputs_
         ):
@@ -250,7 +258,48 @@ class _PALNetBase(ClassifierMixin, TransformerMixin, NeuralNet):
                     f"{unknown.tolist()}. Call fit to start over."
                 )
             y_enc = np.searchsorted(self.classes_, classes)[y_enc]
+        if multilabel:
+            y_enc = self._add_background_column(y_enc)
         return X, y_enc
+
+    def _make_decoder(self):
+        return get_decoder(self.decoder).set_params(**self.get_params_for("decoder"))
+
+    def _use_background_label(self, y_enc):
+        """Whether to train an extra label for the rows with no label.
+
+        ``'auto'``: when such rows exist and the decoder may predict the empty
+        set. The extra label gives them a PAL target of their own, so that
+        they collapse to their own vertex instead of receiving no gradient.
+        """
+        if not self.multilabel_:
+            return False
+        empty = int((y_enc.sum(axis=1) == 0).sum())
+        if self.background_label != "auto":
+            use = bool(self.background_label)
+        else:
+            allow = getattr(self._make_decoder(), "allow_empty", "auto")
+            use = bool(empty) and allow is not False
+        if empty and not use:
+            warnings.warn(
+                f"{empty} of {y_enc.shape[0]} rows of y have no positive label. "
+                "Without a background label they add no PAL loss (their features "
+                "are still regularised); set background_label='auto' and keep "
+                "the decoder's allow_empty='auto' to learn to predict empty sets.",
+                UserWarning,
+                stacklevel=4,
+            )
+        return use
+
+    def _add_background_column(self, y_enc):
+        if not self.background_label_:
+            return y_enc
+        empty = (y_enc.sum(axis=1) == 0).astype(y_enc.dtype)
+        return np.concatenate([y_enc, empty[:, None]], axis=1)
+
+    @property
+    def _n_head_outputs(self):
+        return self.n_outputs_ + int(getattr(self, "background_label_", False))
 
     # --------------------------------------------------------- initialisers
     def _resolved_feature_dim(self):
@@ -282,7 +331,7 @@ class _PALNetBase(ClassifierMixin, TransformerMixin, NeuralNet):
             backbone = self.initialized_instance(module, kwargs)
         feature_dim = self._probe_feature_dim(backbone)
         seed = int(torch.randint(2**31 - 1, ()).item())
-        head = self._make_head(feature_dim, self.n_outputs_, seed)
+        head = self._make_head(feature_dim, self._n_head_outputs, seed)
         self.feature_dim_ = feature_dim
         self.module_ = PALNet(backbone, head)
         self.n_trainable_params_ = sum(
@@ -420,13 +469,61 @@ class _PALNetBase(ClassifierMixin, TransformerMixin, NeuralNet):
         )
         self._fit_decoder(X, y_enc)
 
+    def set_params(self, **kwargs):
+        """Set parameters; ``decoder__<name>`` ones apply at the next fit.
+
+        skorch would re-initialise the network for any prefixed parameter of
+        an initialised net; the decoder's parameters do not need that.
+        """
+        decoder_params = {k: v for k, v in kwargs.items() if k.startswith("decoder__")}
+        for key, value in decoder_params.items():
+            setattr(self, key, value)
+            self._params_to_validate.add(key)
+        rest = {k: v for k, v in kwargs.items() if k not in decoder_params}
+        if rest or not decoder_params:
+            super().set_params(**rest)
+        return self
+
+    def get_split_datasets(self, X, y=None, **fit_params):
+        """Skorch's split, remembered so that the decoder can use it."""
+        datasets = super().get_split_datasets(X, y, **fit_params)
+        self._split_datasets_ = datasets
+        return datasets
+
     def _fit_decoder(self, X, y_enc):
+        """Fit the decoder on one eval-mode pass over the training data.
+
+        With a validation split, the decoder's prototypes (or profiles) come
+        from the training part and its calibration (temperature, threshold,
+        probability curve) from the validation part, which the network did
+        not train on.
+        """
+        train, valid = self.__dict__.pop("_split_datasets_", (None, None))
         if not self.multilabel_:
             self.decoder_ = None
             return
-        logits, features = self._outputs(X)
-        Y = torch.as_tensor(y_enc, device=logits.device)
-        self.decoder_ = get_decoder(self.decoder).fit(logits, features, Y)
+        calibration = None
+        if valid is not None and len(valid):
+            logits, features, Y = self._dataset_outputs(train)
+            calibration = self._dataset_outputs(valid)
+        else:
+            logits, features = self._outputs(X)
+            Y = torch.as_tensor(y_enc, device=logits.device)
+        self.decoder_ = self._make_decoder().fit(
+            logits, features, Y, calibration=calibration
+        )
+
+    def _dataset_outputs(self, dataset):
+        """``(logits, features, targets)`` of a skorch dataset, in eval mode."""
+        self._set_training(False)
+        logits, features, targets = [], [], []
+        with torch.no_grad():
+            for Xi, yi in self.get_iterator(dataset, training=False):
+                z, h = self.infer(Xi)
+                logits.append(z)
+                features.append(h)
+                targets.append(torch.as_tensor(yi).to(z.device))
+        return torch.cat(logits), torch.cat(features), torch.cat(targets)
 
     # ------------------------------------------------------------ prediction
     def _outputs(self, X):
@@ -478,7 +575,7 @@ class _PALNetBase(ClassifierMixin, TransformerMixin, NeuralNet):
             the two classes' logits, as scikit-learn's binary classifiers do.
         """
         logits, _ = self._predict_outputs(X)
-        logits = logits.double()
+        logits = logits[:, : self.n_outputs_].double()
         if not self.multilabel_ and self.n_outputs_ == 2:
             logits = logits[:, 1] - logits[:, 0]
         return logits.cpu().numpy()
@@ -501,6 +598,7 @@ class _PALNetBase(ClassifierMixin, TransformerMixin, NeuralNet):
         logits, features = self._predict_outputs(X)
         if self.multilabel_:
             proba = self.decoder_.predict_proba(logits, features)
+            proba = proba[:, : self.n_outputs_]
         else:
             proba = torch.softmax(logits.double(), dim=1)
         return proba.cpu().numpy()
@@ -521,8 +619,8 @@ class _PALNetBase(ClassifierMixin, TransformerMixin, NeuralNet):
         """
         logits, features = self._predict_outputs(X)
         if self.multilabel_:
-            pred = self.decoder_.predict(logits, features).cpu().numpy()
-            return pred.astype(self.target_dtype_)
+            pred = self.decoder_.predict(logits, features)[:, : self.n_outputs_]
+            return pred.cpu().numpy().astype(self.target_dtype_)
         return self.classes_[logits.argmax(dim=1).cpu().numpy()]
 
     def transform(self, X):
@@ -579,6 +677,7 @@ class _PALNetBase(ClassifierMixin, TransformerMixin, NeuralNet):
         "n_outputs_",
         "classes_",
         "target_dtype_",
+        "background_label_",
         "decoder_",
     )
 
@@ -705,10 +804,22 @@ _SHARED_PARAMS = """\
         cross-entropy per positive label; ``'pal_n'``: the same divided by
         the number of labels of each sample. See
         :class:`~sknc.PALCrossEntropyLoss`.
-    decoder : {{'threshold'}} or decoder instance, default='threshold'
+    decoder : {{'onn', 'threshold', 'topk'}} or decoder instance, default='onn'
         How multi-label outputs become label sets and per-label
-        probabilities; fitted on the training data at the end of ``fit``.
-        See :class:`~sknc.ThresholdDecoder`.
+        probabilities; fitted on the training data at the end of ``fit``
+        (prototypes from the training part, calibration from the validation
+        part when there is a ``train_split``). ``'onn'``: nearest label-set
+        prototype (:class:`~sknc.ONNDecoder`); ``'threshold'``:
+        :class:`~sknc.ThresholdDecoder`; ``'topk'``:
+        :class:`~sknc.TopKDecoder`. Set a decoder's parameters with
+        ``decoder__<name>`` (e.g. ``decoder__metric='cosine'``), also in a
+        grid search.
+    background_label : 'auto' or bool, default='auto'
+        Train an extra, hidden label that marks the rows of ``y`` with no
+        label, so that the empty set is a first-class outcome the decoder
+        can predict. ``'auto'``: when the training ``y`` has such rows and
+        the decoder's ``allow_empty`` is not False. The extra label never
+        appears in the outputs.
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, shuffling, dropout and the ETF
         rotation. With an int, two CPU fits give identical predictions; the
@@ -745,7 +856,11 @@ _SHARED_ATTRIBUTES = """\
     n_trainable_params_ : int
         Number of trainable parameters of the network.
     decoder_ : decoder or None
-        The fitted decoder (None in multi-class mode).
+        The fitted decoder (None in multi-class mode). It sees one more label
+        than ``y`` when ``background_label_`` is True.
+    background_label_ : bool
+        Whether the network has the extra background label (its last
+        output).
     target_dtype_ : numpy dtype or None
         dtype of the multi-label ``y``; ``predict`` returns the same.
     module_ : PALNet
@@ -883,10 +998,15 @@ class FixedETFClassifier(_PALNetBase):
 
     def _make_head(self, feature_dim, n_outputs, seed):
         if feature_dim < n_outputs - 1:
+            background = (
+                " (the last one the background label of rows with no label)"
+                if self.background_label_
+                else ""
+            )
             raise ValueError(
-                f"A fixed simplex-ETF head for {n_outputs} labels needs "
-                f"feature_dim >= {n_outputs - 1} (the number of labels minus "
-                f"one); got features of dimension {feature_dim}. Increase "
+                f"A fixed simplex-ETF head for {n_outputs} labels{background} "
+                f"needs feature_dim >= {n_outputs - 1} (the number of labels "
+                f"minus one); got features of dimension {feature_dim}. Increase "
                 "feature_dim, or use PALClassifier for a learned head."
             )
         return FixedETFHead(

@@ -4,18 +4,46 @@ A decoder is fitted once, at the end of training, on the network's outputs
 for the training data (one eval-mode pass), and then maps the outputs of new
 samples to an ``(n, K)`` 0/1 prediction and ``(n, K)`` per-label
 probabilities. Decoders work on torch tensors on the model's device.
+
+Three decoders are provided:
+
+- :class:`ONNDecoder` (the default): nearest label-set prototype in feature
+  space, the decoding the multi-label neural-collapse geometry suggests.
+- :class:`ThresholdDecoder`: per-label calibrated probability >= threshold.
+- :class:`TopKDecoder`: the k most probable labels, k fixed or predicted.
 """
 
+import math
 import numbers
+import warnings
+from itertools import combinations
 
 import torch
-from sklearn.base import BaseEstimator
+from sklearn.base import BaseEstimator, clone
 
-__all__ = ["BaseDecoder", "ThresholdDecoder", "get_decoder"]
+from ._search import fit_temperature, nearest_prototypes, soft_assign_marginals
+
+__all__ = [
+    "BaseDecoder",
+    "ONNDecoder",
+    "ThresholdDecoder",
+    "TopKDecoder",
+    "get_decoder",
+]
 
 # Probabilities are kept strictly inside (0, 1): scikit-learn's multi-label
 # contract, and log-loss stays finite.
 _PROBA_EPS = 1e-7
+
+
+def _check_allow_empty(allow_empty):
+    if allow_empty == "auto" or isinstance(allow_empty, bool):
+        return
+    raise ValueError(f"allow_empty must be 'auto', True or False; got {allow_empty!r}.")
+
+
+def _has_empty_rows(Y):
+    return bool((Y.sum(dim=1) == 0).any())
 
 
 class BaseDecoder(BaseEstimator):
@@ -24,10 +52,19 @@ class BaseDecoder(BaseEstimator):
     Subclasses implement :meth:`fit`, :meth:`predict_proba` and
     :meth:`predict`. Each receives ``logits`` ``(n, K)`` and ``features``
     ``(n, d)`` torch tensors on the model's device; ``fit`` also receives the
-    ``(n, K)`` 0/1 training targets as a tensor on the same device.
+    ``(n, K)`` 0/1 training targets as a tensor on the same device, and
+    optionally ``calibration``: a ``(logits, features, Y)`` triple of data the
+    network was not trained on (the estimators pass skorch's validation
+    split when there is one), used for the parameters that must generalise
+    (a temperature, a threshold, a calibration curve).
+
+    ``allow_empty`` (in every decoder): ``'auto'`` allows predicting the
+    empty label set when the training targets contain rows with no label;
+    ``False`` always predicts at least one label; ``True`` allows empty
+    predictions.
     """
 
-    def fit(self, logits, features, Y):
+    def fit(self, logits, features, Y, calibration=None):
         """Fit the decoder on training outputs and targets; return self."""
         raise NotImplementedError  # pragma: no cover
 
@@ -38,6 +75,12 @@ class BaseDecoder(BaseEstimator):
     def predict(self, logits, features):
         """Return the ``(n, K)`` boolean label indicator as a tensor."""
         raise NotImplementedError  # pragma: no cover
+
+    def _resolve_allow_empty(self, Y):
+        _check_allow_empty(self.allow_empty)
+        if self.allow_empty == "auto":
+            return _has_empty_rows(Y)
+        return self.allow_empty
 
 
 def _ensure_nonempty(pred, scores):
@@ -96,24 +139,80 @@ def _fit_platt(x, t, l2=1e-3, max_iter=100, tol=1e-10):
     return float(theta[0]), float(theta[1])
 
 
-class ThresholdDecoder(BaseDecoder):
-    r"""Predict every label whose calibrated probability reaches a threshold.
+class _PlattScoresMixin:
+    r"""Per-label probabilities ``sigmoid(a * log_softmax(z)_k + b)``.
 
     Under the PAL loss a label's log-softmax score
     :math:`s_k = z_k - \log\sum_j e^{z_j}` is about :math:`-\log m` for the
-    :math:`m` labels of a sample and much lower for the others. The decoder
-    maps the score to a per-label probability with a logistic curve
-    :math:`p_k = \sigma(a\,s_k + b)` whose two parameters are fitted by
-    maximum likelihood on the training outputs (Platt scaling, shared by all
-    labels), and predicts the labels with :math:`p_k \geq` ``threshold``.
+    :math:`m` labels of a sample and much lower for the others, so one
+    logistic curve shared by all labels (Platt scaling) turns it into a
+    probability.
+    """
+
+    # Platt scaling over at most this many (sample, label) scores: the
+    # two-parameter fit converges long before, and memory stays bounded.
+    _max_fit_scores = 2_000_000
+
+    def _fit_calibration(self, logits, Y):
+        n, K = logits.shape
+        step = max(1, (n * K) // self._max_fit_scores)
+        scores = torch.log_softmax(logits[::step].float(), dim=1)
+        self.coef_, self.intercept_ = _fit_platt(
+            scores.reshape(-1), Y[::step].reshape(-1)
+        )
+
+    def predict_proba(self, logits, features):
+        """Return the ``(n, K)`` per-label probabilities, in float64.
+
+        Parameters
+        ----------
+        logits : torch.Tensor of shape (n, K)
+            The network's logits.
+        features : torch.Tensor of shape (n, d) or None
+            Unused.
+
+        Returns
+        -------
+        proba : torch.Tensor of shape (n, K)
+            Probabilities strictly inside (0, 1).
+        """
+        scores = torch.log_softmax(logits.double(), dim=1)
+        proba = torch.sigmoid(self.coef_ * scores + self.intercept_)
+        return proba.clamp(_PROBA_EPS, 1 - _PROBA_EPS)
+
+
+def _micro_f1_threshold(proba, Y):
+    """Return the micro-F1-maximising threshold (middle of the best plateau)."""
+    grid = torch.linspace(0.02, 0.98, 97, dtype=proba.dtype, device=proba.device)
+    Yb = Y.bool()
+    n_true = Yb.sum()
+    f1 = torch.empty_like(grid)
+    for i, t in enumerate(grid):
+        pred = proba >= t
+        tp = (pred & Yb).sum()
+        f1[i] = 2 * tp / (pred.sum() + n_true).clamp(min=1)
+    best = torch.nonzero(f1 >= f1.max() - 1e-12).flatten()
+    return float(grid[best[len(best) // 2]])
+
+
+class ThresholdDecoder(_PlattScoresMixin, BaseDecoder):
+    r"""Predict every label whose calibrated probability reaches a threshold.
+
+    Each label's log-softmax score :math:`s_k = z_k - \log\sum_j e^{z_j}`
+    (about :math:`-\log m` for the :math:`m` labels of a sample under the PAL
+    loss) is mapped to a probability :math:`p_k = \sigma(a\,s_k + b)` with a
+    logistic curve shared by all labels (Platt scaling, fitted by maximum
+    likelihood), and the labels with :math:`p_k \geq t` are predicted.
 
     Parameters
     ----------
-    threshold : float, default=0.5
-        Probability at or above which a label is predicted; in (0, 1).
-    allow_empty : bool, default=False
-        If False, a sample with no label above the threshold is given its
-        most probable label, so that every prediction has at least one label.
+    threshold : float or 'auto', default=0.5
+        The threshold :math:`t`, in (0, 1); ``'auto'`` picks the one that
+        maximises micro-F1 (the middle of the best range, on a 0.01 grid).
+    allow_empty : 'auto' or bool, default='auto'
+        Whether a prediction may have no label. ``'auto'``: only when the
+        training targets have rows with no label. Otherwise a sample with no
+        label above the threshold gets its most probable label.
 
     Attributes
     ----------
@@ -121,6 +220,20 @@ class ThresholdDecoder(BaseDecoder):
         The fitted slope ``a``.
     intercept_ : float
         The fitted intercept ``b``.
+    threshold_ : float
+        The threshold in use.
+    allow_empty_ : bool
+        Whether empty predictions are allowed.
+
+    Notes
+    -----
+    The curve and an ``'auto'`` threshold are fitted on the ``calibration``
+    data when the estimator has some (a validation split), otherwise on the
+    training outputs. A network fits its training data closely, so the curve
+    is then steeper than on new data and tends to predict too many labels:
+    give the estimator a ``train_split`` (for example
+    :class:`sknc.model_selection.MultilabelStratifiedValidSplit`) to calibrate
+    on held-out data.
 
     Examples
     --------
@@ -134,16 +247,12 @@ class ThresholdDecoder(BaseDecoder):
             [ True, False, False]])
     """
 
-    def __init__(self, threshold=0.5, allow_empty=False):
+    def __init__(self, threshold=0.5, allow_empty="auto"):
         self.threshold = threshold
         self.allow_empty = allow_empty
 
-    # Platt scaling over at most this many (sample, label) scores: the
-    # two-parameter fit converges long before, and memory stays bounded.
-    _max_fit_scores = 2_000_000
-
-    def fit(self, logits, features, Y):
-        """Fit the calibration curve on training logits and 0/1 targets.
+    def fit(self, logits, features, Y, calibration=None):
+        """Fit the calibration curve (and an ``'auto'`` threshold).
 
         Parameters
         ----------
@@ -153,40 +262,656 @@ class ThresholdDecoder(BaseDecoder):
             Unused; part of the decoder interface.
         Y : torch.Tensor of shape (n, K)
             Training 0/1 targets.
+        calibration : tuple (logits, features, Y) or None, default=None
+            Held-out outputs and targets to fit on instead of the training
+            ones.
 
         Returns
         -------
         self : ThresholdDecoder
             The fitted decoder.
         """
-        if not (isinstance(self.threshold, numbers.Real) and 0 < self.threshold < 1):
+        t = self.threshold
+        if t != "auto" and not (
+            isinstance(t, numbers.Real) and not isinstance(t, bool) and 0 < t < 1
+        ):
             raise ValueError(
-                f"threshold must be a number in (0, 1); got {self.threshold!r}."
+                f"threshold must be a number in (0, 1) or 'auto'; got {t!r}."
             )
-        n, K = logits.shape
-        step = max(1, (n * K) // self._max_fit_scores)
-        scores = torch.log_softmax(logits[::step].float(), dim=1)
-        self.coef_, self.intercept_ = _fit_platt(
-            scores.reshape(-1), Y[::step].reshape(-1)
-        )
+        self.allow_empty_ = self._resolve_allow_empty(Y)
+        if calibration is not None:
+            logits, _, Y = calibration
+        self._fit_calibration(logits, Y)
+        if t == "auto":
+            t = _micro_f1_threshold(self.predict_proba(logits, None), Y)
+        self.threshold_ = float(t)
         return self
 
-    def predict_proba(self, logits, features):
-        """Return the ``(n, K)`` per-label probabilities, in float64."""
-        scores = torch.log_softmax(logits.double(), dim=1)
-        proba = torch.sigmoid(self.coef_ * scores + self.intercept_)
-        return proba.clamp(_PROBA_EPS, 1 - _PROBA_EPS)
-
     def predict(self, logits, features):
-        """Return the ``(n, K)`` boolean label indicator."""
+        """Return the ``(n, K)`` boolean label indicator.
+
+        Parameters
+        ----------
+        logits : torch.Tensor of shape (n, K)
+            The network's logits.
+        features : torch.Tensor of shape (n, d) or None
+            Unused.
+
+        Returns
+        -------
+        pred : torch.Tensor of shape (n, K), dtype bool
+            The predicted label sets.
+        """
         proba = self.predict_proba(logits, features)
-        pred = proba >= self.threshold
-        if not self.allow_empty:
+        pred = proba >= self.threshold_
+        if not self.allow_empty_:
             pred = _ensure_nonempty(pred, proba)
         return pred
 
 
-_DECODERS = {"threshold": ThresholdDecoder}
+def _sorted_proba(logits, width):
+    """Return the ``width`` largest softmax probabilities of each row, descending."""
+    proba = torch.softmax(logits.double(), dim=1)
+    return proba.topk(min(width, proba.shape[1]), dim=1).values
+
+
+class TopKDecoder(_PlattScoresMixin, BaseDecoder):
+    r"""Predict the k labels with the largest scores, k fixed or predicted.
+
+    With ``k='auto'`` the number of labels is predicted per sample: under the
+    PAL loss the softmax of a sample with :math:`m` labels puts about
+    :math:`1/m` on each of them, so the sorted softmax probabilities
+    :math:`(p_{(1)} \geq p_{(2)} \geq \dots)` of the training samples of each
+    multiplicity :math:`m` are averaged into a profile, and a new sample gets
+    the :math:`m` of the nearest profile (Euclidean distance).
+
+    Probabilities come from the same Platt curve as
+    :class:`ThresholdDecoder`'s, so the predicted labels are always the most
+    probable ones.
+
+    Parameters
+    ----------
+    k : int or 'auto', default='auto'
+        Number of labels to predict, at most the number of labels, or
+        ``'auto'`` to predict it per sample.
+    allow_empty : 'auto' or bool, default='auto'
+        With ``k='auto'``, whether the predicted number may be 0 (learned
+        from the training rows with no label). ``'auto'``: when the training
+        targets have such rows. A fixed ``k`` never predicts an empty set.
+
+    Attributes
+    ----------
+    coef_ : float
+        The slope of the calibration curve.
+    intercept_ : float
+        Its intercept.
+    k_ : int or None
+        The fixed k, or None when it is predicted.
+    multiplicities_ : torch.Tensor of shape (n_profiles,)
+        With ``k='auto'``: the multiplicities seen in training.
+    profiles_ : torch.Tensor of shape (n_profiles, max_multiplicity)
+        With ``k='auto'``: the mean sorted softmax probabilities of each.
+    allow_empty_ : bool
+        Whether empty predictions are allowed.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sknc import TopKDecoder
+    >>> logits = torch.tensor([[4.0, 4.0, -4.0], [5.0, -5.0, -5.0]]).repeat(10, 1)
+    >>> Y = torch.tensor([[1.0, 1.0, 0.0], [1.0, 0.0, 0.0]]).repeat(10, 1)
+    >>> TopKDecoder().fit(logits, None, Y).predict(logits[:2], None)
+    tensor([[ True,  True, False],
+            [ True, False, False]])
+    """
+
+    def __init__(self, k="auto", allow_empty="auto"):
+        self.k = k
+        self.allow_empty = allow_empty
+
+    def fit(self, logits, features, Y, calibration=None):
+        """Fit the multiplicity profiles and the calibration curve.
+
+        Parameters
+        ----------
+        logits : torch.Tensor of shape (n, K)
+            Training logits.
+        features : torch.Tensor of shape (n, d) or None
+            Unused; part of the decoder interface.
+        Y : torch.Tensor of shape (n, K)
+            Training 0/1 targets.
+        calibration : tuple (logits, features, Y) or None, default=None
+            Held-out outputs and targets for the calibration curve.
+
+        Returns
+        -------
+        self : TopKDecoder
+            The fitted decoder.
+        """
+        K = logits.shape[1]
+        k = self.k
+        if k != "auto":
+            if not isinstance(k, numbers.Integral) or isinstance(k, bool) or k < 1:
+                raise ValueError(f"k must be a positive integer or 'auto'; got {k!r}.")
+            if k > K:
+                raise ValueError(
+                    f"k={k} is larger than the number of labels ({K}); use "
+                    f"k <= {K} or k='auto'."
+                )
+        self.allow_empty_ = self._resolve_allow_empty(Y)
+        self.k_ = None if k == "auto" else int(k)
+        if self.k_ is None:
+            m = Y.sum(dim=1).long()
+            profile_logits = logits
+            if not self.allow_empty_:
+                profile_logits, m = logits[m > 0], m[m > 0]
+            width = max(1, int(m.max()) + 1) if m.numel() else 1
+            sorted_proba = _sorted_proba(profile_logits, width)
+            self.multiplicities_ = torch.unique(m)
+            self.profiles_ = torch.stack(
+                [sorted_proba[m == v].mean(dim=0) for v in self.multiplicities_]
+            )
+        cal_logits, cal_Y = (logits, Y) if calibration is None else calibration[::2]
+        self._fit_calibration(cal_logits, cal_Y)
+        return self
+
+    def predict_k(self, logits):
+        """Return the number of labels to predict for each row.
+
+        Parameters
+        ----------
+        logits : torch.Tensor of shape (n, K)
+            The network's logits.
+
+        Returns
+        -------
+        k : torch.Tensor of shape (n,), dtype int64
+            The fixed ``k``, or the predicted multiplicity of each row.
+        """
+        if self.k_ is not None:
+            return torch.full(
+                (logits.shape[0],), self.k_, dtype=torch.long, device=logits.device
+            )
+        sorted_proba = _sorted_proba(logits, self.profiles_.shape[1])
+        nearest = torch.cdist(sorted_proba, self.profiles_.to(sorted_proba)).argmin(1)
+        return self.multiplicities_.to(logits.device)[nearest]
+
+    def predict(self, logits, features):
+        """Return the ``(n, K)`` boolean label indicator.
+
+        Parameters
+        ----------
+        logits : torch.Tensor of shape (n, K)
+            The network's logits.
+        features : torch.Tensor of shape (n, d) or None
+            Unused.
+
+        Returns
+        -------
+        pred : torch.Tensor of shape (n, K), dtype bool
+            The predicted label sets.
+        """
+        k = self.predict_k(logits)
+        rank = logits.argsort(dim=1, descending=True).argsort(dim=1)
+        return rank < k[:, None]
+
+
+_SPACES = ("features", "logits", "proba")
+_METRICS = ("euclidean", "cosine")
+_CANDIDATES = ("observed", "synthesized", "both")
+
+
+def _set_index(sets, Y):
+    """Index of each row of ``Y`` among the rows of ``sets``, or -1."""
+    both = torch.cat([sets.to(torch.uint8), Y.to(torch.uint8)])
+    _, inverse = torch.unique(both, dim=0, return_inverse=True)
+    lookup = torch.full((int(inverse.max()) + 1,), -1, device=Y.device)
+    lookup[inverse[: len(sets)]] = torch.arange(len(sets), device=Y.device)
+    return lookup[inverse[len(sets) :]]
+
+
+class ONNDecoder(BaseDecoder):
+    r"""Predict the label set of the nearest label-set prototype (ONN).
+
+    Under the pick-all-label loss every label set :math:`S` has a predictable
+    place in feature space: the multiplicity-1 means :math:`\mu_k` form a
+    simplex ETF and the mean of a set is a scaled tag-wise average,
+    :math:`\mu_S - o = \rho_{|S|} \frac{1}{|S|}\sum_{k \in S}(\mu_k - o)`
+    (:math:`o` the mean of the :math:`\mu_k`). The decoder stores one
+    prototype per candidate label set and predicts the set of the nearest
+    one, so the number of labels and the labels come out together, with no
+    threshold.
+
+    - **Observed sets**: the prototype is the mean of the training samples
+      with exactly that label set.
+    - **Synthesised sets** (label sets never seen in training): the
+      tag-wise-average rule above, with :math:`\rho_m` fitted per
+      multiplicity by least squares on the observed sets (as in
+      :func:`sknc.metrics.rho`) and :math:`\mu_k` the mean of the samples
+      whose only label is ``k`` (or of all samples containing ``k`` when
+      ``k`` never occurs alone).
+
+    Parameters
+    ----------
+    space : {'features', 'logits', 'proba'}, default='features'
+        Where prototypes live: the penultimate features, the logits, or the
+        softmax of the logits.
+    metric : {'euclidean', 'cosine'}, default='euclidean'
+        Distance to the prototypes. Cosine distances are taken around the
+        centre :math:`o`.
+    candidates : {'observed', 'synthesized', 'both'}, default='observed'
+        The label sets that can be predicted: those seen in training; the
+        singletons seen in training plus every set of 2 to
+        ``max_multiplicity`` labels, synthesised; or the observed sets plus
+        synthesised prototypes for the sets not observed.
+    max_multiplicity : int or None, default=None
+        Largest size of a synthesised set; ``None``: the largest multiplicity
+        seen in training. At most 50,000 sets are synthesised, enumerated by
+        increasing size; a larger bound stops there with a warning.
+    min_count : int, default=1
+        Observed label sets with fewer training samples than this are not
+        trusted: with ``candidates='observed'`` they cannot be predicted;
+        otherwise they get a synthesised prototype. Singletons and the
+        empty set are always kept (they anchor the synthesis).
+    temperature : float or 'auto', default='auto'
+        Temperature :math:`T` of the soft assignment used by
+        :meth:`predict_proba`; ``'auto'`` fits it by maximum likelihood.
+    allow_empty : 'auto' or bool, default='auto'
+        Whether the empty set may be predicted (it needs training rows with
+        no label, which give its prototype). ``'auto'``: when there are such
+        rows.
+    prune_top_r : int or None, default=None
+        For thousands of labels and tens of thousands of sets: only consider
+        the sets whose labels are all among the sample's ``prune_top_r``
+        largest logits (a sample with no such set falls back to the full
+        search). ``None`` searches every prototype.
+
+    Attributes
+    ----------
+    prototypes_ : torch.Tensor of shape (n_prototypes, n_dims)
+        One prototype per candidate label set, in ``space``.
+    prototype_sets_ : torch.Tensor of shape (n_prototypes, K), dtype bool
+        The label set of each prototype.
+    prototype_counts_ : torch.Tensor of shape (n_prototypes,)
+        Training samples behind each prototype (0 for synthesised ones).
+    center_ : torch.Tensor of shape (n_dims,)
+        The centre :math:`o`, the mean of the label means.
+    label_means_ : torch.Tensor of shape (K, n_dims)
+        :math:`\mu_k` (NaN for a label absent from the training data).
+    rho_ : dict of int to float
+        :math:`\rho_m` per multiplicity ``m >= 2`` seen in training.
+    temperature_ : float
+        The temperature of :meth:`predict_proba`.
+    allow_empty_ : bool
+        Whether the empty set is a candidate.
+
+    Notes
+    -----
+    :meth:`predict_proba` returns the marginals of a soft nearest-prototype
+    posterior,
+
+    .. math::
+
+        P(S \mid x) \propto \exp(-D(x, \mu_S) / T), \qquad
+        P(k \in S \mid x) = \sum_{S \ni k} P(S \mid x),
+
+    with :math:`D` the squared Euclidean distance or the cosine distance.
+    ``temperature='auto'`` maximises the likelihood of the true label sets of
+    the ``calibration`` data when the estimator has some (a validation
+    split, which the network was not trained on), and otherwise of the
+    training data, whose features lie closer to their prototypes than new
+    samples' do: the probabilities are then over-confident. The temperature
+    changes the probabilities, never :meth:`predict`. Over more than 2,048
+    prototypes, the posterior is restricted to each sample's 256 nearest.
+
+    Search memory is bounded: queries are processed in chunks so that one
+    chunk's distances to all prototypes take at most 64 MiB.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sknc import ONNDecoder
+    >>> features = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.6, 0.6]])
+    >>> Y = torch.tensor([[1, 0], [0, 1], [1, 1]])
+    >>> dec = ONNDecoder().fit(None, features, Y)
+    >>> dec.predict(None, torch.tensor([[0.9, 0.1], [0.5, 0.7]]))
+    tensor([[ True, False],
+            [ True,  True]])
+    """
+
+    # Synthesis enumerates label combinations; cap their number.
+    _max_synthesized = 50_000
+    # Above this many prototypes, the soft posterior keeps the nearest ones.
+    _posterior_full_max = 2048
+    _posterior_top = 256
+
+    def __init__(
+        self,
+        space="features",
+        metric="euclidean",
+        candidates="observed",
+        max_multiplicity=None,
+        min_count=1,
+        temperature="auto",
+        allow_empty="auto",
+        prune_top_r=None,
+    ):
+        self.space = space
+        self.metric = metric
+        self.candidates = candidates
+        self.max_multiplicity = max_multiplicity
+        self.min_count = min_count
+        self.temperature = temperature
+        self.allow_empty = allow_empty
+        self.prune_top_r = prune_top_r
+
+    # ---------------------------------------------------------------- checks
+    def _check_params(self, K):
+        for name, options in (
+            ("space", _SPACES),
+            ("metric", _METRICS),
+            ("candidates", _CANDIDATES),
+        ):
+            value = getattr(self, name)
+            if value not in options:
+                raise ValueError(
+                    f"{name} must be one of {list(options)}; got {value!r}."
+                )
+        _check_allow_empty(self.allow_empty)
+        for name, low, allow_none in (
+            ("max_multiplicity", 1, True),
+            ("min_count", 1, False),
+            ("prune_top_r", 1, True),
+        ):
+            value = getattr(self, name)
+            if value is None and allow_none:
+                continue
+            if (
+                not isinstance(value, numbers.Integral)
+                or isinstance(value, bool)
+                or value < low
+            ):
+                raise ValueError(
+                    f"{name} must be an integer >= {low}"
+                    + (" or None" if allow_none else "")
+                    + f"; got {value!r}."
+                )
+        if self.prune_top_r is not None and self.prune_top_r > K:
+            raise ValueError(
+                f"prune_top_r={self.prune_top_r} is larger than the number of "
+                f"labels ({K}); use at most {K}, or None for a full search."
+            )
+        T = self.temperature
+        if T != "auto" and not (
+            isinstance(T, numbers.Real)
+            and not isinstance(T, bool)
+            and math.isfinite(T)
+            and T > 0
+        ):
+            raise ValueError(
+                f"temperature must be a positive number or 'auto'; got {T!r}."
+            )
+
+    def _representation(self, logits, features):
+        if self.space == "features":
+            if features is None:
+                raise ValueError("space='features' needs the features.")
+            return features
+        if logits is None:
+            raise ValueError(f"space={self.space!r} needs the logits.")
+        return logits if self.space == "logits" else torch.softmax(logits, dim=1)
+
+    # ------------------------------------------------------------------- fit
+    def fit(self, logits, features, Y, calibration=None):
+        """Compute the prototypes, the tag-wise scales and the temperature.
+
+        Parameters
+        ----------
+        logits : torch.Tensor of shape (n, K) or None
+            Training logits (needed unless ``space='features'`` and no
+            pruning).
+        features : torch.Tensor of shape (n, d) or None
+            Training features (needed for ``space='features'``).
+        Y : torch.Tensor of shape (n, K)
+            Training 0/1 targets.
+        calibration : tuple (logits, features, Y) or None, default=None
+            Held-out outputs and targets for the temperature.
+
+        Returns
+        -------
+        self : ONNDecoder
+            The fitted decoder.
+        """
+        K = Y.shape[1]
+        self._check_params(K)
+        R = self._representation(logits, features)
+        Y = Y.to(R.device).bool()
+        self.allow_empty_ = self._resolve_allow_empty(Y)
+
+        sets, inverse, counts = torch.unique(
+            Y.to(torch.uint8), dim=0, return_inverse=True, return_counts=True
+        )
+        sets = sets.bool()
+        sums = torch.zeros(len(sets), R.shape[1], dtype=torch.float64, device=R.device)
+        sums.index_add_(0, inverse, R.double())
+        means = sums / counts[:, None]
+        sizes = sets.sum(dim=1)
+
+        self.label_means_ = self._label_means(R, Y, sets, sizes, means)
+        present = ~self.label_means_.isnan().any(dim=1)
+        center = self.label_means_[present].mean(dim=0)
+        offsets = self.label_means_ - center
+        self.rho_ = self._fit_rho(sets, sizes, means, offsets, center)
+
+        trusted = (counts >= self.min_count) | (sizes <= 1)
+        if self.candidates == "synthesized":
+            trusted &= sizes <= 1
+        if not self.allow_empty_:
+            trusted &= sizes > 0
+        protos, proto_sets = [means[trusted]], [sets[trusted]]
+        proto_counts = [counts[trusted]]
+        if self.candidates != "observed":
+            syn_sets = self._synthesis_candidates(sets[trusted], present, sizes)
+            if len(syn_sets):
+                protos.append(self._synthesize(syn_sets, offsets, center))
+                proto_sets.append(syn_sets)
+                proto_counts.append(torch.zeros_like(counts[: len(syn_sets)]))
+        self.prototypes_ = torch.cat(protos).to(R.dtype)
+        self.prototype_sets_ = torch.cat(proto_sets)
+        self.prototype_counts_ = torch.cat(proto_counts)
+        if not len(self.prototypes_):
+            raise ValueError(
+                "No label set can be predicted: every training row is empty and "
+                "allow_empty=False. Use allow_empty='auto' or add labelled rows."
+            )
+        self.center_ = center.to(R.dtype)
+        self.label_means_ = self.label_means_.to(R.dtype)
+        self.temperature_ = self._fit_temperature(R, Y, calibration)
+        return self
+
+    @staticmethod
+    def _label_means(R, Y, sets, sizes, means):
+        """mu_k: the multiplicity-1 mean, else the mean of rows containing k."""
+        K = Y.shape[1]
+        Yd = Y.double()
+        n_with = Yd.sum(dim=0)
+        label_means = (Yd.T @ R.double()) / n_with[:, None]  # NaN where absent
+        singles = sizes == 1
+        labels = sets[singles].double().argmax(dim=1)
+        label_means[labels] = means[singles]
+        return label_means.reshape(K, -1)
+
+    @staticmethod
+    def _fit_rho(sets, sizes, means, offsets, center):
+        """Least-squares rho_m over the observed sets of each size m >= 2."""
+        rho = {}
+        present = ~offsets.isnan().any(dim=1)
+        for m in torch.unique(sizes).tolist():
+            if m < 2:
+                continue
+            chosen = sets[sizes == m]
+            usable = ~(chosen & ~present).any(dim=1)
+            if not usable.any():
+                continue
+            a = (chosen[usable].double() @ offsets.nan_to_num()) / m
+            c = means[sizes == m][usable] - center
+            denom = (a * a).sum()
+            rho[m] = float((a * c).sum() / denom) if denom > 0 else float("nan")
+        return rho
+
+    def _rho_for(self, m):
+        """rho_m, or that of the nearest fitted multiplicity, or 1."""
+        fitted = {k: v for k, v in self.rho_.items() if math.isfinite(v)}
+        if m in fitted:
+            return fitted[m]
+        if not fitted:
+            return 1.0
+        return fitted[min(fitted, key=lambda k: (abs(k - m), k))]
+
+    def _synthesis_candidates(self, kept_sets, present, sizes):
+        """All label sets of size 2..max_multiplicity not already kept."""
+        K = kept_sets.shape[1]
+        labels = torch.nonzero(present).flatten().tolist()
+        top = self.max_multiplicity
+        if top is None:
+            top = int(sizes.max()) if len(sizes) else 1
+        top = min(top, len(labels))
+        rows, total = [], 0
+        for m in range(2, top + 1):
+            n_sets = math.comb(len(labels), m)
+            if total + n_sets > self._max_synthesized:
+                warnings.warn(
+                    f"Synthesising label sets of size {m} would make "
+                    f"{total + n_sets} prototypes (more than "
+                    f"{self._max_synthesized}); only sets of up to {m - 1} "
+                    "labels are synthesised. Lower max_multiplicity to silence "
+                    "this warning.",
+                    UserWarning,
+                    stacklevel=4,
+                )
+                break
+            rows.extend(combinations(labels, m))
+            total += n_sets
+        device = kept_sets.device
+        if not rows:
+            return torch.zeros(0, K, dtype=torch.bool, device=device)
+        by_size = {}
+        for combo in rows:
+            by_size.setdefault(len(combo), []).append(combo)
+        blocks = []
+        for combos in by_size.values():
+            index = torch.tensor(combos, device=device)
+            block = torch.zeros(len(combos), K, dtype=torch.bool, device=device)
+            block.scatter_(1, index, True)
+            blocks.append(block)
+        candidates = torch.cat(blocks)
+        known = _set_index(kept_sets, candidates) >= 0
+        return candidates[~known]
+
+    def _synthesize(self, syn_sets, offsets, center):
+        sizes = syn_sets.sum(dim=1)
+        rho = torch.tensor(
+            [self._rho_for(int(m)) for m in sizes.tolist()],
+            dtype=torch.float64,
+            device=offsets.device,
+        )
+        average = (syn_sets.double() @ offsets.nan_to_num()) / sizes[:, None]
+        return center + rho[:, None] * average
+
+    def _fit_temperature(self, R, Y, calibration):
+        if self.temperature != "auto":
+            return float(self.temperature)
+        if calibration is not None:
+            cal_logits, cal_features, Y = calibration
+            R = self._representation(cal_logits, cal_features)
+            Y = Y.to(R.device).bool()
+        targets = _set_index(self.prototype_sets_, Y)
+        known = targets >= 0
+        if not known.any():
+            warnings.warn(
+                "No calibration sample has a label set among the candidates; "
+                "temperature set to 1. Pass temperature= explicitly.",
+                UserWarning,
+                stacklevel=4,
+            )
+            return 1.0
+        return float(
+            fit_temperature(
+                R[known] - self.center_,
+                self.prototypes_ - self.center_,
+                targets[known],
+                metric=self.metric,
+            )
+        )
+
+    # --------------------------------------------------------------- predict
+    def _queries(self, logits, features):
+        R = self._representation(logits, features)
+        return R.to(self.prototypes_.dtype) - self.center_.to(R.device)
+
+    def _pruning(self, logits):
+        if self.prune_top_r is None:
+            return {}
+        if logits is None:
+            raise ValueError("prune_top_r needs the logits.")
+        return {
+            "query_labels": logits.topk(self.prune_top_r, dim=1).indices,
+            "prototype_labels": self.prototype_sets_,
+        }
+
+    def predict(self, logits, features):
+        """Return the label set of each sample's nearest prototype.
+
+        Parameters
+        ----------
+        logits : torch.Tensor of shape (n, K) or None
+            The network's logits (unless ``space='features'`` without
+            pruning).
+        features : torch.Tensor of shape (n, d) or None
+            The network's features (for ``space='features'``).
+
+        Returns
+        -------
+        pred : torch.Tensor of shape (n, K), dtype bool
+            The predicted label sets.
+        """
+        Q = self._queries(logits, features)
+        P = (self.prototypes_ - self.center_).to(Q.device)
+        _, index = nearest_prototypes(
+            Q, P, metric=self.metric, k=1, **self._pruning(logits)
+        )
+        return self.prototype_sets_.to(Q.device)[index[:, 0]]
+
+    def predict_proba(self, logits, features):
+        r"""Return per-label marginals of the soft nearest-prototype posterior.
+
+        Parameters
+        ----------
+        logits : torch.Tensor of shape (n, K) or None
+            The network's logits (unless ``space='features'``).
+        features : torch.Tensor of shape (n, d) or None
+            The network's features (for ``space='features'``).
+
+        Returns
+        -------
+        proba : torch.Tensor of shape (n, K)
+            :math:`P(k \in S \mid x)`, strictly inside (0, 1), in float64.
+        """
+        Q = self._queries(logits, features)
+        P = (self.prototypes_ - self.center_).to(Q.device)
+        top = None if len(P) <= self._posterior_full_max else self._posterior_top
+        marginals = soft_assign_marginals(
+            Q,
+            P,
+            self.prototype_sets_.to(Q.device),
+            metric=self.metric,
+            temperature=self.temperature_,
+            top=top,
+        )
+        return marginals.double().clamp(_PROBA_EPS, 1 - _PROBA_EPS)
+
+
+_DECODERS = {"onn": ONNDecoder, "threshold": ThresholdDecoder, "topk": TopKDecoder}
 
 
 def get_decoder(decoder):
@@ -195,20 +920,19 @@ def get_decoder(decoder):
     Parameters
     ----------
     decoder : str or BaseDecoder
-        A name (``'threshold'``) or a decoder instance, which is cloned.
+        A name (``'onn'``, ``'threshold'``, ``'topk'``) or a decoder instance,
+        which is cloned.
 
     Returns
     -------
     decoder : BaseDecoder
         An unfitted decoder.
     """
-    from sklearn.base import clone
-
     if isinstance(decoder, str):
         if decoder not in _DECODERS:
             raise ValueError(
                 f"Unknown decoder {decoder!r}; use one of {sorted(_DECODERS)} or "
-                "pass a decoder instance such as sknc.ThresholdDecoder()."
+                "pass a decoder instance such as sknc.ONNDecoder()."
             )
         return _DECODERS[decoder]()
     if isinstance(decoder, BaseDecoder):

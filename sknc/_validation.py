@@ -38,7 +38,7 @@ def _to_array(y):
 
 
 def _check_indicator(Y):
-    """Check that a 2-D target is a 0/1 indicator; warn on empty rows/labels."""
+    """Check that a 2-D target is a 0/1 indicator; warn on absent labels."""
     if Y.dtype.kind not in "biuf":
         raise ValueError(
             "A 2-D y must be a numeric 0/1 label indicator of shape "
@@ -57,16 +57,6 @@ def _check_indicator(Y):
         )
     if Y.shape[1] < 2:  # pragma: no cover - column vectors are raveled earlier
         raise ValueError("A label indicator needs at least 2 columns.")
-    n_empty = int((Y.sum(axis=1) == 0).sum())
-    if n_empty:
-        warnings.warn(
-            f"{n_empty} of {Y.shape[0]} rows of y have no positive label. They "
-            "add no PAL loss (their features are still regularised); "
-            "predictions always contain at least one label unless the "
-            "decoder allows empty sets.",
-            UserWarning,
-            stacklevel=5,
-        )
     never = np.flatnonzero(Y.sum(axis=0) == 0)
     if never.size:
         warnings.warn(

@@ -91,10 +91,15 @@ def test_rows_without_labels_and_absent_labels_warn_once(data):
     Y[:5] = 0
     Y[:, 3] = 0
     with pytest.warns(UserWarning) as record:
-        PALClassifier(**FAST).fit(X, Y)
+        PALClassifier(background_label=False, **FAST).fit(X, Y)
     messages = [str(w.message) for w in record]
     assert sum("have no positive label" in m for m in messages) == 1
     assert sum("never occur in y (columns [3])" in m for m in messages) == 1
+    # by default empty rows get a background label: nothing to warn about
+    with pytest.warns(UserWarning) as record:
+        clf = PALClassifier(**FAST).fit(X, Y)
+    assert not any("no positive label" in str(w.message) for w in record)
+    assert clf.background_label_
 
 
 def test_feature_dim_below_k_minus_1_for_the_etf_head(data):

@@ -13,7 +13,13 @@ from sklearn.model_selection import GridSearchCV, cross_validate
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from sknc import FixedETFClassifier, PALClassifier
+from sknc import (
+    FixedETFClassifier,
+    ONNDecoder,
+    PALClassifier,
+    ThresholdDecoder,
+    TopKDecoder,
+)
 from sknc.model_selection import (
     MultilabelStratifiedKFold,
     MultilabelStratifiedValidSplit,
@@ -40,10 +46,9 @@ def test_multilabel_outputs(fitted):
     proba = clf.predict_proba(X)
     assert proba.shape == (len(X), K)
     assert ((proba > 0) & (proba < 1)).all()
-    # predictions are the labels whose probability reaches the threshold
-    np.testing.assert_array_equal(
-        pred, np.maximum(proba >= 0.5, proba == proba.max(1, keepdims=True))
-    )
+    # the default ONN decoder predicts label sets seen in training
+    seen = {tuple(row) for row in Y}
+    assert all(tuple(row) in seen for row in pred)
     assert clf.decision_function(X).shape == (len(X), K)
     assert clf.transform(X).shape == (len(X), clf.feature_dim_)
     assert clf.transform(X).dtype == np.float32
@@ -351,6 +356,83 @@ def test_stratified_validation_split(multilabel_data):
         if "valid_batch_size" in b
     ]
     assert sum(valid_sizes) == 40
+    # the decoder's prototypes come from the 120 training rows; its
+    # temperature from the 40 validation rows
+    assert int(clf.decoder_.prototype_counts_.sum()) == 120
+    plain = PALClassifier(**FAST).fit(X, Y)
+    assert clf.decoder_.temperature_ != plain.decoder_.temperature_
+
+
+@pytest.mark.parametrize(
+    "decoder, cls",
+    [("onn", ONNDecoder), ("threshold", ThresholdDecoder), ("topk", TopKDecoder)],
+)
+def test_decoder_by_name(decoder, cls, multilabel_data):
+    X, Y = multilabel_data
+    clf = PALClassifier(**FAST, decoder=decoder).fit(X, Y)
+    assert type(clf.decoder_) is cls
+    assert clf.predict(X).shape == Y.shape
+
+
+def test_decoder_parameters_can_be_set_and_grid_searched(multilabel_data):
+    X, Y = multilabel_data
+    clf = PALClassifier(**FAST, decoder="threshold", decoder__threshold=0.3)
+    assert clf.fit(X, Y).decoder_.threshold_ == 0.3
+    clf = PALClassifier(**FAST).fit(X, Y)
+    clf.set_params(decoder__metric="cosine")
+    assert clone(clf).get_params()["decoder__metric"] == "cosine"
+    assert clf.fit(X, Y).decoder_.metric == "cosine"
+    search = GridSearchCV(
+        PALClassifier(**FAST, decoder="threshold"),
+        {"decoder__threshold": [0.2, 0.6]},
+        cv=MultilabelStratifiedKFold(n_splits=2, random_state=0),
+        scoring="f1_micro",
+    ).fit(X, Y)
+    assert search.best_estimator_.decoder_.threshold_ in (0.2, 0.6)
+    with pytest.raises(ValueError, match="Invalid parameter 'nope'"):
+        PALClassifier(**FAST, decoder__nope=1).fit(X, Y)
+
+
+def _data_with_empty_rows(n=600, K=4, seed=0):
+    """Label k adds a direction; 40 % of rows show only 'other' content."""
+    centers = 3 * np.random.RandomState(0).randn(K + 1, 10)
+    rng = np.random.RandomState(seed)
+    Y = (rng.rand(n, K) < 0.35).astype(np.uint8)
+    Y[rng.rand(n) < 0.4] = 0
+    X = Y @ centers[:K] + (Y.sum(1) == 0)[:, None] * centers[K]
+    X = X + 0.5 * rng.randn(n, 10)
+    return X.astype(np.float32), Y
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS, ids=lambda c: c.__name__)
+def test_empty_label_sets_are_learned_and_predicted(cls):
+    X, Y = _data_with_empty_rows()
+    X_test, Y_test = _data_with_empty_rows(seed=1)
+    clf = cls(**{**FAST, "max_epochs": 20}).fit(X, Y)
+    assert clf.background_label_
+    assert clf.module_.head.weight.shape[0] == Y.shape[1] + 1
+    pred = clf.predict(X_test)
+    assert pred.shape == Y_test.shape
+    assert clf.decision_function(X_test).shape == Y_test.shape
+    assert clf.predict_proba(X_test).shape == Y_test.shape
+    empty = Y_test.sum(1) == 0
+    assert (pred[empty].sum(1) == 0).mean() > 0.9
+    assert (pred[~empty].sum(1) > 0).mean() > 0.9
+    exact = (pred == Y_test).all(1).mean()
+    assert exact > 0.9
+    # without the background label the empty set is only a prototype: the
+    # empty rows get no PAL gradient, and they are decoded no better
+    plain = cls(**{**FAST, "max_epochs": 20}, background_label=False)
+    with pytest.warns(UserWarning, match="have no positive label"):
+        plain.fit(X, Y)
+    assert plain.module_.head.weight.shape[0] == Y.shape[1]
+    assert exact >= (plain.predict(X_test) == Y_test).all(1).mean()
+    # never predicting an empty set when the decoder forbids it
+    strict = cls(**FAST, decoder=ONNDecoder(allow_empty=False))
+    with pytest.warns(UserWarning, match="have no positive label"):
+        strict.fit(X, Y)
+    assert not strict.background_label_
+    assert (strict.predict(X_test).sum(1) > 0).all()
 
 
 def test_verbose_prints_a_log(multilabel_data, capsys):

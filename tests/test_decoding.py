@@ -1,8 +1,10 @@
+from itertools import combinations
+
 import pytest
 import torch
 
-from sknc import ThresholdDecoder
-from sknc._decoding import get_decoder
+from sknc import ONNDecoder, ThresholdDecoder, TopKDecoder, simplex_etf
+from sknc._decoding import _micro_f1_threshold, get_decoder
 
 
 def _collapsed_outputs():
@@ -63,3 +65,248 @@ def test_get_decoder_by_name_and_instance():
         get_decoder("onn2")
     with pytest.raises(TypeError, match="decoder must be a decoder name"):
         get_decoder(0.5)
+
+
+# ---------------------------------------------------------------- ONN, top-k
+
+
+def _collapsed_features(K=6, rho=1.3, held_out=(), noise=0.0, reps=5, seed=0):
+    """Features at exact M-lab NC positions: an ETF and scaled tag-wise averages.
+
+    Returns features, the 0/1 targets and the label sets used (singletons and
+    every pair not in ``held_out``).
+    """
+    mu = torch.as_tensor(simplex_etf(K, K, random_state=seed), dtype=torch.float64)
+    sets = [(k,) for k in range(K)] + [
+        p for p in combinations(range(K), 2) if p not in held_out
+    ]
+    H, Y = [], []
+    for s in sets:
+        y = torch.zeros(K)
+        y[list(s)] = 1
+        proto = mu[list(s)].mean(0) * (rho if len(s) > 1 else 1.0)
+        H.append(proto.repeat(reps, 1))
+        Y.append(y.repeat(reps, 1))
+    H = torch.cat(H)
+    gen = torch.Generator().manual_seed(seed)
+    H = H + noise * torch.randn(H.shape, generator=gen, dtype=H.dtype)
+    return H.float(), torch.cat(Y), mu
+
+
+@pytest.mark.parametrize("metric", ["euclidean", "cosine"])
+def test_onn_is_exact_on_perfectly_collapsed_features(metric):
+    H, Y, _ = _collapsed_features()
+    dec = ONNDecoder(metric=metric).fit(None, H, Y)
+    assert len(dec.prototypes_) == len(torch.unique(Y, dim=0))
+    assert torch.equal(dec.predict(None, H), Y.bool())
+    # the fitted tag-wise scale is the one the features were built with
+    assert dec.rho_ == pytest.approx({2: 1.3}, rel=1e-5)
+
+
+def test_onn_predicts_the_label_set_of_hand_built_prototypes():
+    H = torch.tensor([[2.0, 0.0], [0.0, 2.0], [1.0, 1.0]])
+    Y = torch.tensor([[1, 0], [0, 1], [1, 1]])
+    dec = ONNDecoder().fit(None, H, Y)
+    queries = torch.tensor([[1.8, 0.3], [0.2, 2.5], [0.9, 1.2], [10.0, 10.0]])
+    expected = torch.tensor([[1, 0], [0, 1], [1, 1], [1, 1]], dtype=torch.bool)
+    assert torch.equal(dec.predict(None, queries), expected)
+
+
+def test_onn_on_logits_and_probabilities():
+    Y = torch.tensor([[1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 0]] * 3)
+    logits = 6.0 * Y.float() - 3.0
+    for space in ["logits", "proba"]:
+        dec = ONNDecoder(space=space).fit(logits, None, Y)
+        assert torch.equal(dec.predict(logits, None), Y.bool())
+    with pytest.raises(ValueError, match="needs the logits"):
+        ONNDecoder(space="logits").fit(None, logits, Y)
+
+
+def test_synthesised_prototypes_recover_held_out_label_sets():
+    held_out = ((0, 1), (2, 3), (1, 4))
+    H, Y, mu = _collapsed_features(held_out=held_out, noise=0.01)
+    queries = torch.stack([1.3 * mu[list(p)].mean(0) for p in held_out]).float()
+    queries = queries + 0.01 * torch.randn(queries.shape, dtype=queries.dtype)
+    expected = torch.zeros(len(held_out), 6, dtype=torch.bool)
+    for i, p in enumerate(held_out):
+        expected[i, list(p)] = True
+
+    observed = ONNDecoder(candidates="observed").fit(None, H, Y)
+    assert not (observed.predict(None, queries) == expected).all(1).any()
+
+    both = ONNDecoder(candidates="both").fit(None, H, Y)
+    assert both.rho_[2] == pytest.approx(1.3, rel=0.02)
+    assert torch.equal(both.predict(None, queries), expected)
+    # training samples are still decoded right, and synthesised sets have no count
+    assert torch.equal(both.predict(None, H), Y.bool())
+    assert (both.prototype_counts_ == 0).sum() == len(held_out)
+
+    synth = ONNDecoder(candidates="synthesized").fit(None, H, Y)
+    assert torch.equal(synth.predict(None, queries), expected)
+    assert (synth.prototype_sets_.sum(1) == 2).sum() == 15  # all 6-choose-2 pairs
+
+
+def test_min_count_drops_or_synthesises_rare_sets():
+    H, Y, _ = _collapsed_features(reps=3)
+    H, Y = torch.cat([H, H[-1:]]), torch.cat([Y, Y[-1:]])  # last pair: 4 samples
+    observed = ONNDecoder(min_count=4).fit(None, H, Y)
+    sizes = observed.prototype_sets_.sum(1)
+    assert (sizes == 1).sum() == 6  # singletons are always kept
+    assert (sizes == 2).sum() == 1  # only the pair with 4 samples
+    both = ONNDecoder(min_count=4, candidates="both").fit(None, H, Y)
+    assert (both.prototype_counts_ == 0).sum() == 14  # the rare pairs, synthesised
+
+
+def test_label_never_alone_uses_the_mean_of_samples_containing_it():
+    H, Y, _ = _collapsed_features()
+    alone0 = (Y.sum(1) == 1) & (Y[:, 0] == 1)
+    dec = ONNDecoder(candidates="both").fit(None, H[~alone0], Y[~alone0])
+    expected = H[~alone0][Y[~alone0][:, 0] == 1].double().mean(0)
+    torch.testing.assert_close(dec.label_means_[0].double(), expected)
+    assert torch.isfinite(dec.prototypes_).all()
+
+
+def test_onn_probabilities_are_marginals_of_a_soft_assignment():
+    H, Y, _ = _collapsed_features(noise=0.05)
+    dec = ONNDecoder(temperature=0.2).fit(None, H, Y)
+    proba = dec.predict_proba(None, H[:7])
+    P = dec.prototypes_ - dec.center_
+    d2 = torch.cdist((H[:7] - dec.center_).double(), P.double()) ** 2
+    post = torch.softmax(-d2 / 0.2, dim=1)
+    expected = post @ dec.prototype_sets_.double()
+    torch.testing.assert_close(proba, expected.clamp(1e-7, 1 - 1e-7), atol=1e-5, rtol=0)
+    assert ((proba > 0) & (proba < 1)).all()
+
+
+def test_onn_temperature_is_fitted_and_changes_only_probabilities():
+    H, Y, _ = _collapsed_features(noise=0.1)
+    dec = ONNDecoder().fit(None, H, Y)
+    assert dec.temperature_ > 0
+    hot = ONNDecoder(temperature=100.0).fit(None, H, Y)
+    assert torch.equal(dec.predict(None, H), hot.predict(None, H))
+    # a very high temperature spreads the posterior: far from 0/1
+    assert hot.predict_proba(None, H).max() < dec.predict_proba(None, H).max()
+
+
+def test_onn_calibration_data_sets_the_temperature():
+    H, Y, _ = _collapsed_features(noise=0.02)
+    Hc, Yc, _ = _collapsed_features(noise=0.3, seed=0)
+    plain = ONNDecoder().fit(None, H, Y)
+    held = ONNDecoder().fit(None, H, Y, calibration=(None, Hc, Yc))
+    # noisier held-out features call for a softer posterior
+    assert held.temperature_ > 3 * plain.temperature_
+    torch.testing.assert_close(held.prototypes_, plain.prototypes_)
+
+
+def test_onn_empty_set_is_a_candidate_when_training_has_empty_rows():
+    H, Y, _ = _collapsed_features()
+    H = torch.cat([H, torch.zeros(5, H.shape[1])])
+    Y = torch.cat([Y, torch.zeros(5, Y.shape[1])])
+    dec = ONNDecoder().fit(None, H, Y)
+    assert dec.allow_empty_
+    assert not dec.predict(None, torch.zeros(2, H.shape[1])).any()
+    strict = ONNDecoder(allow_empty=False).fit(None, H, Y)
+    assert strict.predict(None, torch.zeros(2, H.shape[1])).any(1).all()
+
+
+def test_onn_pruning_matches_the_full_search_on_clear_cases():
+    H, Y, mu = _collapsed_features(noise=0.01)
+    W = mu.float() * 5
+    logits = H @ W.T
+    full = ONNDecoder().fit(logits, H, Y)
+    pruned = ONNDecoder(prune_top_r=3).fit(logits, H, Y)
+    assert torch.equal(pruned.predict(logits, H), full.predict(logits, H))
+
+
+def test_synthesis_bound_warns_and_stops():
+    H, Y, _ = _collapsed_features()
+    dec = ONNDecoder(candidates="both", max_multiplicity=3)
+    dec._max_synthesized = 30  # 15 pairs fit, 20 triples do not
+    with pytest.warns(UserWarning, match="only sets of up to 2 labels"):
+        dec.fit(None, H, Y)
+    assert dec.prototype_sets_.sum(1).max() == 2
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"temperature": 0}, "temperature must be a positive number"),
+        ({"temperature": -1.0}, "temperature must be a positive number"),
+        ({"metric": "manhattan"}, "metric must be one of"),
+        ({"space": "pixels"}, "space must be one of"),
+        ({"candidates": "all"}, "candidates must be one of"),
+        ({"min_count": 0}, "min_count must be an integer >= 1"),
+        ({"prune_top_r": 7}, "prune_top_r=7 is larger than the number of labels"),
+        ({"allow_empty": "yes"}, "allow_empty must be 'auto', True or False"),
+    ],
+)
+def test_onn_invalid_parameters_raise(params, match):
+    H, Y, _ = _collapsed_features()
+    with pytest.raises(ValueError, match=match):
+        ONNDecoder(**params).fit(H @ H.T[:, :6], H, Y)
+
+
+def test_topk_fixed_k_and_predicted_k():
+    Y = torch.tensor([[1, 0, 0, 0], [0, 1, 1, 0], [1, 1, 1, 0], [0, 0, 0, 1]] * 5)
+    logits = 6.0 * Y.float() + 0.1 * torch.arange(4)
+    auto = TopKDecoder().fit(logits, None, Y)
+    assert torch.equal(auto.predict_k(logits), Y.sum(1))
+    assert torch.equal(auto.predict(logits, None), Y.bool())
+    two = TopKDecoder(k=2).fit(logits, None, Y)
+    assert (two.predict(logits, None).sum(1) == 2).all()
+    # the predicted labels are the most probable ones
+    proba = two.predict_proba(logits, None)
+    pred = two.predict(logits, None)
+    assert (
+        proba[pred].view(-1, 2).min(1).values >= proba[~pred].view(-1, 2).max(1).values
+    ).all()
+
+
+@pytest.mark.parametrize(
+    "k, match",
+    [
+        (5, "k=5 is larger than the number of labels \\(4\\)"),
+        (0, "k must be a positive integer"),
+    ],
+)
+def test_topk_invalid_k_raises(k, match):
+    Y = torch.eye(4).repeat(3, 1)
+    with pytest.raises(ValueError, match=match):
+        TopKDecoder(k=k).fit(Y * 4, None, Y)
+
+
+def test_topk_predicts_empty_sets_only_when_allowed():
+    Y = torch.tensor([[1, 0, 0], [0, 1, 0], [0, 0, 0]] * 5)
+    logits = torch.tensor([[5.0, 0, 0], [0, 5.0, 0], [0, 0, 0]] * 5)
+    dec = TopKDecoder().fit(logits, None, Y)
+    assert dec.allow_empty_
+    assert torch.equal(dec.predict(logits, None), Y.bool())
+    strict = TopKDecoder(allow_empty=False).fit(logits, None, Y)
+    assert strict.predict(logits, None).any(1).all()
+
+
+def test_threshold_auto_maximises_micro_f1_in_the_middle_of_the_best_range():
+    proba = torch.tensor([[0.1, 0.3, 0.6, 0.9]], dtype=torch.float64)
+    Y = torch.tensor([[0, 1, 1, 1]])
+    # every threshold in (0.1, 0.3] is perfect: the middle of the grid range
+    assert _micro_f1_threshold(proba, Y) == pytest.approx(0.2, abs=0.011)
+
+
+def test_threshold_auto_is_fitted_on_calibration_data():
+    logits, Y = _collapsed_outputs()
+    dec = ThresholdDecoder(threshold="auto").fit(logits, None, Y)
+    assert 0 < dec.threshold_ < 1
+    assert torch.equal(dec.predict(logits, None), Y.bool())
+    gen = torch.Generator().manual_seed(0)
+    cal_logits = logits + 3 * torch.randn(logits.shape, generator=gen)
+    low = ThresholdDecoder(threshold="auto").fit(
+        logits, None, Y, calibration=(cal_logits, None, Y)
+    )
+    expected = _micro_f1_threshold(low.predict_proba(cal_logits, None), Y)
+    assert low.threshold_ == expected
+    assert low.coef_ < dec.coef_  # a flatter curve on the noisier held-out scores
+
+
+def test_get_decoder_names():
+    assert isinstance(get_decoder("onn"), ONNDecoder)
+    assert isinstance(get_decoder("topk"), TopKDecoder)

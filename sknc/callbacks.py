@@ -1,0 +1,318 @@
+"""skorch callbacks: neural-collapse metrics during training.
+
+:class:`NeuralCollapseTracker` measures the neural-collapse metrics of
+:mod:`sknc.metrics` on the training features (and optionally the validation
+features) every few epochs and records them in the net's ``history``, from
+which :func:`sknc.plotting.plot_nc_history` draws them.
+"""
+
+import numbers
+import time
+
+import torch
+from sklearn.utils import check_random_state
+from skorch.callbacks import Callback
+from skorch.dataset import unpack_data
+
+from .metrics import (
+    _accumulation_device,
+    _default_chunk_size,
+    _emit,
+    _etf_distance,
+    _nc1,
+    _nc2_means,
+    _nc3,
+    _NCAccumulator,
+    _tagwise,
+)
+
+__all__ = ["NeuralCollapseTracker"]
+
+_METRICS = ("nc1", "nc2", "nc2_means", "nc3", "ncm", "rho")
+_DATA_METRICS = ("nc1", "nc2_means", "nc3", "ncm", "rho")
+
+
+class NeuralCollapseTracker(Callback):
+    r"""Record neural-collapse metrics in a skorch net's history during training.
+
+    At the end of every ``every``-th epoch, runs the network once over the
+    training data in evaluation mode (no gradients, on the net's device),
+    streams the penultimate features batch by batch into the sufficient
+    statistics of :mod:`sknc.metrics` and records the requested metrics in
+    ``net.history``. The network's train/eval mode and torch's global random
+    state are restored afterwards, so training is exactly the same with and
+    without the tracker.
+
+    History keys, for each requested metric ``<m>``:
+
+    - ``train_<m>``: on the training data (the part used for training when
+      the net has a ``train_split``);
+    - ``valid_<m>``: on the validation data, with ``on_valid=True``;
+    - ``nc2``: the head alone, so there is one key, without a prefix;
+    - ``train_rho_<k>`` / ``valid_rho_<k>``: with ``'rho'`` in ``metrics``,
+      one key per multiplicity ``k >= 2``;
+    - ``nc_dur``: seconds spent by the tracker in that epoch.
+
+    Epochs that are skipped have none of these keys. Read a curve with
+    ``net.history[:, "train_nc1"]`` (epochs without the key are left out)
+    or draw them all with :func:`sknc.plotting.plot_nc_history`.
+
+    Parameters
+    ----------
+    every : int, default=1
+        Measure after epochs ``every``, ``2 * every``, ... (epochs are
+        numbered from 1, as in the history).
+    metrics : sequence of str, default=('nc1', 'nc2', 'nc2_means', 'nc3', 'ncm')
+        Any of ``'nc1'``, ``'nc2'``, ``'nc2_means'``, ``'nc3'``, ``'ncm'``
+        and ``'rho'`` (see :mod:`sknc.metrics`). ``'nc2'`` and ``'nc3'``
+        need the module to have a ``head`` with a ``weight`` (as sknc's
+        :class:`~sknc.PALNet`). ``'ncm'`` and ``'rho'`` are skipped for a
+        net fitted on 1-D class labels (no sample has two labels).
+    on_valid : bool, default=False
+        Also measure the validation data. Needs a ``train_split``, e.g.
+        ``train_split=MultilabelStratifiedValidSplit(0.2)``.
+    n_random : int, default=1000
+        Random label sets per size for the chance level of NCm; see
+        :func:`sknc.metrics.ncm`.
+    center : bool, default=True
+        Measure NCm and rho around the mean of the class means; see
+        :func:`sknc.metrics.ncm`.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the random label sets of NCm. One seed is drawn at the start
+        of training and used at every epoch, so that the chance level does
+        not jitter from epoch to epoch.
+
+    Attributes
+    ----------
+    seed_ : int
+        The seed of NCm's random label sets during the current training.
+
+    See Also
+    --------
+    sknc.plotting.plot_nc_history : Curves of the recorded metrics.
+    sknc.metrics.neural_collapse_report : The same metrics on any features.
+
+    Notes
+    -----
+    The module's ``forward`` must return ``(logits, features)``, as sknc's
+    :class:`~sknc.PALNet` does. Targets are the net's encoded training
+    targets: a 0/1 indicator, or class indices (one-hot encoded). For sknc
+    estimators only the first ``n_outputs_`` label columns and head rows
+    are used.
+
+    The cost is one forward pass over the training data per measured epoch
+    (plus one over the validation data with ``on_valid=True``) and
+    ``O(n d^2)`` work for the within-class covariance. With sknc's default
+    MLP on a CPU, ``every=1`` made training about 40% longer and
+    ``every=5`` about 10% (``benchmarks/bench_tracker.py``).
+
+    Examples
+    --------
+    >>> from sknc import FixedETFClassifier
+    >>> from sknc.callbacks import NeuralCollapseTracker
+    >>> from sknc.datasets import make_multilabel_digits
+    >>> X, Y = make_multilabel_digits({1: 100, 2: 100}, random_state=0)
+    >>> clf = FixedETFClassifier(
+    ...     max_epochs=4, random_state=0,
+    ...     callbacks=[NeuralCollapseTracker(every=2, random_state=0)],
+    ... ).fit(X, Y)
+    >>> len(clf.history[:, "train_nc1"])  # epochs 2 and 4
+    2
+    >>> sorted(k for k in clf.history[-1] if "nc" in k)
+    ['nc2', 'nc_dur', 'train_nc1', 'train_nc2_means', 'train_nc3', 'train_ncm']
+    """
+
+    def __init__(
+        self,
+        every=1,
+        metrics=("nc1", "nc2", "nc2_means", "nc3", "ncm"),
+        on_valid=False,
+        n_random=1000,
+        center=True,
+        random_state=None,
+    ):
+        self.every = every
+        self.metrics = metrics
+        self.on_valid = on_valid
+        self.n_random = n_random
+        self.center = center
+        self.random_state = random_state
+
+    # ------------------------------------------------------------ checks
+    def _check_params(self):
+        every = self.every
+        if (
+            not isinstance(every, numbers.Integral)
+            or isinstance(every, bool)
+            or every < 1
+        ):
+            raise ValueError(
+                f"every must be a positive int (measure every n-th epoch); "
+                f"got every={every!r}."
+            )
+        metrics = (self.metrics,) if isinstance(self.metrics, str) else self.metrics
+        metrics = tuple(metrics)
+        unknown = [m for m in metrics if m not in _METRICS]
+        if unknown or not metrics:
+            raise ValueError(
+                f"metrics must be a non-empty sequence of {list(_METRICS)}; got "
+                f"{self.metrics!r}."
+            )
+        n_random = self.n_random
+        if (
+            not isinstance(n_random, numbers.Integral)
+            or isinstance(n_random, bool)
+            or n_random < 1
+        ):
+            raise ValueError(f"n_random must be a positive int; got {n_random!r}.")
+        return metrics
+
+    def initialize(self):
+        """Check the parameters; called by skorch when the net is initialized."""
+        self._check_params()
+        return self
+
+    def on_train_begin(self, net, X=None, y=None, **kwargs):
+        """Check that the net can be tracked and fix the seed of NCm."""
+        self._check_params()
+        if self.on_valid and net.train_split is None:
+            raise ValueError(
+                "NeuralCollapseTracker(on_valid=True) measures the validation "
+                "data, but the net has train_split=None. Pass a split, e.g. "
+                "train_split=sknc.model_selection.MultilabelStratifiedValidSplit"
+                "(0.2), or set on_valid=False."
+            )
+        rng = check_random_state(self.random_state)
+        self.seed_ = int(rng.randint(2**31 - 1))
+
+    # ------------------------------------------------------------ tracking
+    def on_epoch_end(self, net, dataset_train=None, dataset_valid=None, **kwargs):
+        """Measure the metrics and record them in ``net.history``."""
+        epoch = net.history[-1, "epoch"]
+        if epoch % self.every:
+            return
+        start = time.perf_counter()
+        metrics = self._check_params()
+        if not hasattr(self, "seed_"):  # on_train_begin was not called
+            self.seed_ = int(check_random_state(self.random_state).randint(2**31 - 1))
+        module = net.module_
+        was_training = module.training
+        record = {}
+        messages = []
+        try:
+            W = self._head(net, metrics)
+            if "nc2" in metrics:
+                record["nc2"] = _etf_distance(W @ W.T, "W W^T", messages)
+            parts = [("train", dataset_train)]
+            if self.on_valid:
+                parts.append(("valid", dataset_valid))
+            for prefix, dataset in parts:
+                if dataset is None:
+                    continue
+                summary = self._summary(net, dataset)
+                for key, value in self._measure(net, summary, W, metrics, messages):
+                    record[f"{prefix}_{key}"] = value
+        finally:
+            module.train(was_training)
+        _emit(messages, stacklevel=2)
+        for key, value in record.items():
+            net.history.record(key, value)
+        net.history.record("nc_dur", time.perf_counter() - start)
+
+    def _head(self, net, metrics):
+        """Return the head ``W`` (first ``n_outputs_`` rows) as float64, or None."""
+        head = getattr(net.module_, "head", None)
+        weight = getattr(head, "weight", None)
+        if weight is None:
+            if "nc2" in metrics or "nc3" in metrics:
+                raise ValueError(
+                    "NeuralCollapseTracker: metrics 'nc2' and 'nc3' need the "
+                    "classifier matrix as net.module_.head.weight (as in "
+                    "sknc.PALNet), which this module does not have. Leave them "
+                    "out of metrics."
+                )
+            return None
+        n_outputs = getattr(net, "n_outputs_", weight.shape[0])
+        # float64 where the metrics accumulate (the CPU for Apple's mps)
+        device = _accumulation_device(weight.device)
+        return weight[:n_outputs].detach().to(device=device, dtype=torch.float64)
+
+    def _summary(self, net, dataset):
+        """Stream one eval-mode pass over ``dataset`` into an accumulator.
+
+        Batches are buffered up to the accumulator's chunk size (about 4M
+        feature values) so that it is updated a few times per pass, not once
+        per batch.
+        """
+        acc = None
+        n_outputs = getattr(net, "n_outputs_", None)
+        buffer, buffered = [], 0
+        # A DataLoader draws a base seed from torch's global generator each
+        # time it is iterated: restore that state afterwards, so that the
+        # tracker does not change the training batches' shuffling.
+        with torch.random.fork_rng(devices=[]), torch.no_grad():
+            for batch in net.get_iterator(dataset, training=False):
+                _, yi = unpack_data(batch)
+                out = net.evaluation_step(batch, training=False)
+                if not isinstance(out, (tuple, list)) or len(out) < 2:
+                    raise TypeError(
+                        "NeuralCollapseTracker needs a module whose forward "
+                        "returns (logits, features), as sknc.PALNet does; got "
+                        f"{type(out).__name__}."
+                    )
+                logits, features = out[0], out[1]
+                if yi is None:
+                    raise ValueError(
+                        "NeuralCollapseTracker needs the targets y; the "
+                        "training data has none."
+                    )
+                Y = torch.as_tensor(yi).to(features.device)
+                if Y.ndim == 1:  # class indices
+                    Y = torch.nn.functional.one_hot(Y.long(), logits.shape[1])
+                Y = Y[:, : n_outputs or logits.shape[1]]
+                if acc is None:
+                    acc = _NCAccumulator(Y.shape[1])
+                    limit = _default_chunk_size(features.shape[1])
+                buffer.append((features, Y))
+                buffered += len(features)
+                if buffered >= limit:
+                    self._flush(acc, buffer)
+                    buffer, buffered = [], 0
+        if acc is None:
+            raise ValueError("NeuralCollapseTracker: the dataset has no samples.")
+        if buffer:
+            self._flush(acc, buffer)
+        return acc.summary()
+
+    @staticmethod
+    def _flush(acc, buffer):
+        acc.update(
+            torch.cat([features for features, _ in buffer]),
+            torch.cat([Y for _, Y in buffer]),
+        )
+
+    def _measure(self, net, s, W, metrics, messages):
+        """Yield ``(key, value)`` of the data-dependent metrics of summary ``s``."""
+        local = list(s.messages)
+        if "nc1" in metrics:
+            yield "nc1", _nc1(s, local)
+        if "nc2_means" in metrics:
+            yield "nc2_means", _nc2_means(s, local)
+        if "nc3" in metrics:
+            yield "nc3", _nc3(s, W.to(s.mu.device), local)
+        multilabel = getattr(net, "multilabel_", True)
+        if multilabel and ("ncm" in metrics or "rho" in metrics):
+            value, rho = _tagwise(
+                s,
+                local,
+                center=self.center,
+                n_random=self.n_random if "ncm" in metrics else None,
+                random_state=self.seed_,
+                with_rho="rho" in metrics,
+            )
+            if "ncm" in metrics:
+                yield "ncm", value
+            if "rho" in metrics:
+                for m, r in sorted(rho.items()):
+                    yield f"rho_{m}", r
+        messages.extend(local)

@@ -1,0 +1,427 @@
+r"""Figures of neural collapse (needs matplotlib: ``pip install sknc[plot]``).
+
+- :func:`plot_nc_history`: the metrics recorded by
+  :class:`~sknc.callbacks.NeuralCollapseTracker`, epoch by epoch;
+- :func:`plot_feature_geometry`: a 2-D view of the class means of the
+  multiplicity-1 samples (the vertices of a simplex ETF under collapse) and
+  of the means of the label pairs next to their tag-wise averages
+  :math:`(\mu_a + \mu_b)/2`.
+
+matplotlib is imported when a function is called, not with this module.
+"""
+
+import math
+import numbers
+import warnings
+
+import numpy as np
+import torch
+
+from .metrics import _accumulate, _emit, _tagwise
+
+__all__ = ["plot_nc_history", "plot_feature_geometry"]
+
+_DEFAULT_METRICS = ("nc1", "nc2", "nc2_means", "nc3", "ncm")
+_NAMES = {
+    "nc1": "NC1",
+    "nc2": "NC2 (head)",
+    "nc2_means": "NC2 (class means)",
+    "nc3": "NC3",
+    "ncm": "NCm",
+}
+_PREFIXES = {"": "-", "train_": "-", "valid_": "--"}
+
+
+def _pyplot():
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError as exc:
+        raise ImportError(
+            "sknc.plotting needs matplotlib, which is not installed. Install "
+            "it with `pip install sknc[plot]` (or `pip install matplotlib`)."
+        ) from exc
+    return plt
+
+
+def _get_ax(ax, **subplots_kw):
+    if ax is None:
+        _, ax = _pyplot().subplots(layout="constrained", **subplots_kw)
+    else:
+        _pyplot()
+    return ax
+
+
+def _history_rows(net_or_history):
+    history = net_or_history
+    for attr in ("history_", "history"):
+        if not isinstance(history, (list, tuple)) and hasattr(history, attr):
+            history = getattr(history, attr)
+    if not isinstance(history, (list, tuple)):
+        raise TypeError(
+            "net_or_history must be a skorch net (or sknc estimator) or its "
+            f"history, a list of per-epoch dicts; got {type(history).__name__}."
+        )
+    return list(history)
+
+
+def _series(rows, key):
+    """Epochs and values of ``key`` in the rows that have it."""
+    epochs, values = [], []
+    for i, row in enumerate(rows, start=1):
+        if key in row and isinstance(row[key], numbers.Real):
+            epochs.append(row.get("epoch", i))
+            values.append(float(row[key]))
+    return np.asarray(epochs), np.asarray(values, dtype=float)
+
+
+def _constant(values, tol=1e-6):
+    finite = values[np.isfinite(values)]
+    return finite.size == 0 or finite.max() - finite.min() < tol
+
+
+def plot_nc_history(net_or_history, metrics=None, ax=None, *, log_scale=True):
+    """Plot neural-collapse metrics over the epochs of training.
+
+    Draws the curves recorded by :class:`~sknc.callbacks.NeuralCollapseTracker`:
+    one colour per metric, solid for the training data (and for ``nc2``, a
+    property of the head alone), dashed for the validation data.
+
+    Parameters
+    ----------
+    net_or_history : skorch net or skorch.History or list of dict
+        A net fitted with a :class:`~sknc.callbacks.NeuralCollapseTracker`
+        callback (an sknc estimator), or its ``history``.
+    metrics : sequence of str, default=None
+        Metrics to draw, among those recorded: ``'nc1'``, ``'nc2'``,
+        ``'nc2_means'``, ``'nc3'``, ``'ncm'``, or a recorded key without its
+        ``train_``/``valid_`` prefix such as ``'rho_2'``. None draws every
+        recorded metric of ``('nc1', 'nc2', 'nc2_means', 'nc3', 'ncm')``,
+        leaving out ``nc2`` when it does not change (a fixed ETF head).
+    ax : matplotlib Axes, default=None
+        Axes to draw on; None creates a new figure.
+    log_scale : bool, default=True
+        Logarithmic y axis (the metrics go to 0). Values that are not
+        positive cannot be shown on it; a curve without any positive value
+        is left out with a warning.
+
+    Returns
+    -------
+    ax : matplotlib Axes
+        The axes, with one line per drawn curve, labelled like
+        ``'NC1 (train)'``, and a legend.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from sknc.plotting import plot_nc_history
+    >>> history = [{"epoch": e, "train_nc1": 1.0 / e, "valid_nc1": 2.0 / e}
+    ...            for e in range(1, 6)]
+    >>> ax = plot_nc_history(history)
+    >>> [line.get_label() for line in ax.get_lines()]
+    ['NC1 (train)', 'NC1 (valid)']
+    """
+    rows = _history_rows(net_or_history)
+    explicit = metrics is not None
+    if metrics is None:
+        metrics = _DEFAULT_METRICS
+    elif isinstance(metrics, str):
+        metrics = (metrics,)
+    curves = []  # (metric, prefix, epochs, values)
+    for metric in metrics:
+        for prefix in _PREFIXES:
+            epochs, values = _series(rows, prefix + metric)
+            if len(epochs):
+                curves.append((metric, prefix, epochs, values))
+    if not explicit:  # a fixed head's NC2 is a flat line: leave it out
+        curves = [c for c in curves if not (c[0] == "nc2" and _constant(c[3]))]
+    if not curves:
+        raise ValueError(
+            f"No neural-collapse metric among {list(metrics)} was found in the "
+            "history. Fit the net with callbacks=[sknc.callbacks."
+            "NeuralCollapseTracker()] to record them."
+        )
+    ax = _get_ax(ax, figsize=(8, 4.5))
+    colors = {}
+    for metric, prefix, epochs, values in curves:
+        if log_scale and not (values > 0).any():
+            warnings.warn(
+                f"{prefix}{metric} has no positive value and cannot be drawn on "
+                "a log scale; it is left out. Pass log_scale=False to see it.",
+                UserWarning,
+                stacklevel=2,
+            )
+            continue
+        color = colors.setdefault(metric, f"C{len(colors) % 10}")
+        name = _NAMES.get(metric, metric)
+        label = f"{name} ({prefix.rstrip('_')})" if prefix else name
+        ax.plot(
+            epochs,
+            values,
+            linestyle=_PREFIXES[prefix],
+            marker="o" if len(epochs) <= 30 else None,
+            markersize=3,
+            color=color,
+            label=label,
+        )
+    if log_scale:
+        ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("metric value" + (" (log scale)" if log_scale else ""))
+    ax.set_title("Neural collapse during training")
+    # outside the axes, on the right: the curves fill the whole plot
+    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    ax.grid(True, which="major", alpha=0.3)
+    return ax
+
+
+# ----------------------------------------------------------------------------
+# Feature geometry
+# ----------------------------------------------------------------------------
+
+
+def _orthonormal_plane(vectors, fallback):
+    """Orthonormal (d, 2) basis of ``span(vectors)``, completed from ``fallback``.
+
+    ``vectors`` and ``fallback`` are (d, k) float64 arrays; directions are taken
+    in order, and a direction with a negligible residual is skipped.
+    """
+    d = vectors.shape[0]
+    basis = []
+    scale = max(np.linalg.norm(vectors, axis=0).max(initial=0.0), 1e-300)
+    for v in np.concatenate([vectors, fallback], axis=1).T:
+        r = v - sum((b @ v) * b for b in basis) if basis else v.copy()
+        if np.linalg.norm(r) > 1e-8 * scale:
+            basis.append(r / np.linalg.norm(r))
+        if len(basis) == 2:
+            break
+    while len(basis) < 2:  # d == 1, or everything coincides
+        e = np.zeros(d)
+        if len(basis) < d:
+            e[len(basis)] = 1.0
+            e -= sum((b @ e) * b for b in basis) if basis else 0.0
+            basis.append(e / np.linalg.norm(e))
+        else:
+            basis.append(e)  # a flat second axis in 1-D
+    return np.stack(basis, axis=1)
+
+
+def plot_feature_geometry(
+    H,
+    Y,
+    ax=None,
+    *,
+    projection="polygon",
+    label_names=None,
+    show_samples=False,
+    annotate_pairs=None,
+):
+    r"""Plot the class means and the label-pair means in a 2-D projection.
+
+    A picture of multi-label neural collapse in the style of Fig. 1 of
+    *Neural collapse in multi-label learning with pick-all-label loss*
+    (Li et al., 2024): the means :math:`\mu_k` of the multiplicity-1
+    samples of each label (the vertices of a simplex ETF under collapse),
+    the mean :math:`\mu_{\{a,b\}}` of every observed label pair, and the
+    pair's tag-wise average :math:`(\mu_a + \mu_b)/2`, the midpoint of the
+    edge between its two vertices. Under collapse each pair mean sits on
+    the ray from the centre :math:`\mu_G` through that midpoint, at
+    :math:`\rho_2` times its distance (:func:`sknc.metrics.rho`); a short
+    line joins each midpoint to its pair mean.
+
+    Everything is centred at :math:`\mu_G`, the mean of the class means, and
+    projected linearly onto a plane, so a tag-wise average in the plane is
+    still the midpoint of its two projected vertices and the scale
+    :math:`\rho_2` is the same as in feature space. The plane:
+
+    - ``'polygon'`` (default): spanned by :math:`\sum_k \cos(2\pi k/K)\,
+      (\mu_k - \mu_G)` and :math:`\sum_k \sin(2\pi k/K)\,(\mu_k - \mu_G)`.
+      A simplex ETF of any size ``K`` projects onto a regular ``K``-gon
+      with the labels in order around it (its Petrie polygon), so the
+      picture reads the same for 3 labels or 20;
+    - ``'svd'``: the best-fitting plane of the centred class means (their
+      two leading right singular vectors). It keeps most of their spread,
+      but for a collapsed simplex every plane fits equally well and the
+      view is arbitrary.
+
+    Parameters
+    ----------
+    H : array-like or torch.Tensor of shape (n_samples, n_features)
+        Features, e.g. ``clf.transform(X_train)``.
+    Y : array-like or sparse matrix of shape (n_samples, n_labels)
+        0/1 label indicator. Only samples with one or two labels are drawn.
+    ax : matplotlib Axes, default=None
+        Axes to draw on; None creates a new figure.
+    projection : {'polygon', 'svd'}, default='polygon'
+        The plane to project onto (see above).
+    label_names : sequence of str, default=None
+        Names of the ``n_labels`` labels; default ``0, 1, ...``.
+    show_samples : bool, default=False
+        Also scatter the projected multiplicity-1 samples, coloured by label
+        (their spread around the vertices is what NC1 measures).
+    annotate_pairs : bool, default=None
+        Write each pair's labels next to its mean; None does it when there
+        are at most 10 pairs.
+
+    Returns
+    -------
+    ax : matplotlib Axes
+        The axes. Its collections are, in order: the samples (with
+        ``show_samples=True``), the edges of the observed pairs, the
+        midpoint-to-pair-mean links, the class means, the tag-wise averages
+        and the pair means; each vertex has a text label.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import numpy as np
+    >>> from sknc import simplex_etf
+    >>> from sknc.plotting import plot_feature_geometry
+    >>> means = simplex_etf(3, 3, random_state=0)
+    >>> Y = np.array([[1, 0, 0], [0, 1, 0], [0, 0, 1],
+    ...               [1, 1, 0], [0, 1, 1], [1, 0, 1]])
+    >>> H = Y @ means  # pairs: twice their tag-wise average (rho_2 = 2)
+    >>> ax = plot_feature_geometry(H, Y)
+    >>> len(ax.collections)  # edges, links, class means, midpoints, pair means
+    5
+    >>> ax.collections[-1].get_label()
+    'pair means (2 labels), $\\rho_2$ = 2.00'
+    """
+    if projection not in ("polygon", "svd"):
+        raise ValueError(
+            f"projection must be 'polygon' or 'svd'; got projection={projection!r}."
+        )
+    acc = _accumulate(H, Y, None)
+    s = acc.summary()
+    messages = list(s.messages)
+    _, rho = _tagwise(s, messages, center=True)
+    _emit(messages, stacklevel=2)
+    K = s.n_labels
+    names = [str(k) for k in range(K)] if label_names is None else list(label_names)
+    if len(names) != K:
+        raise ValueError(
+            f"label_names has {len(names)} names but Y has {K} labels (columns)."
+        )
+    used = s.labels_used.cpu().numpy()
+    if len(used) < 2:
+        raise ValueError(
+            "plot_feature_geometry needs the class means of at least 2 labels, "
+            f"but only {len(used)} label(s) have a multiplicity-1 sample."
+        )
+    mu = s.mu.cpu().numpy()
+    mu_G = s.mu_G.cpu().numpy()
+    Mbar = mu - mu_G  # (K', d)
+    pairs = [(i, labels) for i, labels in enumerate(s.set_labels) if len(labels) == 2]
+    position = {int(k): i for i, k in enumerate(used)}
+    pairs = [(i, ab) for i, ab in pairs if all(k in position for k in ab)]
+    set_means = s.set_means.cpu().numpy()
+    pair_centred = (
+        set_means[[i for i, _ in pairs]] - mu_G
+        if pairs
+        else np.zeros((0, Mbar.shape[1]))
+    )
+    _, _, Vt = np.linalg.svd(np.concatenate([Mbar, pair_centred]), full_matrices=False)
+    if projection == "polygon":
+        angles = 2 * math.pi * np.arange(len(used)) / len(used)
+        directions = Mbar.T @ np.stack([np.cos(angles), np.sin(angles)], axis=1)
+    else:
+        _, _, Vt_means = np.linalg.svd(Mbar, full_matrices=False)
+        directions = Vt_means[:2].T
+    Q = _orthonormal_plane(directions, Vt.T)
+    P = Mbar @ Q  # (K', 2) vertices
+    pair_xy = pair_centred @ Q
+    mid_xy = np.array([(P[position[a]] + P[position[b]]) / 2 for _, (a, b) in pairs])
+    mid_xy = mid_xy.reshape(-1, 2)
+
+    plt = _pyplot()
+    from matplotlib.collections import LineCollection
+
+    ax = _get_ax(ax, figsize=(6.5, 6))
+    cmap = plt.get_cmap("tab10" if len(used) <= 10 else "tab20")
+    colors = [cmap(i % cmap.N) for i in range(len(used))]
+    if show_samples:
+        H_np = H.detach().cpu().numpy() if isinstance(H, torch.Tensor) else H
+        H_np = np.asarray(H_np.toarray() if hasattr(H_np, "toarray") else H_np)
+        Y_np = Y.detach().cpu().numpy() if isinstance(Y, torch.Tensor) else Y
+        Y_np = np.asarray(Y_np.toarray() if hasattr(Y_np, "toarray") else Y_np)
+        single = Y_np.sum(axis=1) == 1
+        xy = (H_np[single].astype(float) - mu_G) @ Q
+        which = [position[k] for k in Y_np[single].argmax(axis=1)]
+        ax.scatter(
+            xy[:, 0],
+            xy[:, 1],
+            s=6,
+            c=[colors[i] for i in which],
+            alpha=0.25,
+            linewidths=0,
+            label="samples (1 label)",
+        )
+    edges = [[P[position[a]], P[position[b]]] for _, (a, b) in pairs]
+    ax.add_collection(
+        LineCollection(
+            edges, colors="0.6", linewidths=0.6, alpha=0.6, label="edges of the pairs"
+        )
+    )
+    links = [[m, p] for m, p in zip(mid_xy, pair_xy, strict=True)]
+    ax.add_collection(
+        LineCollection(
+            links, colors="C3", linewidths=0.8, alpha=0.7, label="_midpoint to mean"
+        )
+    )
+    ax.scatter(
+        P[:, 0],
+        P[:, 1],
+        s=70,
+        c=colors,
+        edgecolors="black",
+        zorder=3,
+        label="class means (1 label)",
+    )
+    ax.scatter(
+        mid_xy[:, 0],
+        mid_xy[:, 1],
+        s=18,
+        facecolors="none",
+        edgecolors="0.3",
+        zorder=3,
+        label=r"$(\mu_a+\mu_b)/2$",
+    )
+    rho2 = rho.get(2, math.nan)
+    ax.scatter(
+        pair_xy[:, 0],
+        pair_xy[:, 1],
+        s=18,
+        marker="s",
+        c="C3",
+        zorder=4,
+        label=rf"pair means (2 labels), $\rho_2$ = {rho2:.2f}",
+    )
+    ax.plot([0], [0], marker="+", color="black", markersize=10, linestyle="none")
+    radius = np.linalg.norm(P, axis=1).max()
+    for i, k in enumerate(used):
+        direction = P[i] / max(np.linalg.norm(P[i]), 1e-12 * max(radius, 1e-300))
+        x, y = P[i] + 0.08 * radius * direction
+        ax.annotate(
+            names[k], (x, y), ha="center", va="center", fontsize=9, fontweight="bold"
+        )
+    if annotate_pairs is None:
+        annotate_pairs = len(pairs) <= 10
+    if annotate_pairs:
+        for (_, (a, b)), (x, y) in zip(pairs, pair_xy, strict=True):
+            ax.annotate(
+                f"{names[a]},{names[b]}",
+                (x, y),
+                fontsize=7,
+                color="C3",
+                xytext=(3, 3),
+                textcoords="offset points",
+            )
+    ax.set_aspect("equal", adjustable="datalim")
+    ax.autoscale_view()
+    ax.set_xlabel("projection axis 1")
+    ax.set_ylabel("projection axis 2")
+    what = "regular-polygon" if projection == "polygon" else "best-fitting (SVD)"
+    ax.set_title(f"Class and pair means, {what} projection")
+    ax.legend(fontsize="small", loc="best")
+    return ax

@@ -1,0 +1,181 @@
+"""sknc.plotting: returned axes and artists (Agg backend, no pixel checks)."""
+
+import itertools
+import sys
+
+import numpy as np
+import pytest
+
+matplotlib = pytest.importorskip("matplotlib")
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from sknc import FixedETFClassifier, simplex_etf  # noqa: E402
+from sknc.callbacks import NeuralCollapseTracker  # noqa: E402
+from sknc.metrics import NeuralCollapseWarning  # noqa: E402
+from sknc.model_selection import MultilabelStratifiedValidSplit  # noqa: E402
+from sknc.plotting import plot_feature_geometry, plot_nc_history  # noqa: E402
+
+from .conftest import FAST  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+def _history():
+    return [
+        {"epoch": e, "train_nc1": 1.0 / e, "valid_nc1": 2.0 / e, "nc2": 0.5 / e}
+        for e in range(1, 7)
+    ]
+
+
+# --------------------------------------------------------------------------
+# plot_nc_history
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.filterwarnings("ignore::sknc.metrics.NeuralCollapseWarning")
+def test_history_of_a_fitted_net(multilabel_data):
+    X, Y = multilabel_data
+    clf = FixedETFClassifier(
+        **FAST,
+        train_split=MultilabelStratifiedValidSplit(0.25, random_state=0),
+        callbacks=[NeuralCollapseTracker(every=2, on_valid=True, random_state=0)],
+    ).fit(X, Y)
+    ax = plot_nc_history(clf)
+    labels = [line.get_label() for line in ax.get_lines()]
+    # the fixed ETF head's NC2 is constant: left out by default
+    assert labels == [
+        f"{name} ({part})"
+        for name in ("NC1", "NC2 (class means)", "NC3", "NCm")
+        for part in ("train", "valid")
+    ]
+    for line in ax.get_lines():
+        np.testing.assert_array_equal(line.get_xdata(), [2, 4])
+    train, valid = ax.get_lines()[:2]
+    assert train.get_linestyle() == "-" and valid.get_linestyle() == "--"
+    assert train.get_color() == valid.get_color()
+    np.testing.assert_allclose(train.get_ydata(), clf.history[:, "train_nc1"])
+    assert ax.get_yscale() == "log"
+    assert ax.get_xlabel() == "epoch" and ax.get_title()
+    assert len(ax.get_legend().get_texts()) == 8
+
+
+def test_history_metrics_and_given_axes():
+    _, ax = plt.subplots()
+    out = plot_nc_history(_history(), metrics=["nc2", "nc1"], ax=ax, log_scale=False)
+    assert out is ax
+    assert [line.get_label() for line in ax.get_lines()] == [
+        "NC2 (head)",
+        "NC1 (train)",
+        "NC1 (valid)",
+    ]
+    assert ax.get_yscale() == "linear"
+
+
+def test_history_leaves_out_curves_a_log_scale_cannot_show():
+    history = [{"epoch": e, "train_nc1": 1.0 / e, "nc2": 0.0} for e in (1, 2)]
+    with pytest.warns(UserWarning, match="no positive value"):
+        ax = plot_nc_history(history, metrics=["nc1", "nc2"])
+    assert [line.get_label() for line in ax.get_lines()] == ["NC1 (train)"]
+
+
+def test_history_errors():
+    with pytest.raises(ValueError, match="NeuralCollapseTracker"):
+        plot_nc_history([{"epoch": 1, "train_loss": 0.3}])
+    with pytest.raises(TypeError, match="history"):
+        plot_nc_history(42)
+
+
+# --------------------------------------------------------------------------
+# plot_feature_geometry
+# --------------------------------------------------------------------------
+
+
+def _collapsed(K=5, d=7, rho=1.5):
+    M = simplex_etf(K, d, random_state=0)
+    rows = [np.eye(K, dtype=int)[k] for k in range(K) for _ in range(3)]
+    for a, b in itertools.combinations(range(K), 2):
+        y = np.zeros(K, dtype=int)
+        y[[a, b]] = 1
+        rows += [y] * 2
+    Y = np.array(rows)
+    H = (Y @ M) / Y.sum(axis=1, keepdims=True)
+    H[Y.sum(axis=1) == 2] *= rho
+    return H + 3.0, Y  # off the origin: the plot centres at mu_G
+
+
+def test_geometry_of_collapsed_features():
+    K = 5
+    H, Y = _collapsed(K)
+    ax = plot_feature_geometry(H, Y, label_names=list("abcde"))
+    edges, links, means, mids, pairs = ax.collections
+    P = means.get_offsets()
+    assert len(P) == K and len(pairs.get_offsets()) == len(mids.get_offsets()) == 10
+    assert len(edges.get_segments()) == len(links.get_segments()) == 10
+    # polygon projection: a simplex ETF becomes a regular K-gon, labels in order
+    radius = np.linalg.norm(P, axis=1)
+    np.testing.assert_allclose(radius, radius[0])
+    angles = np.angle(P[:, 0] + 1j * P[:, 1])
+    np.testing.assert_allclose(np.diff(np.unwrap(angles)) % (2 * np.pi), 2 * np.pi / K)
+    # pair means at rho_2 = 1.5 times their tag-wise averages (edge midpoints)
+    for (a, b), mid, pair in zip(
+        itertools.combinations(range(K), 2),
+        mids.get_offsets(),
+        pairs.get_offsets(),
+        strict=True,
+    ):
+        np.testing.assert_allclose(mid, (P[a] + P[b]) / 2, atol=1e-12)
+        np.testing.assert_allclose(pair, 1.5 * mid, atol=1e-12)
+    assert "1.50" in pairs.get_label()
+    texts = [t.get_text() for t in ax.texts]
+    assert texts[:K] == list("abcde") and len(texts) == K + 10  # pairs annotated
+    assert "a,b" in texts
+    assert ax.get_legend() is not None and ax.get_title()
+
+
+def test_geometry_options():
+    H, Y = _collapsed(4, 6)
+    _, ax = plt.subplots()
+    out = plot_feature_geometry(
+        H, Y, ax=ax, projection="svd", show_samples=True, annotate_pairs=False
+    )
+    assert out is ax
+    samples = ax.collections[0]
+    assert len(samples.get_offsets()) == 4 * 3  # the multiplicity-1 samples
+    assert len(ax.collections) == 6 and len(ax.texts) == 4
+    assert "SVD" in ax.get_title()
+
+
+def test_geometry_two_labels():
+    # a 2-point simplex is a segment: the plane is completed from the pair
+    # (and with two labels the pair's tag-wise average is the centre: no rho)
+    H, Y = _collapsed(3, 4)
+    keep = Y[:, 2] == 0
+    with pytest.warns(NeuralCollapseWarning, match="rho for multiplicity 2"):
+        ax = plot_feature_geometry(H[keep], Y[keep][:, :2])
+    means = ax.collections[2].get_offsets()
+    assert means.shape == (2, 2) and np.isfinite(means).all()
+    assert np.linalg.norm(means[0] - means[1]) > 0.5
+    assert "nan" in ax.collections[-1].get_label()
+
+
+def test_geometry_errors():
+    H, Y = _collapsed(3, 4)
+    with pytest.raises(ValueError, match="projection"):
+        plot_feature_geometry(H, Y, projection="tsne")
+    with pytest.raises(ValueError, match="label_names"):
+        plot_feature_geometry(H, Y, label_names=["a", "b"])
+    only_pairs = Y.sum(axis=1) == 2
+    with pytest.warns(UserWarning), pytest.raises(ValueError, match="at least 2"):
+        plot_feature_geometry(H[only_pairs], Y[only_pairs])
+
+
+def test_missing_matplotlib_names_the_extra(monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
+    with pytest.raises(ImportError, match=r"pip install sknc\[plot\]"):
+        plot_nc_history(_history())
