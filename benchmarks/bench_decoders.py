@@ -64,14 +64,19 @@ DATASETS = (
     "tmc2007",
 )
 
+DEFAULT = "ONN features/euclidean (default)"
 DECODERS = {
-    "ONN features/euclidean": ONNDecoder(),
+    DEFAULT: ONNDecoder(),
     "ONN features/cosine": ONNDecoder(metric="cosine"),
     "ONN logits/euclidean": ONNDecoder(space="logits"),
     "ONN logits/cosine": ONNDecoder(space="logits", metric="cosine"),
     "ONN proba/euclidean": ONNDecoder(space="proba"),
     "ONN proba/cosine": ONNDecoder(space="proba", metric="cosine"),
-    "ONN features/euclidean, min_count=2": ONNDecoder(min_count=2),
+    "ONN features/euclidean, min_count=1": ONNDecoder(min_count=1),
+    "ONN features/euclidean, min_count=5": ONNDecoder(min_count=5),
+    "ONN proba/cosine, min_count=1": ONNDecoder(
+        space="proba", metric="cosine", min_count=1
+    ),
     "ONN features/euclidean, candidates=both (m<=2)": ONNDecoder(
         candidates="both", max_multiplicity=2
     ),
@@ -153,10 +158,10 @@ def run_dataset(name, data, args):
         fit_dec = time.perf_counter() - t
         pred = dec.predict(z_te, h_te).numpy().astype(np.uint8)
         rows[label] = {**scores(Y_test, pred), "decoder fit s": fit_dec}
-        if label in ("ONN features/euclidean", "threshold 0.5"):
+        if label in (DEFAULT, "threshold 0.5"):
             name_c = "ONN (T from training outputs)" if "ONN" in label else label
             calib[name_c] = calibration(Y_test, dec.predict_proba(z_te, h_te).numpy())
-        if label == "ONN features/euclidean":
+        if label == DEFAULT:
             calib[name_c]["T"] = dec.temperature_
             rows[label]["prototypes"] = len(dec.prototypes_)
     if args.valid:

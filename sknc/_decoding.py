@@ -508,11 +508,13 @@ class ONNDecoder(BaseDecoder):
         Largest size of a synthesised set; ``None``: the largest multiplicity
         seen in training. At most 50,000 sets are synthesised, enumerated by
         increasing size; a larger bound stops there with a warning.
-    min_count : int, default=1
+    min_count : int, default=2
         Observed label sets with fewer training samples than this are not
-        trusted: with ``candidates='observed'`` they cannot be predicted;
+        trusted (a one-sample "mean" is that sample, which the network has
+        memorised): with ``candidates='observed'`` they cannot be predicted;
         otherwise they get a synthesised prototype. Singletons and the
-        empty set are always kept (they anchor the synthesis).
+        empty set are always kept (they anchor the synthesis). On the
+        benchmark data sets, 2 beat 1 in mean micro-F1 and subset accuracy.
     temperature : float or 'auto', default='auto'
         Temperature :math:`T` of the soft assignment used by
         :meth:`predict_proba`; ``'auto'`` fits it by maximum likelihood.
@@ -573,7 +575,7 @@ class ONNDecoder(BaseDecoder):
     >>> from sknc import ONNDecoder
     >>> features = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.6, 0.6]])
     >>> Y = torch.tensor([[1, 0], [0, 1], [1, 1]])
-    >>> dec = ONNDecoder().fit(None, features, Y)
+    >>> dec = ONNDecoder(min_count=1).fit(None, features, Y)
     >>> dec.predict(None, torch.tensor([[0.9, 0.1], [0.5, 0.7]]))
     tensor([[ True, False],
             [ True,  True]])
@@ -591,7 +593,7 @@ class ONNDecoder(BaseDecoder):
         metric="euclidean",
         candidates="observed",
         max_multiplicity=None,
-        min_count=1,
+        min_count=2,
         temperature="auto",
         allow_empty="auto",
         prune_top_r=None,

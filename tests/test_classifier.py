@@ -347,7 +347,9 @@ def test_partial_fit_continues_training_and_refits_the_decoder(multilabel_data):
 def test_stratified_validation_split(multilabel_data):
     X, Y = multilabel_data
     clf = PALClassifier(
-        **FAST, train_split=MultilabelStratifiedValidSplit(0.25, random_state=0)
+        **FAST,
+        train_split=MultilabelStratifiedValidSplit(0.25, random_state=0),
+        decoder__min_count=1,  # every training row then backs a prototype
     ).fit(X, Y)
     assert np.isfinite(clf.history[-1, "valid_loss"])
     valid_sizes = [

@@ -106,7 +106,7 @@ def test_onn_is_exact_on_perfectly_collapsed_features(metric):
 def test_onn_predicts_the_label_set_of_hand_built_prototypes():
     H = torch.tensor([[2.0, 0.0], [0.0, 2.0], [1.0, 1.0]])
     Y = torch.tensor([[1, 0], [0, 1], [1, 1]])
-    dec = ONNDecoder().fit(None, H, Y)
+    dec = ONNDecoder(min_count=1).fit(None, H, Y)
     queries = torch.tensor([[1.8, 0.3], [0.2, 2.5], [0.9, 1.2], [10.0, 10.0]])
     expected = torch.tensor([[1, 0], [0, 1], [1, 1], [1, 1]], dtype=torch.bool)
     assert torch.equal(dec.predict(None, queries), expected)
