@@ -42,6 +42,7 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--n-single", type=int, default=3000)
     parser.add_argument("--per-pair", type=int, default=60)
+    parser.add_argument("--max-shift", type=int, default=2)
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -49,10 +50,13 @@ def main(argv=None):
     X, Y = make_multilabel_digits(
         n_samples={1: args.n_single, 2: n_pairs_train},
         exclude_pairs=HELD_OUT,
+        max_shift=args.max_shift,
         random_state=args.seed,
     )
     X_test, Y_test = make_multilabel_digits(
-        n_samples={1: 1000, 2: 45 * 20}, random_state=args.seed + 1
+        n_samples={1: 1000, 2: 45 * 20},
+        max_shift=args.max_shift,
+        random_state=args.seed + 1,
     )
     scaler = StandardScaler().fit(X)
     X, X_test = scaler.transform(X), scaler.transform(X_test)
@@ -100,7 +104,8 @@ def main(argv=None):
     print(
         f"# Unseen label sets (digits; held-out pairs {HELD_OUT}; "
         f"{args.n_single} single digits + {args.per_pair} per other pair for "
-        f"training, max_epochs={args.max_epochs}, seed {args.seed}; "
+        f"training, max_shift={args.max_shift}, max_epochs={args.max_epochs}, "
+        f"seed {args.seed}; "
         f"sknc {git_state()})\n"
     )
     print(
