@@ -18,7 +18,7 @@ from sklearn.utils._param_validation import (
 )
 from sklearn.utils.validation import check_is_fitted, validate_data
 from skorch import NeuralNet
-from skorch.callbacks import EpochTimer, PassthroughScoring, PrintLog
+from skorch.callbacks import Callback, EpochTimer, PassthroughScoring, PrintLog
 
 from ._decoding import _DECODERS, BaseDecoder, get_decoder
 from ._loss import PALCrossEntropyLoss
@@ -59,6 +59,26 @@ def _resolve_device(device):
                 "Use device='cpu' or device='auto'."
             )
     return device
+
+
+class _DivergenceCheck(Callback):
+    """Stop with a clear error when the training loss is no longer finite.
+
+    A diverged network would otherwise return NaN scores, or meaningless
+    predictions, without a word.
+    """
+
+    def on_epoch_end(self, net, **kwargs):
+        """Raise if this epoch's training loss is NaN or infinite."""
+        loss = net.history[-1].get("train_loss")
+        if loss is not None and not np.isfinite(loss):
+            raise ValueError(
+                f"Training diverged: the training loss is {loss} at epoch "
+                f"{len(net.history)}. The learning rate is probably too high "
+                f"(lr={net.lr!r}); lower it (e.g. by a factor of 10), or check "
+                "the input for extreme values (scale it, e.g. with "
+                "StandardScaler)."
+            )
 
 
 class _PALNetBase(ClassifierMixin, TransformerMixin, NeuralNet):
@@ -153,6 +173,7 @@ class _PALNetBase(ClassifierMixin, TransformerMixin, NeuralNet):
         return [
             ("epoch_timer", EpochTimer()),
             ("train_loss", PassthroughScoring(name="train_loss", on_train=True)),
+            ("divergence_check", _DivergenceCheck()),
             ("valid_loss", PassthroughScoring(name="valid_loss")),
             ("print_log", PrintLog()),
         ]
@@ -183,11 +204,15 @@ class _PALNetBase(ClassifierMixin, TransformerMixin, NeuralNet):
         return int(check_random_state(self.random_state).randint(2**31 - 1))
 
     @contextmanager
-    def _training_context(self):
+    def _training_context(self, resume=False):
         """Resolve the device and seed torch's generators for a repeatable fit.
 
         ``fork_rng`` restores the caller's global random state afterwards, so
         fitting with a ``random_state`` never disturbs the user's own RNG.
+        With ``resume`` (``partial_fit`` and warm-started ``fit`` of a trained
+        net) the random stream continues where the previous training call left
+        it, so that every call draws new shuffles and dropout masks and
+        ``fit`` for n + m epochs equals ``fit`` for n then ``partial_fit`` for m.
         """
         with self._device_context():
             seed = self._torch_seed()
@@ -197,8 +222,21 @@ class _PALNetBase(ClassifierMixin, TransformerMixin, NeuralNet):
             cuda = self.device is not None and str(self.device).startswith("cuda")
             devices = [torch.device(self.device).index or 0] if cuda else []
             with torch.random.fork_rng(devices=devices):
-                torch.manual_seed(seed)
-                yield
+                state = self.__dict__.get("_torch_rng_state_") if resume else None
+                if state is None:
+                    torch.manual_seed(seed)
+                else:
+                    torch.random.set_rng_state(state["cpu"])
+                    for index in devices:
+                        if index in state["cuda"]:
+                            torch.cuda.set_rng_state(state["cuda"][index], index)
+                try:
+                    yield
+                finally:
+                    self._torch_rng_state_ = {
+                        "cpu": torch.random.get_rng_state(),
+                        "cuda": {i: torch.cuda.get_rng_state(i) for i in devices},
+                    }
 
     # ------------------------------------------------------------ validation
     def _check_params(self):
@@ -209,13 +247,23 @@ class _PALNetBase(ClassifierMixin, TransformerMixin, NeuralNet):
         )
 
     def _validate_X(self, X, reset):
-        X = validate_data(
-            self,
-            X,
-            accept_sparse="csr",
-            dtype=(np.float32, np.float64),
-            reset=reset,
-        )
+        try:
+            X = validate_data(
+                self,
+                X,
+                accept_sparse="csr",
+                dtype=(np.float32, np.float64),
+                reset=reset,
+            )
+        except ValueError as exc:
+            if "could not convert" not in str(exc):
+                raise
+            raise ValueError(
+                f"X must be numeric, but it contains non-numeric values ({exc}). "
+                "Encode text or categorical columns first, e.g. with "
+                "sklearn.preprocessing.OneHotEncoder or TfidfVectorizer in a "
+                "Pipeline."
+            ) from exc
         if sp.issparse(X):
             # skorch's Dataset densifies rows of scipy sparse *matrices*
             return sp.csr_matrix(X, dtype=np.float32)
@@ -429,8 +477,9 @@ class _PALNetBase(ClassifierMixin, TransformerMixin, NeuralNet):
         """
         self._check_params()
         X, y_enc = self._validate_training_data(X, y, reset=True)
-        with self._training_context():
-            if not self.warm_start or not self.initialized_:
+        resume = bool(self.warm_start and self.initialized_)
+        with self._training_context(resume=resume):
+            if not resume:
                 self.initialize()
             self._train(X, y_enc, "fit", **fit_params)
         return self
@@ -457,13 +506,17 @@ class _PALNetBase(ClassifierMixin, TransformerMixin, NeuralNet):
         self._check_params()
         first = not self.initialized_ or not hasattr(self, "classes_")
         X, y_enc = self._validate_training_data(X, y, reset=first)
-        with self._training_context():
+        with self._training_context(resume=not first):
             if first:
                 self.initialize()
             self._train(X, y_enc, "partial_fit", **fit_params)
         return self
 
     def _train(self, X, y_enc, routing_method, **fit_params):
+        # if training fails, a decoder fitted to the network as it was before
+        # must not decode the changed network's outputs: drop it until the
+        # new one is fitted
+        self.__dict__.pop("decoder_", None)
         NeuralNet.partial_fit(
             self, X, y_enc, _routing_method=routing_method, **fit_params
         )
@@ -557,7 +610,9 @@ class _PALNetBase(ClassifierMixin, TransformerMixin, NeuralNet):
             return torch.cat(logits), torch.cat(features)
 
     def _predict_outputs(self, X):
-        check_is_fitted(self, "classes_")
+        # decoder_ is set last (None in multi-class mode): a fit that raised
+        # leaves the estimator unfitted
+        check_is_fitted(self, "decoder_")
         return self._outputs(self._validate_X(X, reset=False))
 
     def decision_function(self, X):

@@ -18,6 +18,29 @@ _ACTIVATIONS = {
 }
 
 
+class _BatchNorm1d(nn.BatchNorm1d):
+    """Batch normalization that also accepts a training batch of one sample.
+
+    Batch statistics of a single sample are undefined (torch raises); such a
+    batch (the last one of an epoch, or a one-row data set) is normalised with
+    the running statistics instead, as in evaluation.
+    """
+
+    def forward(self, x):
+        """Normalise ``x``; a one-sample training batch uses running statistics."""
+        if self.training and x.shape[0] == 1:
+            return nn.functional.batch_norm(
+                x,
+                self.running_mean,
+                self.running_var,
+                self.weight,
+                self.bias,
+                training=False,
+                eps=self.eps,
+            )
+        return super().forward(x)
+
+
 class MLPBackbone(nn.Module):
     """A multi-layer perceptron mapping inputs to ``feature_dim`` features.
 
@@ -41,6 +64,8 @@ class MLPBackbone(nn.Module):
         Dropout probability after each hidden activation.
     batch_norm : bool, default=True
         Whether to put a batch normalization after each hidden linear layer.
+        A training batch of a single sample is normalised with the running
+        statistics (batch statistics of one sample are undefined).
     """
 
     def __init__(
@@ -62,7 +87,7 @@ class MLPBackbone(nn.Module):
         for size in hidden_layer_sizes:
             layers.append(nn.Linear(width, size))
             if batch_norm:
-                layers.append(nn.BatchNorm1d(size))
+                layers.append(_BatchNorm1d(size))
             layers.append(_ACTIVATIONS[activation]())
             if dropout > 0:
                 layers.append(nn.Dropout(dropout))

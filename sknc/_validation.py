@@ -57,6 +57,12 @@ def _check_indicator(Y):
         )
     if Y.shape[1] < 2:  # pragma: no cover - column vectors are raveled earlier
         raise ValueError("A label indicator needs at least 2 columns.")
+    if not Y.any():
+        raise ValueError(
+            "y has no positive label in any row: there is nothing to learn. "
+            "Check that the label columns were not lost (e.g. an all-zero "
+            "indicator after a failed MultiLabelBinarizer)."
+        )
     never = np.flatnonzero(Y.sum(axis=0) == 0)
     if never.size:
         warnings.warn(

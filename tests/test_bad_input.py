@@ -1,15 +1,40 @@
 """Bad input to the estimators gets an error that names the problem."""
 
+import warnings
+
 import numpy as np
 import pytest
+import scipy.sparse as sp
+import torch
 from sklearn.exceptions import DataConversionWarning, NotFittedError
 from sklearn.utils._param_validation import InvalidParameterError
 
-from sknc import FixedETFClassifier, PALClassifier
+from sknc import (
+    FixedETFClassifier,
+    NeuralCollapseScorer,
+    ONNDecoder,
+    PALClassifier,
+    ThresholdDecoder,
+    TopKDecoder,
+    metrics,
+)
+from sknc._decoding import get_decoder
+from sknc._search import nearest_prototypes
+from sknc.model_selection import (
+    MultilabelStratifiedKFold,
+    multilabel_train_test_split,
+)
 
 from .conftest import FAST
 
 ESTIMATORS = [PALClassifier, FixedETFClassifier]
+
+# Module-level inputs for the component checks (30 rows, 5 features, 4 labels).
+_rng = np.random.default_rng(0)
+_Hn = _rng.normal(size=(30, 5))
+_Y = (_rng.random((30, 4)) > 0.5).astype(int)
+_Y[_Y.sum(1) == 0, 0] = 1
+_H = torch.as_tensor(_Hn, dtype=torch.float32)
 
 
 @pytest.fixture(scope="module")
@@ -155,3 +180,166 @@ def test_invalid_etf_scale(data):
         FixedETFClassifier(**FAST, etf_scale=0.0).fit(X, Y)
     clf = FixedETFClassifier(**FAST, etf_scale=4.0).fit(X, Y)
     assert not any(p.requires_grad for p in clf.module_.head.parameters())
+
+
+# ------------------------------------------------------- catalogue, continued
+@pytest.mark.parametrize(
+    "corrupt, match",
+    [
+        (
+            lambda X, Y: (np.where(np.eye(*X.shape) > 0, None, X).astype(object), Y),
+            "Input X contains NaN",
+        ),
+        (lambda X, Y: (np.full(X.shape, "a"), Y), "X must be numeric.*OneHotEncoder"),
+        (lambda X, Y: (X[:, :, None], Y), "Found array with dim 3"),
+        (lambda X, Y: (X, np.zeros_like(Y)), "no positive label in any row"),
+    ],
+    ids=["None-in-X", "string-X", "3d-X", "all-zero-Y"],
+)
+def test_fit_rejects_more_bad_data(corrupt, match, data):
+    X, Y = corrupt(*data)
+    with pytest.raises(ValueError, match=match):
+        PALClassifier(**FAST).fit(X, Y)
+
+
+def test_diverging_training_names_the_learning_rate(data):
+    X, Y = data
+    with pytest.raises(
+        ValueError, match=r"Training diverged.*too high \(lr=1000000000000\.0\)"
+    ):
+        PALClassifier(**{**FAST, "lr": 1e12}).fit(X, Y)
+
+
+def test_reordered_dataframe_columns_at_predict(data):
+    pd = pytest.importorskip("pandas")
+    X, Y = data
+    df = pd.DataFrame(X, columns=list("abcdef"))
+    clf = PALClassifier(**FAST).fit(df, Y)
+    with pytest.raises(ValueError, match="feature names should match"):
+        clf.predict(df[list("fedcba")])
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS, ids=lambda c: c.__name__)
+@pytest.mark.parametrize(
+    "reshape",
+    [
+        lambda X, Y: (X[:1], Y[:1]),  # one row: batch norm uses running stats
+        lambda X, Y: (X[:33], Y[:33]),  # last training batch of one sample
+        lambda X, Y: (X[:, :1], Y),  # one feature
+        lambda X, Y: (X, np.ones_like(Y)),  # every label on every row
+        lambda X, Y: (X, sp.csr_matrix(Y)),  # sparse Y
+    ],
+    ids=["one-row", "batch-of-one", "one-feature", "all-one-Y", "sparse-Y"],
+)
+def test_documented_acceptances(cls, reshape, data):
+    X, Y = reshape(*data)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # absent labels
+        clf = cls(**FAST).fit(X, Y)
+    pred = clf.predict(X)
+    assert pred.shape == (X.shape[0], 4)
+    assert np.isfinite(clf.predict_proba(X)).all()
+    if not sp.issparse(Y) and (np.asarray(Y) == 1).all():
+        assert (pred == 1).all()
+
+
+def test_batch_size_larger_than_the_data(data):
+    X, Y = data
+    clf = PALClassifier(**{**FAST, "batch_size": 1000}).fit(X, Y)
+    assert len(clf.history[-1, "batches"]) == 1
+    assert clf.predict(X).shape == Y.shape
+
+
+def _labels(Y):
+    return torch.as_tensor(Y)
+
+
+@pytest.mark.parametrize(
+    "call, error, match",
+    [
+        (lambda: get_decoder("nearest"), ValueError, "Unknown decoder 'nearest'"),
+        (lambda: get_decoder(3), TypeError, "decoder must be a decoder name"),
+        (
+            lambda: ONNDecoder(temperature=0.0).fit(None, _H, _labels(_Y)),
+            ValueError,
+            "temperature must be a positive number",
+        ),
+        (
+            lambda: ONNDecoder(metric="l1").fit(None, _H, _labels(_Y)),
+            ValueError,
+            "metric must be one of",
+        ),
+        (
+            lambda: TopKDecoder(k=5).fit(_H[:, :4], None, _labels(_Y)),
+            ValueError,
+            r"k=5 is larger than the number of labels \(4\)",
+        ),
+        (
+            lambda: ThresholdDecoder(threshold=1.5).fit(_H[:, :4], None, _labels(_Y)),
+            ValueError,
+            "threshold must be a number in",
+        ),
+        (
+            lambda: nearest_prototypes(_H, _H[:3], metric="euclidean", k=4),
+            ValueError,
+            "k must be an integer in",
+        ),
+        (
+            lambda: metrics.nc1(np.where(_Hn > 2, np.nan, _Hn), _Y),
+            ValueError,
+            "H contains NaN or infinity",
+        ),
+        (
+            lambda: metrics.nc1(_Hn[:-1], _Y),
+            ValueError,
+            "inconsistent numbers of samples",
+        ),
+        (lambda: metrics.nc1(_Hn, _Y * 2), ValueError, "0/1 label indicator"),
+        (
+            lambda: metrics.nc3(_Hn, _Y, np.zeros((3, 5))),
+            ValueError,
+            r"W must have shape \(n_labels, n_features\)",
+        ),
+        (
+            lambda: NeuralCollapseScorer("nc9").fit(_Hn, _Y),
+            InvalidParameterError,
+            "'metric' parameter of NeuralCollapseScorer",
+        ),
+        (
+            lambda: NeuralCollapseScorer("nc2").fit(_Hn, _Y).score(_Hn, _Y),
+            ValueError,
+            "needs the classifier head W",
+        ),
+        (
+            lambda: next(MultilabelStratifiedKFold(3).split(_Hn, _Y * 3)),
+            ValueError,
+            "must be a 0/1 label indicator",
+        ),
+        (
+            lambda: multilabel_train_test_split(_Hn, _Y),
+            ValueError,
+            "needs stratify=Y",
+        ),
+    ],
+    ids=[
+        "decoder-unknown-name",
+        "decoder-wrong-type",
+        "onn-temperature-0",
+        "onn-unknown-metric",
+        "topk-k-above-K",
+        "threshold-above-1",
+        "search-k-above-P",
+        "metric-nan-H",
+        "metric-length-mismatch",
+        "metric-non-binary-Y",
+        "metric-head-shape",
+        "scorer-unknown-metric",
+        "scorer-head-metric-without-head",
+        "splitter-non-binary-Y",
+        "split-without-stratify",
+    ],
+)
+@pytest.mark.filterwarnings("ignore::sknc.metrics.NeuralCollapseWarning")
+def test_components_reject_bad_input(call, error, match):
+    with pytest.raises(error, match=match):
+        call()

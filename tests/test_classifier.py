@@ -1,5 +1,6 @@
 import io
 import pickle
+import warnings
 
 import joblib
 import numpy as np
@@ -466,3 +467,24 @@ def test_make_multilabel_classification_regression_guard():
     sets, counts = np.unique(Y[:200], axis=0, return_counts=True)
     baseline = np.mean(np.all(Y[200:] == sets[counts.argmax()], axis=1))
     assert clf.score(X[200:], Y[200:]) > baseline + 0.1
+
+
+def test_many_labels_and_many_distinct_label_sets():
+    rng = np.random.default_rng(0)
+    n, K = 3000, 300
+    Y = np.zeros((n, K), dtype=np.uint8)
+    for i, m in enumerate(rng.integers(1, 4, size=n)):
+        Y[i, rng.choice(K, size=m, replace=False)] = 1
+    centres = rng.normal(size=(K, 20)).astype(np.float32)
+    X = Y @ centres + 0.1 * rng.normal(size=(n, 20)).astype(np.float32)
+    assert len(np.unique(Y, axis=0)) > 2000
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # labels never seen
+        clf = PALClassifier(
+            **{**FAST, "max_epochs": 2}, decoder__min_count=1, decoder__prune_top_r=8
+        ).fit(X, Y)
+    assert len(clf.decoder_.prototypes_) > 2000
+    pred = clf.predict(X[:500])
+    assert pred.shape == (500, K) and (pred.sum(1) >= 1).all()
+    proba = clf.predict_proba(X[:500])
+    assert ((proba > 0) & (proba < 1)).all()

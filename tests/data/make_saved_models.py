@@ -1,0 +1,95 @@
+"""Regenerate the saved models that ``tests/test_persistence.py`` loads.
+
+Run it only when the saved format changes on purpose (and say so in the
+changelog): the files stand for models saved by an earlier release, and the
+test fails when a new version can no longer load them or predicts
+differently from them::
+
+    OMP_NUM_THREADS=1 python tests/data/make_saved_models.py
+
+For each estimator it writes ``<name>_params.pt`` (``save_params(f_params=...)``)
+and ``<name>_state.pkl`` (``save_params(f_state=...)``); ``saved_models.npz``
+holds the input ``X`` and the expected ``predict`` and ``predict_proba``, and
+``saved_models.json`` the constructor parameters and the versions that wrote
+the files.
+"""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import sklearn
+import skorch
+import torch
+from sklearn.datasets import make_multilabel_classification
+
+import sknc
+
+HERE = Path(__file__).resolve().parent
+
+# Tiny networks keep the files a few KB each.
+MODELS = {
+    "pal": (
+        "PALClassifier",
+        {
+            "max_epochs": 5,
+            "lr": 1e-2,
+            "hidden_layer_sizes": [8],
+            "feature_dim": 8,
+            "batch_size": 32,
+            "random_state": 0,
+        },
+    ),
+    "fixed_etf": (
+        "FixedETFClassifier",
+        {
+            "max_epochs": 5,
+            "lr": 1e-2,
+            "hidden_layer_sizes": [8],
+            "batch_size": 32,
+            "random_state": 0,
+        },
+    ),
+}
+
+
+def main():
+    X, Y = make_multilabel_classification(
+        n_samples=160,
+        n_features=12,
+        n_classes=5,
+        n_labels=2,
+        allow_unlabeled=False,
+        random_state=0,
+    )
+    X = X.astype(np.float32)
+    X_check = X[:24]
+    arrays = {"X": X_check}
+    record = {
+        "versions": {
+            "sknc": sknc.__version__,
+            "torch": torch.__version__,
+            "skorch": skorch.__version__,
+            "scikit-learn": sklearn.__version__,
+            "numpy": np.__version__,
+        },
+        "models": {},
+    }
+    for name, (cls_name, params) in MODELS.items():
+        clf = getattr(sknc, cls_name)(**params).fit(X, Y)
+        f_params, f_state = f"{name}_params.pt", f"{name}_state.pkl"
+        clf.save_params(f_params=HERE / f_params, f_state=HERE / f_state)
+        arrays[f"{name}_predict"] = clf.predict(X_check)
+        arrays[f"{name}_predict_proba"] = clf.predict_proba(X_check)
+        record["models"][name] = {
+            "class": cls_name,
+            "params": params,
+            "f_params": f_params,
+            "f_state": f_state,
+        }
+    np.savez(HERE / "saved_models.npz", **arrays)
+    (HERE / "saved_models.json").write_text(json.dumps(record, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,368 @@
+"""Persistence, checkpoint-and-resume and run-to-run determinism (#7).
+
+Pickle/joblib round trips and ``save_params``/``load_params`` into a fresh
+estimator are tested in ``test_classifier.py``; this file adds models saved
+by an earlier version (``tests/data``), repeatability across processes,
+skorch's ``Checkpoint``/``LoadInitState`` after an interrupted fit, and what
+``partial_fit`` carries over.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from sklearn.exceptions import NotFittedError
+from skorch.callbacks import Callback, Checkpoint, LoadInitState
+
+import sknc
+from sknc import FixedETFClassifier, PALClassifier
+
+from .conftest import FAST
+
+ESTIMATORS = [PALClassifier, FixedETFClassifier]
+DATA = Path(__file__).resolve().parent / "data"
+REPO = Path(__file__).resolve().parent.parent
+
+# dropout makes the fits draw from the RNG in every batch, not only when
+# shuffling; 6 epochs so that an interrupted fit has epochs left to resume.
+RESUME = {**FAST, "max_epochs": 6, "dropout": 0.2}
+
+
+class Interrupt(Callback):
+    """Raise ``exc`` at the end of epoch ``epoch``, or at its ``batch``-th batch."""
+
+    def __init__(self, exc, epoch, batch=None):
+        self.exc = exc
+        self.epoch = epoch
+        self.batch = batch
+
+    def on_batch_end(self, net, training=False, **kwargs):
+        if training and self.batch is not None and len(net.history) == self.epoch:
+            if len(net.history[-1]["batches"]) == self.batch:
+                raise self.exc(f"interrupted in epoch {self.epoch}")
+
+    def on_epoch_end(self, net, **kwargs):
+        if self.batch is None and len(net.history) == self.epoch:
+            raise self.exc(f"interrupted after epoch {self.epoch}")
+
+
+class TorchRNGCheckpoint(Callback):
+    """Save torch's CPU RNG state after every epoch; restore it when training begins.
+
+    sknc seeds torch (inside ``fork_rng``) and builds the network before
+    ``on_train_begin``, so restoring the state there continues the random
+    stream of the interrupted fit: the same shuffles and dropout masks.
+    """
+
+    def __init__(self, path):
+        self.path = path
+
+    def on_epoch_end(self, net, **kwargs):
+        torch.save(torch.get_rng_state(), self.path)
+
+    def on_train_begin(self, net, **kwargs):
+        if os.path.exists(self.path):
+            torch.set_rng_state(torch.load(self.path))
+
+
+def _checkpoint(tmp_path):
+    # monitor=None: a checkpoint after every epoch, i.e. the last completed one
+    return Checkpoint(monitor=None, dirname=str(tmp_path))
+
+
+def _interrupted_fit(cls, X, Y, tmp_path, exc, epoch, batch=None):
+    callbacks = [
+        ("checkpoint", _checkpoint(tmp_path)),
+        ("rng", TorchRNGCheckpoint(tmp_path / "rng.pt")),
+        ("interrupt", Interrupt(exc, epoch, batch)),
+    ]
+    return cls(**RESUME, callbacks=callbacks)
+
+
+def _resumed_fit(cls, X, Y, tmp_path, max_epochs, rng=True, **params):
+    checkpoint = _checkpoint(tmp_path)
+    callbacks = [("checkpoint", checkpoint), ("load", LoadInitState(checkpoint))]
+    if rng:
+        callbacks.append(("rng", TorchRNGCheckpoint(tmp_path / "rng.pt")))
+    params = {**RESUME, **params, "max_epochs": max_epochs}
+    return cls(**params, callbacks=callbacks).fit(X, Y)
+
+
+def _saved_epochs(tmp_path):
+    return len(json.loads((tmp_path / "history.json").read_text()))
+
+
+# ----------------------------------------------------------- determinism
+_FIT_AND_HASH = """
+import hashlib, json, sys
+import numpy as np
+from sklearn.datasets import make_multilabel_classification
+from sknc import FixedETFClassifier, PALClassifier
+X, Y = make_multilabel_classification(n_samples=160, n_features=12, n_classes=5,
+                                      n_labels=2, allow_unlabeled=False,
+                                      random_state=0)
+X = X.astype(np.float32)
+for cls in (PALClassifier, FixedETFClassifier):
+    clf = cls(**json.loads(sys.argv[1])).fit(X, Y)
+    for out in (clf.predict_proba(X), clf.decision_function(X), clf.predict(X)):
+        print(cls.__name__, hashlib.sha256(out.tobytes()).hexdigest())
+"""
+
+
+def test_random_state_is_bitwise_repeatable_across_processes():
+    # Two fresh interpreters with different hash seeds: the same random_state
+    # must give the same bytes on CPU (with the same thread count).
+    params = json.dumps({**FAST, "max_epochs": 3, "dropout": 0.2})
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _FIT_AND_HASH, params],
+            env={
+                **os.environ,
+                "OMP_NUM_THREADS": "1",
+                "MKL_NUM_THREADS": "1",
+                "PYTHONHASHSEED": str(seed),
+            },
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for seed in (0, 1)
+    ]
+    outputs = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+        outputs.append(out.split("\n"))
+    assert len(outputs[0]) == 7  # 2 estimators x 3 outputs, and a newline
+    assert outputs[0] == outputs[1]
+
+
+# ------------------------------------------------------------ saved models
+def _saved_models():
+    return json.loads((DATA / "saved_models.json").read_text())["models"]
+
+
+@pytest.mark.parametrize("name", sorted(_saved_models()))
+def test_models_saved_by_an_earlier_version_still_load(name):
+    # Regenerate with tests/data/make_saved_models.py only when the saved
+    # format changes on purpose: this is what users' saved models look like.
+    entry = _saved_models()[name]
+    expected = np.load(DATA / "saved_models.npz")
+    params = dict(entry["params"])
+    params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
+    clf = getattr(sknc, entry["class"])(**params)
+    clf.load_params(f_params=DATA / entry["f_params"], f_state=DATA / entry["f_state"])
+    X = expected["X"]
+    pred = clf.predict(X)
+    assert len(np.unique(pred, axis=0)) > 3  # a fixture worth comparing with
+    assert pred.dtype == expected[f"{name}_predict"].dtype
+    np.testing.assert_array_equal(pred, expected[f"{name}_predict"])
+    np.testing.assert_allclose(
+        clf.predict_proba(X), expected[f"{name}_predict_proba"], rtol=0, atol=1e-6
+    )
+
+
+def test_saved_model_files_stay_small():
+    assert sum(f.stat().st_size for f in DATA.iterdir()) < 100_000
+
+
+# ------------------------------------------------------ checkpoint/resume
+@pytest.mark.parametrize("cls", ESTIMATORS, ids=lambda c: c.__name__)
+def test_resume_after_an_exception_matches_an_uninterrupted_fit(
+    cls, multilabel_data, tmp_path
+):
+    X, Y = multilabel_data
+    reference = cls(**RESUME).fit(X, Y)
+
+    crashed = _interrupted_fit(cls, X, Y, tmp_path, RuntimeError, epoch=3)
+    with pytest.raises(RuntimeError, match="after epoch 3"):
+        crashed.fit(X, Y)
+    # the checkpoint runs before the failing callback: epoch 3 is on disk
+    assert _saved_epochs(tmp_path) == 3
+
+    # The same seeds, the remaining epochs, the checkpointed weights,
+    # optimizer state, history and torch RNG state: the very same run.
+    resumed = _resumed_fit(cls, X, Y, tmp_path, max_epochs=3)
+    assert len(resumed.history) == RESUME["max_epochs"]
+    np.testing.assert_array_equal(
+        resumed.history[:, "train_loss"], reference.history[:, "train_loss"]
+    )
+    np.testing.assert_array_equal(resumed.predict_proba(X), reference.predict_proba(X))
+    np.testing.assert_array_equal(resumed.predict(X), reference.predict(X))
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS, ids=lambda c: c.__name__)
+def test_keyboard_interrupt_mid_epoch_stops_with_a_usable_model(
+    cls, multilabel_data, tmp_path
+):
+    X, Y = multilabel_data
+    # skorch catches KeyboardInterrupt in fit: training stops after the
+    # current batch, fit returns normally and sknc fits the decoder to the
+    # network as it is (part-way through epoch 3).
+    clf = _interrupted_fit(cls, X, Y, tmp_path, KeyboardInterrupt, epoch=3, batch=2)
+    assert clf.fit(X, Y) is clf
+    assert len(clf.history) == 3
+    assert "train_loss" not in clf.history[-1]  # epoch 3 never ended
+    assert len(clf.history[-1]["batches"]) == 2
+    proba = clf.predict_proba(X)
+    assert proba.shape == Y.shape
+    assert np.all((proba > 0) & (proba < 1))
+    assert clf.predict(X).shape == Y.shape
+
+    # the last checkpoint is the last completed epoch, and resuming from it
+    # gives the uninterrupted result
+    assert _saved_epochs(tmp_path) == 2
+    resumed = _resumed_fit(cls, X, Y, tmp_path, max_epochs=4)
+    reference = cls(**RESUME).fit(X, Y)
+    np.testing.assert_array_equal(resumed.predict_proba(X), reference.predict_proba(X))
+
+
+def test_keyboard_interrupt_after_an_epoch_equals_a_shorter_fit(multilabel_data):
+    X, Y = multilabel_data
+    interrupted = FixedETFClassifier(
+        **RESUME, callbacks=[Interrupt(KeyboardInterrupt, epoch=3)]
+    ).fit(X, Y)
+    shorter = FixedETFClassifier(**{**RESUME, "max_epochs": 3}).fit(X, Y)
+    assert len(interrupted.history) == 3
+    np.testing.assert_array_equal(
+        interrupted.predict_proba(X), shorter.predict_proba(X)
+    )
+
+
+def test_resume_without_randomness_needs_no_rng_state(multilabel_data, tmp_path):
+    # No shuffling and no dropout: training draws no random numbers, so
+    # Checkpoint + LoadInitState alone resume the very same run.
+    X, Y = multilabel_data
+    no_rng = {"dropout": 0.0, "iterator_train__shuffle": False}
+    params = {**RESUME, **no_rng}
+    checkpoint = _checkpoint(tmp_path)
+    crashed = PALClassifier(
+        **params,
+        callbacks=[("cp", checkpoint), ("stop", Interrupt(RuntimeError, epoch=3))],
+    )
+    with pytest.raises(RuntimeError):
+        crashed.fit(X, Y)
+    resumed = _resumed_fit(PALClassifier, X, Y, tmp_path, 3, rng=False, **no_rng)
+    reference = PALClassifier(**params).fit(X, Y)
+    np.testing.assert_array_equal(resumed.predict_proba(X), reference.predict_proba(X))
+
+
+def test_resume_without_rng_state_continues_but_is_another_run(
+    multilabel_data, tmp_path
+):
+    # Checkpoint does not save torch's RNG state, and fit reseeds from
+    # random_state: a resumed fit replays the shuffles and dropout masks of
+    # epochs 1, 2, ... A proper continuation of training, not the same run.
+    X, Y = multilabel_data
+    crashed = _interrupted_fit(PALClassifier, X, Y, tmp_path, RuntimeError, epoch=3)
+    with pytest.raises(RuntimeError):
+        crashed.fit(X, Y)
+    resumed = _resumed_fit(PALClassifier, X, Y, tmp_path, 3, rng=False)
+    reference = PALClassifier(**RESUME).fit(X, Y)
+    losses = resumed.history[:, "train_loss"]
+    expected = reference.history[:, "train_loss"]
+    np.testing.assert_array_equal(losses[:3], expected[:3])  # loaded history
+    assert losses[3] < losses[0]  # the trained weights, not a fresh network
+    assert not np.array_equal(losses[3:], expected[3:])
+    np.testing.assert_allclose(losses[-1], expected[-1], rtol=0.1)
+
+
+def test_a_fit_that_raises_leaves_the_estimator_unfitted(multilabel_data):
+    X, Y = multilabel_data
+    clf = PALClassifier(**FAST, callbacks=[Interrupt(RuntimeError, epoch=2)])
+    with pytest.raises(RuntimeError):
+        clf.fit(X, Y)
+    with pytest.raises(NotFittedError):
+        clf.predict(X)
+
+
+def test_a_failed_refit_does_not_keep_the_old_decoder(multilabel_data):
+    X, Y = multilabel_data
+    clf = PALClassifier(**FAST).fit(X, Y)
+    clf.set_params(callbacks=[Interrupt(RuntimeError, epoch=2)])
+    with pytest.raises(RuntimeError):
+        clf.fit(X, Y)
+    # the network was re-initialised and trained for 2 epochs: the decoder
+    # fitted to the old network must not decode its outputs silently
+    with pytest.raises(NotFittedError):
+        clf.predict_proba(X)
+
+
+# ------------------------------------------------------------ partial_fit
+@pytest.mark.parametrize("cls", ESTIMATORS, ids=lambda c: c.__name__)
+def test_partial_fit_of_a_fresh_estimator_equals_fit(cls, multilabel_data):
+    X, Y = multilabel_data
+    params = {**FAST, "dropout": 0.2}
+    a = cls(**params).partial_fit(X, Y)
+    b = cls(**params).fit(X, Y)
+    assert len(a.history) == len(b.history)
+    np.testing.assert_array_equal(a.predict_proba(X), b.predict_proba(X))
+
+
+def test_partial_fit_keeps_training_the_same_network(multilabel_data):
+    X, Y = multilabel_data
+    clf = FixedETFClassifier(**FAST).fit(X, Y)
+    weights = [p.detach().clone() for p in clf.module_.parameters()]
+    prototypes = clf.decoder_.prototypes_.clone()
+    proba = clf.predict_proba(X)
+    n_batches = len(clf.history[-1]["batches"])
+
+    clf.partial_fit(X, Y)
+    losses = clf.history[:, "train_loss"]
+    n = FAST["max_epochs"]
+    assert len(losses) == 2 * n
+    # not restarted: the new epochs start below where the first fit started,
+    # and the loss keeps decreasing on average
+    assert losses[n] < losses[0]
+    assert np.mean(losses[n:]) < np.mean(losses[:n])
+    # the optimizer state is carried over (AdamW counts its steps)
+    steps = {int(s["step"]) for s in clf.optimizer_.state.values()}
+    assert steps == {2 * n * n_batches}
+    # the weights moved, and the decoder was refitted to the new features
+    assert any(
+        not torch.equal(a, b)
+        for a, b in zip(weights, clf.module_.parameters(), strict=True)
+    )
+    assert clf.decoder_.prototypes_.shape == prototypes.shape
+    assert not torch.equal(clf.decoder_.prototypes_, prototypes)
+    assert not np.array_equal(clf.predict_proba(X), proba)
+
+
+class _BatchOrder(Callback):
+    """Record the first feature of each training batch's first row."""
+
+    def __init__(self):
+        self.epochs = []
+
+    def initialize(self):
+        return self  # keep the record across fit and partial_fit
+
+    def on_epoch_begin(self, net, **kwargs):
+        self.epochs.append([])
+
+    def on_batch_begin(self, net, batch=None, training=False, **kwargs):
+        if training:
+            self.epochs[-1].append(batch[0][:, 0].tolist())
+
+
+def test_successive_partial_fit_calls_draw_new_shuffles(multilabel_data):
+    X, Y = multilabel_data
+    order = _BatchOrder()
+    clf = PALClassifier(**{**FAST, "max_epochs": 1}, callbacks=[("order", order)])
+    for _ in range(3):
+        clf.partial_fit(X, Y)
+    assert order.epochs[1] != order.epochs[2]
+
+
+def test_fit_then_partial_fit_equals_one_longer_fit(multilabel_data):
+    X, Y = multilabel_data
+    longer = PALClassifier(**RESUME).fit(X, Y)
+    split = PALClassifier(**{**RESUME, "max_epochs": 3}).fit(X, Y)
+    split.partial_fit(X, Y)
+    np.testing.assert_array_equal(split.predict_proba(X), longer.predict_proba(X))
