@@ -157,9 +157,13 @@ class _PlattScoresMixin:
         n, K = logits.shape
         step = max(1, (n * K) // self._max_fit_scores)
         scores = torch.log_softmax(logits[::step].float(), dim=1)
-        self.coef_, self.intercept_ = _fit_platt(
-            scores.reshape(-1), Y[::step].reshape(-1)
-        )
+        targets = Y[::step].reshape(-1)
+        self.coef_, self.intercept_ = _fit_platt(scores.reshape(-1), targets)
+        if self.coef_ < 0:
+            # scores anti-correlated with the targets (a failed fit): rather
+            # than ranking labels backwards, give every label the base rate
+            rate = float(targets.double().mean().clamp(_PROBA_EPS, 1 - _PROBA_EPS))
+            self.coef_, self.intercept_ = 0.0, math.log(rate / (1 - rate))
 
     def predict_proba(self, logits, features):
         """Return the ``(n, K)`` per-label probabilities, in float64.
@@ -217,7 +221,9 @@ class ThresholdDecoder(_PlattScoresMixin, BaseDecoder):
     Attributes
     ----------
     coef_ : float
-        The fitted slope ``a``.
+        The fitted slope ``a``, never negative: a negative fit (scores
+        anti-correlated with the targets) is replaced by ``a = 0`` and the
+        base rate.
     intercept_ : float
         The fitted intercept ``b``.
     threshold_ : float
@@ -702,6 +708,11 @@ class ONNDecoder(BaseDecoder):
 
         self.label_means_ = self._label_means(R, Y, sets, sizes, means)
         present = ~self.label_means_.isnan().any(dim=1)
+        if not present.any():
+            raise ValueError(
+                "No label set can be predicted: Y has no positive label in any "
+                "row, so there are no label prototypes. Fit on rows with labels."
+            )
         center = self.label_means_[present].mean(dim=0)
         offsets = self.label_means_ - center
         self.rho_ = self._fit_rho(sets, sizes, means, offsets, center)
@@ -853,7 +864,11 @@ class ONNDecoder(BaseDecoder):
     # --------------------------------------------------------------- predict
     def _queries(self, logits, features):
         R = self._representation(logits, features)
-        return R.to(self.prototypes_.dtype) - self.center_.to(R.device)
+        Q = R.to(self.prototypes_.dtype) - self.center_.to(R.device)
+        # squared distances of float32 values beyond ~1e18 overflow: use float64
+        if Q.dtype == torch.float32 and Q.abs().max() > 1e18:
+            Q = Q.double()
+        return Q
 
     def _pruning(self, logits):
         if self.prune_top_r is None:
@@ -882,7 +897,7 @@ class ONNDecoder(BaseDecoder):
             The predicted label sets.
         """
         Q = self._queries(logits, features)
-        P = (self.prototypes_ - self.center_).to(Q.device)
+        P = (self.prototypes_ - self.center_).to(Q)
         _, index = nearest_prototypes(
             Q, P, metric=self.metric, k=1, **self._pruning(logits)
         )
@@ -904,7 +919,7 @@ class ONNDecoder(BaseDecoder):
             :math:`P(k \in S \mid x)`, strictly inside (0, 1), in float64.
         """
         Q = self._queries(logits, features)
-        P = (self.prototypes_ - self.center_).to(Q.device)
+        P = (self.prototypes_ - self.center_).to(Q)
         top = None if len(P) <= self._posterior_full_max else self._posterior_top
         marginals = soft_assign_marginals(
             Q,
