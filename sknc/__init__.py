@@ -4,7 +4,7 @@ from . import callbacks, datasets, metrics, model_selection, plotting
 from ._classifier import FixedETFClassifier, PALClassifier
 from ._decoding import BaseDecoder, ONNDecoder, ThresholdDecoder, TopKDecoder
 from ._etf import simplex_etf
-from ._loss import PALCrossEntropyLoss
+from ._loss import PALCrossEntropyLoss, PALFocalLoss, PALMSELoss
 from ._modules import FixedETFHead, LinearHead, MLPBackbone, PALNet
 from ._scorer import NeuralCollapseScorer
 from ._version import __version__
@@ -13,6 +13,8 @@ __all__ = [
     "PALClassifier",
     "FixedETFClassifier",
     "PALCrossEntropyLoss",
+    "PALFocalLoss",
+    "PALMSELoss",
     "simplex_etf",
     "BaseDecoder",
     "ONNDecoder",

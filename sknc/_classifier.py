@@ -21,7 +21,7 @@ from skorch import NeuralNet
 from skorch.callbacks import Callback, EpochTimer, PassthroughScoring, PrintLog
 
 from ._decoding import _DECODERS, BaseDecoder, get_decoder
-from ._loss import PALCrossEntropyLoss
+from ._loss import PALCrossEntropyLoss, PALFocalLoss, PALMSELoss
 from ._modules import FixedETFHead, LinearHead, MLPBackbone, PALNet
 from ._validation import encode_targets
 
@@ -30,6 +30,9 @@ __all__ = ["PALClassifier", "FixedETFClassifier"]
 _LOSSES = {
     "pal": (PALCrossEntropyLoss, {"normalize": False}),
     "pal_n": (PALCrossEntropyLoss, {"normalize": True}),
+    "pal_ls": (PALCrossEntropyLoss, {"normalize": False, "label_smoothing": 0.1}),
+    "pal_focal": (PALFocalLoss, {"normalize": False, "gamma": 2.0}),
+    "pal_mse": (PALMSELoss, {"normalize": False, "kappa": 1.0, "M": 1.0}),
 }
 
 
@@ -854,11 +857,17 @@ _SHARED_PARAMS = """\
     feature_decay : float, default=1e-4
         Feature decay ``lambda_H``: adds ``lambda_H / 2`` times the mean
         squared norm of the batch's features to the training loss.
-    loss : {{'pal', 'pal_n'}}, default='pal'
+    loss : {{'pal', 'pal_n', 'pal_ls', 'pal_focal', 'pal_mse'}}, default='pal'
         ``'pal'``: the pick-all-label cross-entropy, one softmax
         cross-entropy per positive label; ``'pal_n'``: the same divided by
-        the number of labels of each sample. See
-        :class:`~sknc.PALCrossEntropyLoss`.
+        the number of labels of each sample (see
+        :class:`~sknc.PALCrossEntropyLoss`); ``'pal_ls'``: PAL with label
+        smoothing 0.1; ``'pal_focal'``: the PAL focal loss with ``gamma=2``
+        (:class:`~sknc.PALFocalLoss`); ``'pal_mse'``: the PAL rescaled square
+        loss with ``kappa=M=1`` (:class:`~sknc.PALMSELoss`). Change a loss's
+        parameters with ``criterion__<name>``, e.g.
+        ``criterion__label_smoothing=0.2``, ``criterion__gamma=1`` or
+        ``criterion__normalize=True``.
     decoder : {{'onn', 'threshold', 'topk'}} or decoder instance, default='onn'
         How multi-label outputs become label sets and per-label
         probabilities; fitted on the training data at the end of ``fit``

@@ -128,7 +128,7 @@ def test_paln_is_pal_divided_by_multiplicity(data):
     pal = PALCrossEntropyLoss(reduction="none")(logits, targets)
     paln = PALCrossEntropyLoss(normalize=True, reduction="none")(logits, targets)
     size = targets.sum(dim=1)
-    # (rows of total mass in (0, 1e-12) are test_paln_of_a_tiny_soft_row, xfail)
+    # (rows of total mass in (0, 1e-12): test_paln_of_a_tiny_soft_row)
     labelled = size >= 1e-6
     torch.testing.assert_close(
         paln[labelled], pal[labelled] / size[labelled], rtol=1e-5, atol=1e-6
@@ -138,11 +138,6 @@ def test_paln_is_pal_divided_by_multiplicity(data):
     assert (paln[empty] == 0).all() and (pal[empty] == 0).all()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="PAL-N clamps the target mass at 1e-12 instead of dividing by it: "
-    "a soft row of total mass below 1e-12 gets PAL * mass / 1e-12, not PAL / mass",
-)
 def test_paln_of_a_tiny_soft_row():
     logits = torch.zeros(1, 2)
     targets = torch.full((1, 2), 1e-15)  # mass 2e-15; PAL-N = CE = log 2
