@@ -18,7 +18,13 @@ from sklearn.utils._param_validation import (
 )
 from sklearn.utils.validation import check_is_fitted, validate_data
 from skorch import NeuralNet
-from skorch.callbacks import Callback, EpochTimer, PassthroughScoring, PrintLog
+from skorch.callbacks import (
+    Callback,
+    EpochTimer,
+    PassthroughScoring,
+    PrintLog,
+    ProgressBar,
+)
 
 from ._decoding import _DECODERS, BaseDecoder, get_decoder
 from ._loss import PALCrossEntropyLoss, PALFocalLoss, PALMSELoss
@@ -173,13 +179,16 @@ class _PALNetBase(ClassifierMixin, TransformerMixin, NeuralNet):
     def _default_callbacks(self):
         # skorch's classifier default adds a 'valid_acc' scoring that fails on
         # multi-label targets: keep only the losses, the timer and the log.
-        return [
+        callbacks = [
             ("epoch_timer", EpochTimer()),
             ("train_loss", PassthroughScoring(name="train_loss", on_train=True)),
             ("divergence_check", _DivergenceCheck()),
             ("valid_loss", PassthroughScoring(name="valid_loss")),
-            ("print_log", PrintLog()),
         ]
+        if self.verbose:
+            # a per-batch tqdm bar (on stderr) beside the per-epoch table
+            callbacks.append(("progress_bar", ProgressBar()))
+        return callbacks + [("print_log", PrintLog())]
 
     # ------------------------------------------------------------- contexts
     @contextmanager
@@ -892,7 +901,8 @@ _SHARED_PARAMS = """\
         ``'cpu'``, ``'cuda'``, ``'cuda:N'``, ``'mps'`` or ``'auto'`` (CUDA,
         then MPS, when available, else CPU).
     verbose : int, default=0
-        Print a per-epoch log when positive.
+        When positive, print a per-epoch log (stdout) and show a per-batch
+        progress bar (tqdm, on stderr); 0 prints nothing.
     **kwargs : dict
         Any other :class:`skorch.NeuralNet` parameter (``callbacks``,
         ``iterator_train__*``, ``module__*``, ``optimizer__*``, ...)."""
