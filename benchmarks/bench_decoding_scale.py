@@ -33,17 +33,15 @@ import gc
 import os
 import platform
 import shlex
-import subprocess
 import sys
 import time
-from pathlib import Path
 
 import torch
+from bench_core import git_state
 from bench_metrics import PeakRSS
 
 from sknc._search import _LabelIndex, nearest_prototypes
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 MB = 1e6
 
 
@@ -140,20 +138,6 @@ def admissible_counts(sets, query_labels, chunk=2000):
 # --------------------------------------------------------------------------
 # Report
 # --------------------------------------------------------------------------
-
-
-def git_state():
-    def git(*cmd):
-        return subprocess.run(
-            ["git", *cmd], cwd=REPO_ROOT, capture_output=True, text=True, check=True
-        ).stdout.strip()
-
-    try:
-        commit = git("rev-parse", "--short", "HEAD")
-        dirty = git("status", "--porcelain", "--", "sknc")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown (not a git checkout)"
-    return commit + (" with uncommitted changes in sknc/" if dirty else " (clean)")
 
 
 def cpu_name():

@@ -153,7 +153,10 @@ class _PlattScoresMixin:
     # two-parameter fit converges long before, and memory stays bounded.
     _max_fit_scores = 2_000_000
 
-    def _fit_calibration(self, logits, Y):
+    def _fit_calibration(self, logits, Y, calibration=None):
+        """Fit the curve on the held-out data if any; return the data used."""
+        if calibration is not None:
+            logits, _, Y = calibration
         n, K = logits.shape
         step = max(1, (n * K) // self._max_fit_scores)
         scores = torch.log_softmax(logits[::step].float(), dim=1)
@@ -164,6 +167,7 @@ class _PlattScoresMixin:
             # than ranking labels backwards, give every label the base rate
             rate = float(targets.double().mean().clamp(_PROBA_EPS, 1 - _PROBA_EPS))
             self.coef_, self.intercept_ = 0.0, math.log(rate / (1 - rate))
+        return logits, Y
 
     def predict_proba(self, logits, features):
         """Return the ``(n, K)`` per-label probabilities, in float64.
@@ -285,9 +289,7 @@ class ThresholdDecoder(_PlattScoresMixin, BaseDecoder):
                 f"threshold must be a number in (0, 1) or 'auto'; got {t!r}."
             )
         self.allow_empty_ = self._resolve_allow_empty(Y)
-        if calibration is not None:
-            logits, _, Y = calibration
-        self._fit_calibration(logits, Y)
+        logits, Y = self._fit_calibration(logits, Y, calibration)
         if t == "auto":
             t = _micro_f1_threshold(self.predict_proba(logits, None), Y)
         self.threshold_ = float(t)
@@ -417,8 +419,7 @@ class TopKDecoder(_PlattScoresMixin, BaseDecoder):
             self.profiles_ = torch.stack(
                 [sorted_proba[m == v].mean(dim=0) for v in self.multiplicities_]
             )
-        cal_logits, cal_Y = (logits, Y) if calibration is None else calibration[::2]
-        self._fit_calibration(cal_logits, cal_Y)
+        self._fit_calibration(logits, Y, calibration)
         return self
 
     def predict_k(self, logits):
