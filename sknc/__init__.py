@@ -5,7 +5,7 @@ from ._classifier import FixedETFClassifier, PALClassifier
 from ._decoding import BaseDecoder, ONNDecoder, ThresholdDecoder, TopKDecoder
 from ._etf import simplex_etf
 from ._loss import PALCrossEntropyLoss, PALFocalLoss, PALMSELoss
-from ._modules import FixedETFHead, LinearHead, MLPBackbone, PALNet
+from ._modules import FixedETFHead, LinearHead, MLPBackbone, NormalizedHead, PALNet
 from ._scorer import NeuralCollapseScorer
 from ._version import __version__
 
@@ -23,6 +23,7 @@ __all__ = [
     "MLPBackbone",
     "LinearHead",
     "FixedETFHead",
+    "NormalizedHead",
     "PALNet",
     "NeuralCollapseScorer",
     "callbacks",

@@ -167,6 +167,51 @@ class FixedETFHead(nn.Module):
         return self.log_scale.exp() * nn.functional.linear(h, self.etf)
 
 
+class NormalizedHead(nn.Module):
+    """A head with unit-norm rows and a temperature: ``z = W~ h / tau``.
+
+    Wraps another head (``LinearHead`` or ``FixedETFHead``) and uses only
+    the directions of its rows ``W~ = W / ||W||`` (row-wise), so that with
+    unit-norm features every logit is a cosine divided by the temperature.
+    The wrapped head's bias and scale are not used.
+
+    Parameters
+    ----------
+    head : torch.nn.Module
+        Exposes the ``(K, d)`` classifier matrix as ``head.weight``.
+    temperature : float or 'learned', default='learned'
+        ``tau``: a fixed positive number, or one learned scalar initialised
+        to :attr:`INITIAL_TEMPERATURE`. Cosines lie in [-1, 1], so a small
+        temperature is what lets the softmax become confident.
+    """
+
+    #: the start of a learned temperature: logits up to +-10
+    INITIAL_TEMPERATURE = 0.1
+
+    def __init__(self, head, temperature="learned"):
+        super().__init__()
+        self.head = head
+        if temperature == "learned":
+            log_scale = torch.tensor(-math.log(self.INITIAL_TEMPERATURE))
+            self.log_scale = nn.Parameter(log_scale)
+        else:
+            self.register_buffer("log_scale", torch.tensor(-math.log(temperature)))
+
+    @property
+    def temperature(self):
+        """The temperature ``tau`` as a float."""
+        return float(torch.exp(-self.log_scale.detach()))
+
+    @property
+    def weight(self):
+        """The effective ``(K, d)`` classifier matrix ``W~ / tau``."""
+        return self.log_scale.exp() * nn.functional.normalize(self.head.weight, dim=1)
+
+    def forward(self, h):
+        """Return the logits ``(N, K)`` of (unit-norm) features ``(N, d)``."""
+        return nn.functional.linear(h, self.weight)
+
+
 class PALNet(nn.Module):
     """A backbone followed by a classifier head.
 
@@ -180,12 +225,16 @@ class PALNet(nn.Module):
     head : torch.nn.Module
         Maps ``(N, d)`` features to ``(N, K)`` logits and exposes the
         ``(K, d)`` classifier matrix as ``head.weight``.
+    normalize_features : bool, default=False
+        Whether to project the features onto the unit sphere before the
+        head (and in what ``forward`` returns).
     """
 
-    def __init__(self, backbone, head):
+    def __init__(self, backbone, head, normalize_features=False):
         super().__init__()
         self.backbone = backbone
         self.head = head
+        self.normalize_features = normalize_features
 
     def forward(self, X):
         """Return ``(logits, features)`` for a batch."""
@@ -195,4 +244,6 @@ class PALNet(nn.Module):
                 "The backbone must return features of shape (N, d); got shape "
                 f"{tuple(features.shape)}. Flatten them in its forward."
             )
+        if self.normalize_features:
+            features = nn.functional.normalize(features, dim=1)
         return self.head(features), features

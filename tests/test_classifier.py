@@ -82,7 +82,10 @@ def test_etf_saves_parameters(multilabel_data):
     etf = FixedETFClassifier(**FAST).fit(X, Y)
     h = FAST["hidden_layer_sizes"][0]
     backbone = (X.shape[1] * h + h) + 2 * h  # first layer and batch norm
-    assert pal.n_trainable_params_ == backbone + (h * 64 + 64) + (64 * K + K)
+    # the default normalized head: K rows, no bias, one learned temperature
+    assert pal.n_trainable_params_ == backbone + (h * 64 + 64) + (64 * K + 1)
+    plain = PALClassifier(**FAST, feature_dim=64, feature_norm=None).fit(X, Y)
+    assert plain.n_trainable_params_ == backbone + (h * 64 + 64) + (64 * K + K)
     assert etf.n_trainable_params_ == backbone + (h * K + K) + 1
 
 
@@ -234,7 +237,9 @@ def test_feature_decay_shrinks_features(multilabel_data):
     X, Y = multilabel_data
     norms = []
     for decay in (0.0, 1.0):
-        clf = PALClassifier(**{**FAST, "max_epochs": 20}, feature_decay=decay)
+        clf = PALClassifier(
+            **{**FAST, "max_epochs": 20}, feature_decay=decay, feature_norm=None
+        )
         norms.append(np.linalg.norm(clf.fit(X, Y).transform(X), axis=1).mean())
     assert norms[1] < 0.5 * norms[0]
 

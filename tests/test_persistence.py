@@ -156,6 +156,9 @@ def test_models_saved_by_an_earlier_version_still_load(name):
     expected = np.load(DATA / "saved_models.npz")
     params = dict(entry["params"])
     params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
+    # the fixtures predate feature_norm, whose default is now 'learned' for
+    # PALClassifier: they were trained with plain features
+    params.setdefault("feature_norm", None)
     clf = getattr(sknc, entry["class"])(**params)
     clf.load_params(f_params=DATA / entry["f_params"], f_state=DATA / entry["f_state"])
     X = expected["X"]
@@ -166,6 +169,16 @@ def test_models_saved_by_an_earlier_version_still_load(name):
     np.testing.assert_allclose(
         clf.predict_proba(X), expected[f"{name}_predict_proba"], rtol=0, atol=1e-6
     )
+
+
+def test_loading_into_a_different_head_names_feature_norm():
+    entry = _saved_models()["pal"]
+    params = dict(entry["params"], hidden_layer_sizes=(8,))
+    clf = sknc.PALClassifier(**params)  # feature_norm='learned': another head
+    with pytest.raises(ValueError, match="feature_norm=None"):
+        clf.load_params(
+            f_params=DATA / entry["f_params"], f_state=DATA / entry["f_state"]
+        )
 
 
 def test_saved_model_files_stay_small():

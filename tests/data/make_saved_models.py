@@ -77,6 +77,9 @@ def main():
     }
     for name, (cls_name, params) in MODELS.items():
         clf = getattr(sknc, cls_name)(**params).fit(X, Y)
+        # record the architecture-defining defaults too, so that a later change
+        # of a default does not silently change what the fixture means
+        params = {**params, "feature_norm": clf.feature_norm}
         f_params, f_state = f"{name}_params.pt", f"{name}_state.pkl"
         clf.save_params(f_params=HERE / f_params, f_state=HERE / f_state)
         arrays[f"{name}_predict"] = clf.predict(X_check)
