@@ -71,8 +71,13 @@ def log(message):
 
 
 # ---------------------------------------------------------------------- data
-def load_dataset(name, data_dir):
-    """Return ``(X_train, Y_train, X_test, Y_test)`` or None if unavailable."""
+def load_dataset(name, data_dir, scale=True):
+    """Return ``(X_train, Y_train, X_test, Y_test)`` or None if unavailable.
+
+    ``scale``: True standardises the features with a ``StandardScaler`` fitted
+    on the training part; ``'auto'`` does so unless every training value is 0
+    or 1 (binary word indicators stay as they are).
+    """
     if name == "digits":
         X_train, Y_train = make_multilabel_digits(**DIGITS_TRAIN)
         X_test, Y_test = make_multilabel_digits(**DIGITS_TEST)
@@ -87,10 +92,20 @@ def load_dataset(name, data_dir):
         with np.load(path) as data:
             X_train, Y_train = data["X_train"], data["Y_train"]
             X_test, Y_test = data["X_test"], data["Y_test"]
-    scaler = StandardScaler().fit(X_train)
-    X_train = scaler.transform(X_train).astype(np.float32)
-    X_test = scaler.transform(X_test).astype(np.float32)
+    if scale == "auto":
+        scale = not is_binary(X_train)
+    if scale:
+        scaler = StandardScaler().fit(X_train)
+        X_train = scaler.transform(X_train)
+        X_test = scaler.transform(X_test)
+    X_train = np.asarray(X_train, dtype=np.float32)
+    X_test = np.asarray(X_test, dtype=np.float32)
     return X_train, np.asarray(Y_train), X_test, np.asarray(Y_test)
+
+
+def is_binary(X):
+    """Whether every value of ``X`` is 0 or 1."""
+    return bool(np.isin(X, (0, 1)).all())
 
 
 def describe(data):
@@ -273,7 +288,10 @@ def git_state():
     )
 
 
-def machine_header(args, datasets_info, total_s):
+def machine_header(
+    args, datasets_info, total_s, title="# sknc core benchmark", settings=None
+):
+    """The report's header; ``settings`` replaces the run-settings lines."""
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as f:
@@ -286,8 +304,22 @@ def machine_header(args, datasets_info, total_s):
     command = " ".join(
         ["python"] + [shlex.quote(a) for a in [sys.argv[0]] + sys.argv[1:]]
     )
+    if settings is None:
+        settings = [
+            f"- device: {args.device}; seeds: {args.seeds} (0..{args.seeds - 1}; "
+            "cells are mean ± std over seeds when more than one); sknc max_epochs: "
+            + (
+                str(args.max_epochs)
+                if args.max_epochs is not None
+                else f"default ({sknc.PALClassifier().max_epochs})"
+            )
+            + "; MLPClassifier(max_iter=300)",
+            "- preprocessing: StandardScaler fitted on the training part; "
+            "official train/test splits; digits: make_multilabel_digits"
+            f"({DIGITS_TRAIN}) for train, ({DIGITS_TEST}) for test",
+        ]
     lines = [
-        "# sknc core benchmark",
+        title,
         "",
         f"- date: {datetime.datetime.now().astimezone().isoformat(timespec='seconds')}",
         f"- command: `{command}`",
@@ -301,17 +333,7 @@ def machine_header(args, datasets_info, total_s):
         f"- python {platform.python_version()}, numpy {np.__version__}, "
         f"torch {torch.__version__}, scikit-learn {sklearn.__version__}, "
         f"skorch {skorch.__version__}, sknc {sknc.__version__}",
-        f"- device: {args.device}; seeds: {args.seeds} (0..{args.seeds - 1}; "
-        "cells are mean ± std over seeds when more than one); sknc max_epochs: "
-        + (
-            str(args.max_epochs)
-            if args.max_epochs is not None
-            else f"default ({sknc.PALClassifier().max_epochs})"
-        )
-        + "; MLPClassifier(max_iter=300)",
-        "- preprocessing: StandardScaler fitted on the training part; "
-        "official train/test splits; digits: make_multilabel_digits"
-        f"({DIGITS_TRAIN}) for train, ({DIGITS_TEST}) for test",
+        *settings,
         f"- sknc checkout: {args.git} (read at start; the package is imported "
         "once, so one run uses one version)",
         f"- total wall time: {total_s:.0f} s"

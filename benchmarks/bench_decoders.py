@@ -99,24 +99,25 @@ class BCENet(torch.nn.Module):
         return self.head(self.backbone(X))
 
 
-def bce_net(seed, n_features, n_labels, device):
+def bce_net(seed, n_features, n_labels, device, net_cls=skorch.NeuralNet, **kwargs):
+    """The BCE baseline; ``kwargs`` override its skorch parameters."""
     torch.manual_seed(seed)
-    return skorch.NeuralNet(
-        BCENet,
-        module__n_features=n_features,
-        module__n_labels=n_labels,
-        criterion=torch.nn.BCEWithLogitsLoss,
-        optimizer=torch.optim.AdamW,
-        optimizer__weight_decay=5e-4,
-        lr=1e-3,
-        max_epochs=100,
-        batch_size=128,
-        iterator_train__shuffle=True,
-        train_split=None,
-        predict_nonlinearity=None,  # predict_proba returns the logits
-        device=device,
-        verbose=0,
-    )
+    params = {
+        "module__n_features": n_features,
+        "module__n_labels": n_labels,
+        "criterion": torch.nn.BCEWithLogitsLoss,
+        "optimizer": torch.optim.AdamW,
+        "optimizer__weight_decay": 5e-4,
+        "lr": 1e-3,
+        "max_epochs": 100,
+        "batch_size": 128,
+        "iterator_train__shuffle": True,
+        "train_split": None,
+        "predict_nonlinearity": None,  # predict_proba returns the logits
+        "device": device,
+        "verbose": 0,
+    }
+    return net_cls(BCENet, **{**params, **kwargs})
 
 
 def scores(Y, pred):

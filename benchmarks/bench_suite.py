@@ -1,0 +1,1248 @@
+"""Benchmark suite: sknc against the estimators a data scientist would use instead.
+
+One command fits, on the built-in multi-label digits and the seven Mulan data
+sets (official train/test splits), every method below on the same features,
+and writes one Markdown report (``docs/benchmarks.md``):
+
+- sknc with default parameters: ``PALClassifier()`` and ``FixedETFClassifier()``
+  (only ``random_state`` and ``device`` set);
+- sknc tuned: each estimator in a small ``GridSearchCV`` on the training split
+  only (``MultilabelStratifiedKFold(3)`` folds, ``scoring='f1_micro'``), then
+  refitted on the whole training split with the chosen parameters;
+- the peers: ``MLPClassifier``, a skorch net with sknc's default backbone
+  trained with ``BCEWithLogitsLoss``, binary relevance
+  (``OneVsRestClassifier(LogisticRegression)``),
+  ``ClassifierChain(LogisticRegression)``, ``KNeighborsClassifier`` and, when
+  scikit-multilearn is installed, ``MLkNN``.
+
+Features: a ``StandardScaler`` fitted on the training part, unless every
+training value is 0 or 1 (word indicators: medical, enron, bibtex, tmc2007),
+which stay as they are. Neural methods run with seeds 0..N-1 (cells are mean
+± std); the deterministic ones run once.
+
+Metrics: micro-F1, macro-F1 (``zero_division=0``), subset accuracy, Hamming
+loss, label-ranking average precision (LRAP, from ``decision_function``
+where there is one, else ``predict_proba``, as scikit-learn's ranking scorers
+do), the mean number of predicted labels per row, fit and predict
+seconds and trainable parameters. The report also counts the data sets on
+which sknc's defaults lead every peer, compares the parameter-efficient
+``FixedETFClassifier`` (d = K and K - 1) with ``PALClassifier(feature_dim=512)``,
+and fits both estimators with a small CNN backbone on the digits images.
+
+Examples
+--------
+    python benchmarks/bench_suite.py --threads 1 --out docs/benchmarks.md
+    python benchmarks/bench_suite.py --threads 1 --datasets emotions scene \\
+        --seeds 2 --max-epochs 10 --out /tmp/suite_smoke.md
+    python benchmarks/bench_suite.py --device cuda --amp --out docs/benchmarks.md
+"""
+
+import argparse
+import json
+import os
+import re
+import sys
+import time
+import traceback
+import warnings
+from pathlib import Path
+
+import numpy as np
+import skorch
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import (
+    accuracy_score,
+    f1_score,
+    hamming_loss,
+    label_ranking_average_precision_score,
+)
+from sklearn.model_selection import GridSearchCV
+from sklearn.multiclass import OneVsRestClassifier
+from sklearn.multioutput import ClassifierChain
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.neural_network import MLPClassifier
+from skorch.dataset import unpack_data
+from skorch.utils import TeeGenerator
+from threadpoolctl import threadpool_limits
+from torch import nn
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_core import (  # noqa: E402
+    DEFAULT_DATA_DIR,
+    DIGITS_TEST,
+    DIGITS_TRAIN,
+    cell,
+    describe,
+    git_state,
+    is_binary,
+    load_dataset,
+    log,
+    machine_header,
+    table,
+    warm_up,
+)
+from bench_decoders import DATASETS, bce_net  # noqa: E402
+
+import sknc  # noqa: E402
+from sknc.model_selection import (  # noqa: E402
+    MultilabelStratifiedKFold,
+    multilabel_train_test_split,
+)
+
+try:  # optional peer: scikit-multilearn's MLkNN
+    from skmultilearn.adapt import MLkNN
+except ImportError as exc:  # pragma: no cover - depends on the environment
+    MLkNN = None
+    MLKNN_IMPORT_ERROR = f"{type(exc).__name__}: {exc}"
+else:
+    MLKNN_IMPORT_ERROR = None
+
+# What we found when we tried it (see benchmarks/README.md).
+MLKNN_NOTE = (
+    "scikit-multilearn 0.2.0 (the latest release) fails with current "
+    "scikit-learn (1.9.1) and numpy (2.4.6): `MLkNN().fit` raises `TypeError: "
+    "NearestNeighbors.__init__() takes 1 positional argument but 2 were given` "
+    "(skmultilearn/adapt/mlknn.py passes `k` positionally; scikit-learn's "
+    "estimators take keyword-only arguments since 1.0)"
+)
+
+# Small grids for the tuned variants (override with --pal-grid / --etf-grid).
+# feature_dim=None is the estimator's default (256 for PAL, K for the ETF).
+PAL_GRID = {"feature_dim": [128, 256, 512], "dropout": [0.0, 0.3]}
+ETF_GRID = {"feature_dim": [None, 256], "dropout": [0.0, 0.3]}
+
+# name shown in the report, family, whether it runs once per seed
+METHODS = {
+    "pal": ("PALClassifier", "sknc", True),
+    "etf": ("FixedETFClassifier", "sknc", True),
+    "pal-tuned": ("PALClassifier (tuned)", "tuned", True),
+    "etf-tuned": ("FixedETFClassifier (tuned)", "tuned", True),
+    "mlp": ("MLPClassifier", "peer", True),
+    "bce": ("BCE net (same backbone)", "peer", True),
+    "br-lr": ("OneVsRest(LogisticRegression)", "peer", False),
+    "cc-lr": ("ClassifierChain(LogisticRegression)", "peer", False),
+    "knn": ("KNeighborsClassifier", "peer", False),
+    "mlknn": ("MLkNN (scikit-multilearn)", "peer", False),
+}
+# Extra fits for the parameter-efficiency and CNN sections.
+EXTRA = {
+    "pal-d512": ("PALClassifier(feature_dim=512)", "sknc", True),
+    "etf-dK-1": ("FixedETFClassifier(feature_dim=K-1)", "sknc", True),
+    "pal-cnn": ("PALClassifier(module=SmallCNN, d=64)", "sknc", True),
+    "etf-cnn": ("FixedETFClassifier(module=SmallCNN, d=K)", "sknc", True),
+}
+ALL = {**METHODS, **EXTRA}
+METRICS = (  # key, header, format, higher is better
+    ("micro_f1", "micro-F1", "{:.3f}", True),
+    ("macro_f1", "macro-F1", "{:.3f}", True),
+    ("subset_acc", "subset acc", "{:.3f}", True),
+    ("hamming", "Hamming loss", "{:.4f}", False),
+    ("lrap", "LRAP", "{:.3f}", True),
+)
+METRIC_NAMES = {m[0]: m[1] for m in METRICS}
+
+
+# ------------------------------------------------------------ GPU readiness
+class AMPMixin:
+    """Mixed-precision training for a skorch net (``--amp``).
+
+    The forward pass and the loss run under ``torch.autocast`` (float16 on
+    CUDA, with a ``GradScaler``; bfloat16 on CPU); the optimizer steps on
+    float32 weights. Prediction stays in float32. skorch has no mixed
+    precision of its own (only through Hugging Face accelerate), and sknc
+    has no option for it, so the suite brings this mixin.
+    """
+
+    def initialize(self):
+        self.__dict__.pop("amp_scaler_", None)
+        return super().initialize()
+
+    def train_step(self, batch, **fit_params):
+        device_type = torch.device(self.device).type
+        dtype = torch.float16 if device_type == "cuda" else torch.bfloat16
+        scaler = self.__dict__.get("amp_scaler_")
+        if scaler is None:
+            scaler = torch.amp.GradScaler(device_type, enabled=dtype is torch.float16)
+            self.amp_scaler_ = scaler
+        self._zero_grad_optimizer()
+        self._set_training(True)
+        Xi, yi = unpack_data(batch)
+        with torch.autocast(device_type, dtype=dtype):
+            y_pred = self.infer(Xi, **fit_params)
+            loss = self.get_loss(y_pred, yi, X=Xi, training=True)
+        scaler.scale(loss).backward()
+        self.notify(
+            "on_grad_computed",
+            named_parameters=TeeGenerator(self.get_all_learnable_params()),
+            batch=batch,
+            training=True,
+        )
+        for name in self._optimizers:
+            scaler.step(getattr(self, name + "_"))
+        scaler.update()
+        return {"loss": loss.detach().float(), "y_pred": y_pred}
+
+
+class AMPPALClassifier(AMPMixin, sknc.PALClassifier):
+    """``PALClassifier`` trained in mixed precision."""
+
+
+class AMPFixedETFClassifier(AMPMixin, sknc.FixedETFClassifier):
+    """``FixedETFClassifier`` trained in mixed precision."""
+
+
+class AMPNeuralNet(AMPMixin, skorch.NeuralNet):
+    """skorch's ``NeuralNet`` trained in mixed precision."""
+
+
+def resolve_device(device):
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if str(device).startswith("cuda") and not torch.cuda.is_available():
+        raise SystemExit(f"--device {device}: CUDA is not available on this machine")
+    return device
+
+
+def on_cuda(args):
+    return str(args.device).startswith("cuda")
+
+
+# ------------------------------------------------------------------ methods
+class SmallCNN(nn.Module):
+    """A small CNN backbone for flat square images (the digits' 20x20 canvas).
+
+    Two ``Conv -> BatchNorm -> ReLU -> MaxPool`` blocks and a linear map to
+    ``out_features`` features; the flat input is reshaped in ``forward``.
+    """
+
+    def __init__(self, side=20, out_features=64, channels=(16, 32)):
+        super().__init__()
+        c1, c2 = channels
+        self.side = side
+        self.conv = nn.Sequential(
+            nn.Conv2d(1, c1, 3, padding=1),
+            nn.BatchNorm2d(c1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(c1, c2, 3, padding=1),
+            nn.BatchNorm2d(c2),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Flatten(),
+        )
+        self.fc = nn.Linear(c2 * (side // 4) ** 2, out_features)
+
+    def forward(self, X):
+        return self.fc(self.conv(X.reshape(-1, 1, self.side, self.side)))
+
+
+class ConstantLabels(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
+    """Fit a multi-label estimator on the labels that vary in training.
+
+    A label with a single value in the training data (medical and enron have
+    labels that never occur) is predicted as that value; ``LogisticRegression``
+    inside a ``ClassifierChain`` would otherwise fail on it.
+    """
+
+    def __init__(self, estimator):
+        self.estimator = estimator
+
+    def fit(self, X, Y):
+        Y = np.asarray(Y)
+        self.values_ = Y[0].copy()
+        self.constant_ = (Y == Y[0]).all(axis=0)
+        self.estimator_ = None
+        if not self.constant_.all():
+            self.estimator_ = clone(self.estimator).fit(X, Y[:, ~self.constant_])
+        return self
+
+    def _fill(self, X, method, dtype):
+        out = np.tile(self.values_.astype(dtype), (X.shape[0], 1))
+        if self.estimator_ is not None:
+            out[:, ~self.constant_] = getattr(self.estimator_, method)(X)
+        return out
+
+    def predict(self, X):
+        return self._fill(X, "predict", self.values_.dtype)
+
+    def predict_proba(self, X):
+        return self._fill(X, "predict_proba", np.float64)
+
+
+class BCEBaseline:
+    """The BCE net of ``bench_decoders.bce_net`` with a multi-label interface."""
+
+    def __init__(self, net):
+        self.net = net
+
+    def fit(self, X, Y):
+        self.net.fit(X, np.asarray(Y, dtype=np.float32))
+        return self
+
+    def logits(self, X):
+        return np.asarray(self.net.predict_proba(X))
+
+    def predict(self, X):
+        return (self.logits(X) >= 0).astype(np.uint8)
+
+    def predict_proba(self, X):
+        return 1 / (1 + np.exp(-self.logits(X)))
+
+
+def sknc_kwargs(seed, args):
+    kwargs = {"random_state": seed, "device": args.device}
+    if args.max_epochs is not None:
+        kwargs["max_epochs"] = args.max_epochs
+    if on_cuda(args):
+        kwargs["iterator_train__pin_memory"] = True
+    return kwargs
+
+
+def sknc_class(name, args):
+    if name == "pal":
+        return AMPPALClassifier if args.amp else sknc.PALClassifier
+    return AMPFixedETFClassifier if args.amp else sknc.FixedETFClassifier
+
+
+def build(key, seed, data, args, params=None):
+    """The estimator ``key`` for ``seed`` (``params``: a tuned variant's)."""
+    X_train, Y_train = data[0], data[1]
+    n_features, K = X_train.shape[1], Y_train.shape[1]
+    if key in ("pal", "etf", "pal-tuned", "etf-tuned"):
+        cls = sknc_class(key.split("-")[0], args)
+        return cls(**{**sknc_kwargs(seed, args), **(params or {})})
+    if key == "pal-d512":
+        return sknc_class("pal", args)(feature_dim=512, **sknc_kwargs(seed, args))
+    if key == "etf-dK-1":
+        return sknc_class("etf", args)(feature_dim=K - 1, **sknc_kwargs(seed, args))
+    if key in ("pal-cnn", "etf-cnn"):
+        side = int(round(np.sqrt(n_features)))
+        out = 64 if key == "pal-cnn" else K
+        return sknc_class(key[:3], args)(
+            module=SmallCNN,
+            module__side=side,
+            module__out_features=out,
+            **sknc_kwargs(seed, args),
+        )
+    if key == "mlp":
+        max_iter = 300 if args.max_epochs is None else args.max_epochs
+        return MLPClassifier(max_iter=max_iter, random_state=seed)
+    if key == "bce":
+        extra = {"iterator_train__pin_memory": True} if on_cuda(args) else {}
+        if args.max_epochs is not None:
+            extra["max_epochs"] = args.max_epochs
+        net_cls = AMPNeuralNet if args.amp else skorch.NeuralNet
+        return BCEBaseline(
+            bce_net(seed, n_features, K, args.device, net_cls=net_cls, **extra)
+        )
+    if key == "br-lr":
+        return OneVsRestClassifier(LogisticRegression(max_iter=1000))
+    if key == "cc-lr":
+        return ConstantLabels(ClassifierChain(LogisticRegression(max_iter=1000)))
+    if key == "knn":
+        return KNeighborsClassifier()
+    if key == "mlknn":
+        if MLkNN is None:
+            raise RuntimeError(
+                f"scikit-multilearn is not importable ({MLKNN_IMPORT_ERROR})"
+            )
+        return MLkNN()
+    raise ValueError(f"unknown method {key!r}")
+
+
+def label_scores(est, X, response="auto"):
+    """Per-label scores, shape (n, K), for LRAP.
+
+    As scikit-learn's ranking scorers do: ``decision_function`` when the
+    estimator has one (sknc: the logits), else the probability of the
+    positive class. ``response='proba'`` forces ``predict_proba``.
+    """
+    if response == "auto" and hasattr(est, "decision_function"):
+        return np.asarray(est.decision_function(X), dtype=np.float64)
+    if isinstance(est, KNeighborsClassifier):
+        columns = []
+        for classes, proba in zip(est.classes_, est.predict_proba(X), strict=True):
+            if 1 in classes:
+                columns.append(proba[:, list(classes).index(1)])
+            else:  # the label never occurs in training
+                columns.append(np.zeros(X.shape[0]))
+        return np.column_stack(columns)
+    scores = est.predict_proba(X)
+    if hasattr(scores, "toarray"):  # MLkNN returns a sparse matrix
+        scores = scores.toarray()
+    return np.asarray(scores, dtype=np.float64)
+
+
+def linear_params(est):
+    return sum(e.coef_.size + e.intercept_.size for e in est if hasattr(e, "coef_"))
+
+
+def n_params(est):
+    """Trainable parameters, or None for a non-parametric method."""
+    if hasattr(est, "n_trainable_params_"):
+        return int(est.n_trainable_params_)
+    if isinstance(est, MLPClassifier):
+        return int(
+            sum(c.size for c in est.coefs_) + sum(b.size for b in est.intercepts_)
+        )
+    if isinstance(est, BCEBaseline):
+        return sum(p.numel() for p in est.net.module_.parameters() if p.requires_grad)
+    if isinstance(est, OneVsRestClassifier):
+        return int(linear_params(est.estimators_))
+    if isinstance(est, ConstantLabels):
+        inner = est.estimator_
+        return 0 if inner is None else int(linear_params(inner.estimators_))
+    return None
+
+
+def scores(Y_true, Y_pred, Y_score):
+    Y_pred = np.asarray(Y_pred).astype(np.uint8)
+    return {
+        "micro_f1": f1_score(Y_true, Y_pred, average="micro", zero_division=0),
+        "macro_f1": f1_score(Y_true, Y_pred, average="macro", zero_division=0),
+        "subset_acc": accuracy_score(Y_true, Y_pred),
+        "hamming": hamming_loss(Y_true, Y_pred),
+        "lrap": label_ranking_average_precision_score(Y_true, Y_score),
+        "pred_card": float(Y_pred.sum(1).mean()),
+    }
+
+
+def duration(seconds):
+    if seconds < 120:
+        return f"~{seconds:.0f} s"
+    if seconds < 7200:
+        return f"~{seconds / 60:.0f} min"
+    return f"~{seconds / 3600:.1f} h"
+
+
+def fmt_params(params):
+    parts = []
+    for key, value in sorted(params.items()):
+        if key == "feature_dim" and value is None:
+            value = "None (default)"
+        parts.append(f"{key}={value}")
+    return ", ".join(parts) or "(none)"
+
+
+# -------------------------------------------------------------------- runner
+class Suite:
+    """Fit and score methods; cache results; record failures and warnings."""
+
+    def __init__(self, args):
+        self.args = args
+        self.results = {}  # (dataset, key) -> list of per-seed dicts
+        self.failures = []  # (dataset, label, seed, error)
+        self.warnings = {}
+        self.tuning = {}  # (dataset, key) -> search summary
+
+    def label(self, key):
+        return ALL[key][0]
+
+    def _record_warnings(self, dataset, key, caught):
+        for w in caught:
+            text = warning_text(w.message)
+            entry = (dataset, self.label(key), w.category.__name__, text)
+            self.warnings[entry] = self.warnings.get(entry, 0) + 1
+
+    def _fail(self, dataset, key, seed, exc):
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        error = f"{type(exc).__name__}: {' '.join(lines[:1])}"
+        if len(lines) > 2:  # e.g. GridSearchCV's: the cause is on the last line
+            error += f" ... {lines[-1]}"
+        self.failures.append((dataset, self.label(key), seed, error[:300]))
+        log(f"  [error] {dataset} {self.label(key)} seed={seed}: {error[:200]}")
+        if self.args.verbose_errors:
+            traceback.print_exc()
+
+    def fit_one(self, dataset, data, key, seed, params=None):
+        X_train, Y_train, X_test, Y_test = data
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                est = build(key, seed, data, self.args, params)
+                start = time.perf_counter()
+                est.fit(X_train, Y_train)
+                fit_s = time.perf_counter() - start
+                start = time.perf_counter()
+                Y_pred = est.predict(X_test)
+                predict_s = time.perf_counter() - start
+                if hasattr(Y_pred, "toarray"):
+                    Y_pred = Y_pred.toarray()
+                result = {
+                    **scores(Y_test, Y_pred, label_scores(est, X_test)),
+                    "fit_s": fit_s,
+                    "predict_s": predict_s,
+                    "params": n_params(est),
+                }
+                if hasattr(est, "decoder_"):  # sknc: LRAP of the decoder's proba
+                    result["lrap_proba"] = label_ranking_average_precision_score(
+                        Y_test, label_scores(est, X_test, response="proba")
+                    )
+            self._record_warnings(dataset, key, caught)
+        except Exception as exc:  # one failure must not end the run
+            self._fail(dataset, key, seed, exc)
+            return None
+        log(
+            f"  {dataset:9s} {self.label(key):42s} seed={seed} fit {fit_s:7.1f}s  "
+            f"micro-F1 {result['micro_f1']:.3f}  subset {result['subset_acc']:.3f}"
+        )
+        return result
+
+    def run(self, dataset, data, key):
+        """Per-seed results of ``key`` on ``dataset`` (cached)."""
+        if (dataset, key) in self.results:
+            return self.results[(dataset, key)]
+        seeds = range(self.args.seeds) if ALL[key][2] else [0]
+        if key.endswith("-tuned"):
+            res = [self.fit_tuned(dataset, data, key, seed) for seed in seeds]
+        else:
+            res = [self.fit_one(dataset, data, key, seed) for seed in seeds]
+        res = [r for r in res if r is not None]
+        self.results[(dataset, key)] = res
+        return res
+
+    # ------------------------------------------------------------ tuning
+    def grid(self, key):
+        return self.args.pal_grid if key == "pal-tuned" else self.args.etf_grid
+
+    def search(self, dataset, data, key, seed):
+        """The grid search on the training split; returns its summary."""
+        args = self.args
+        X, Y = data[0], data[1]
+        if args.tune_max_rows and len(X) > args.tune_max_rows:
+            X, _, Y, _ = multilabel_train_test_split(
+                X, Y, train_size=args.tune_max_rows, random_state=seed, stratify=Y
+            )
+        grid = self.grid(key)
+        n_cand = int(np.prod([len(v) for v in grid.values()]))
+        n_fits = n_cand * args.tune_folds
+        default = self.results.get((dataset, key.split("-")[0]))
+        if default:
+            per_fit = default[0]["fit_s"] * len(X) / len(data[0])
+            per_fit *= (args.tune_folds - 1) / args.tune_folds
+            estimate = f"{duration(n_fits * per_fit)} (rough: from the default fit)"
+        else:
+            estimate = "unknown (the default was not fitted first)"
+        log(
+            f"  [tune] {dataset} {self.label(key)} seed={seed}: {n_cand} candidates "
+            f"x {args.tune_folds} folds = {n_fits} fits on {len(X)} rows, "
+            f"estimated {estimate}"
+        )
+        search = GridSearchCV(
+            build(key, seed, data, args),
+            grid,
+            cv=MultilabelStratifiedKFold(
+                n_splits=args.tune_folds, shuffle=True, random_state=seed
+            ),
+            scoring="f1_micro",
+            refit=False,
+            n_jobs=1,
+        )
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            start = time.perf_counter()
+            search.fit(X, Y)
+            search_s = time.perf_counter() - start
+        self._record_warnings(dataset, key, caught)
+        log(
+            f"  [tune] done in {search_s:.0f} s: {fmt_params(search.best_params_)} "
+            f"(CV micro-F1 {search.best_score_:.3f})"
+        )
+        return {
+            "params": search.best_params_,
+            "cv_score": float(search.best_score_),
+            "search_s": search_s,
+            "n_fits": n_fits,
+            "rows": len(X),
+            "seed": seed,
+        }
+
+    def fit_tuned(self, dataset, data, key, seed):
+        entry = (dataset, key)
+        try:
+            if entry not in self.tuning or self.args.tune_per_seed:
+                summary = self.search(dataset, data, key, seed)
+                self.tuning.setdefault(entry, []).append(summary)
+            params = self.tuning[entry][-1]["params"]
+        except Exception as exc:
+            self._fail(dataset, key, seed, exc)
+            return None
+        return self.fit_one(dataset, data, key, seed, params=params)
+
+
+def warning_text(message):
+    """A warning's first lines, with label lists elided so that they group."""
+    lines = [line.strip() for line in str(message).splitlines() if line.strip()]
+    text = " ".join(lines[:2])
+    text = re.sub(r"\[[^\]]*\](\.\.\.)?", "[...]", text)
+    text = re.sub(r"Label not \d+ is", "Label not <k> is", text)
+    text = re.sub(r"^\d+ label\(s\) never", "<n> label(s) never", text)
+    return text[:200]
+
+
+# ----------------------------------------------------------------- reporting
+def bold_best(rows, values, higher):
+    """Bold the best mean in each metric column (``values``: per row)."""
+    for col, (vals, hi) in enumerate(zip(values, higher, strict=True)):
+        finite = [v for v in vals if v is not None]
+        if not finite:
+            continue
+        best = max(finite) if hi else min(finite)
+        for row, v in zip(rows, vals, strict=True):
+            if v is not None and np.isclose(v, best):
+                row[col + 1] = f"**{row[col + 1]}**"
+
+
+def mean_of(res, key):
+    return float(np.mean([r[key] for r in res])) if res else None
+
+
+def params_cell(res):
+    values = sorted({r["params"] for r in res})
+    if not values or values == [None]:
+        return "—"
+    return "/".join(f"{v:,}" for v in values)
+
+
+def method_keys(args):
+    return [k for k in METHODS if k in args.methods]
+
+
+def dataset_section(suite, name, data, info):
+    keys = method_keys(suite.args)
+    rows, values = [], [[] for _ in METRICS]
+    for key in keys:
+        res = suite.results.get((name, key), [])
+        label = suite.label(key)
+        if not res:
+            rows.append([label, "failed (see Failures)"] + [""] * (len(METRICS) + 3))
+            for v in values:
+                v.append(None)
+            continue
+        row = [label]
+        for (metric, _, spec, _), v in zip(METRICS, values, strict=True):
+            row.append(cell(res, metric, spec))
+            v.append(mean_of(res, metric))
+        row += [
+            cell(res, "pred_card", "{:.2f}"),
+            cell(res, "fit_s", "{:.1f}"),
+            cell(res, "predict_s", "{:.3f}"),
+            params_cell(res),
+        ]
+        rows.append(row)
+    bold_best(rows, values, [m[3] for m in METRICS])
+    true_card = data[3].sum(1).mean()
+    header = (
+        ["method"]
+        + [m[1] for m in METRICS]
+        + [f"labels/row (true {true_card:.2f})", "fit s", "predict s", "params"]
+    )
+    parts = [f"### {name}", f"{info}.", table(header, rows)]
+    proba = [
+        f"{suite.label(k)} {cell(suite.results[(name, k)], 'lrap_proba')}"
+        for k in keys
+        if suite.results.get((name, k)) and "lrap_proba" in suite.results[(name, k)][0]
+    ]
+    if proba:
+        parts.append(
+            "LRAP of sknc's `predict_proba` (the decoder's per-label "
+            "probabilities) instead of its logits: " + "; ".join(proba) + "."
+        )
+    tuned = [
+        (suite.label(k), s)
+        for k in keys
+        if k.endswith("-tuned")
+        for s in suite.tuning.get((name, k), [])
+    ]
+    if tuned:
+        parts.append(
+            "Tuning: "
+            + "; ".join(
+                f"{label} (seed {s['seed']}): {fmt_params(s['params'])}, CV micro-F1 "
+                f"{s['cv_score']:.3f}, {s['n_fits']} fits on {s['rows']} rows in "
+                f"{s['search_s']:.0f} s"
+                for label, s in tuned
+            )
+            + "."
+        )
+    return "\n\n".join(parts)
+
+
+def summary_section(suite, datasets):
+    keys = method_keys(suite.args)
+    names = list(datasets)
+    rows = []
+    best = {}
+    for name in names:
+        for metric in ("micro_f1", "subset_acc"):
+            vals = [mean_of(suite.results.get((name, k), []), metric) for k in keys]
+            vals = [v for v in vals if v is not None]
+            best[(name, metric)] = max(vals) if vals else None
+    for key in keys:
+        row = [suite.label(key)]
+        micro, subset = [], []
+        for name in names:
+            res = suite.results.get((name, key), [])
+            if not res:
+                row.append("failed")
+                continue
+            m, s = mean_of(res, "micro_f1"), mean_of(res, "subset_acc")
+            micro.append(m)
+            subset.append(s)
+            cm = f"{m:.3f}".lstrip("0")
+            cs = f"{s:.3f}".lstrip("0")
+            if np.isclose(m, best[(name, "micro_f1")]):
+                cm = f"**{cm}**"
+            if np.isclose(s, best[(name, "subset_acc")]):
+                cs = f"**{cs}**"
+            row.append(f"{cm} / {cs}")
+        if len(micro) == len(names):
+            row.append(
+                f"{np.mean(micro):.3f} / {np.mean(subset):.3f}".replace("0.", ".")
+            )
+        else:
+            row.append("—")
+        rows.append(row)
+    return "\n\n".join(
+        [
+            "## Summary: micro-F1 / subset accuracy",
+            "Means over seeds; the best of each data set in bold. Last column: "
+            "the mean over the data sets (only for methods that ran on all).",
+            table(["method"] + names + ["mean"], rows),
+        ]
+    )
+
+
+def leads(suite, datasets, key):
+    """Per metric: data sets on which ``key`` beats every peer's mean."""
+    peers = [k for k in method_keys(suite.args) if METHODS[k][1] == "peer"]
+    out = {}
+    for metric, _, _, higher in METRICS:
+        won, total, details = 0, 0, []
+        for name in datasets:
+            own = mean_of(suite.results.get((name, key), []), metric)
+            others = {
+                suite.label(p): mean_of(suite.results.get((name, p), []), metric)
+                for p in peers
+            }
+            others = {p: v for p, v in others.items() if v is not None}
+            if own is None or not others:
+                continue
+            total += 1
+            best_peer = (max if higher else min)(others, key=others.get)
+            margin = own - others[best_peer]
+            lead = margin > 0 if higher else margin < 0
+            won += lead
+            details.append((name, own, best_peer, others[best_peer], lead))
+        out[metric] = (won, total, details)
+    return out
+
+
+def leads_section(suite, datasets):
+    if "pal" not in suite.args.methods and "etf" not in suite.args.methods:
+        return "## Does sknc lead?\n\nSkipped: neither sknc default was run."
+    peers = [suite.label(k) for k in method_keys(suite.args) if METHODS[k][1] == "peer"]
+    rows, goal, behind = [], [], []
+    for key in ("pal", "etf"):
+        if key not in suite.args.methods:
+            continue
+        result = leads(suite, datasets, key)
+        rows.append(
+            [suite.label(key) + " (defaults)"]
+            + [f"{result[m][0]}/{result[m][1]}" for m, *_ in METRICS]
+        )
+        if key == "pal":
+            w_s, n_s, _ = result["subset_acc"]
+            w_m, n_m, _ = result["micro_f1"]
+            met = w_s >= 6 and w_m >= 5
+            goal.append(
+                f"Goal of issue 5 (PALClassifier with defaults ahead of every peer "
+                f"on subset accuracy on at least 6 of the 8 data sets and on "
+                f"micro-F1 on at least 5): subset accuracy {w_s}/{n_s}, micro-F1 "
+                f"{w_m}/{n_m}: **{'met' if met else 'not met'}**"
+                + ("" if n_s == 8 else " (not all 8 data sets ran)")
+                + "."
+            )
+            for metric in ("subset_acc", "micro_f1"):
+                for name, own, peer, value, lead in result[metric][2]:
+                    if not lead:
+                        behind.append(
+                            f"- {name}, {METRIC_NAMES[metric]}: "
+                            f"PALClassifier {own:.3f}, {peer} {value:.3f} "
+                            f"({100 * (own - value):+.1f} points)"
+                        )
+    detail_rows = []
+    pal = leads(suite, datasets, "pal") if "pal" in suite.args.methods else None
+    if pal:
+        for name in (d[0] for d in pal["micro_f1"][2]):
+            cells = [name]
+            for metric in ("micro_f1", "subset_acc"):
+                match = [d for d in pal[metric][2] if d[0] == name]
+                if not match:
+                    cells += ["—", "—"]
+                    continue
+                _, own, peer, value, lead = match[0]
+                cells.append(f"{own:.3f}" + (" (leads)" if lead else ""))
+                cells.append(f"{value:.3f} ({peer}, {100 * (own - value):+.1f})")
+            detail_rows.append(cells)
+    parts = [
+        "## Does sknc lead? Data sets where the defaults beat every peer",
+        "Peers: "
+        + ", ".join(peers)
+        + ". The tuned sknc variants are not peers. A lead is a strictly better "
+        "mean over seeds than the best peer's; Hamming loss: lower is better. "
+        "A peer that failed on a data set is left out of that data set.",
+        table(["estimator"] + [m[1] for m in METRICS], rows),
+    ]
+    parts += goal
+    if detail_rows:
+        parts.append(
+            table(
+                [
+                    "dataset",
+                    "PALClassifier micro-F1",
+                    "best peer (Δ points)",
+                    "PALClassifier subset acc",
+                    "best peer (Δ points)",
+                ],
+                detail_rows,
+            )
+        )
+    parts += [
+        "## Where sknc is behind and why",
+        "Where PALClassifier with defaults does not lead:",
+        "\n".join(behind) if behind else "- nowhere on micro-F1 or subset accuracy.",
+        "_To be written: the reasons, from the per-data-set tables (labels per "
+        "row against the truth, fit time, training-set fit) and the other "
+        "benchmarks._",
+    ]
+    return "\n\n".join(parts)
+
+
+def efficiency_section(suite, datasets):
+    rows = []
+    for name, data in datasets.items():
+        K = data[1].shape[1]
+        ref = suite.results.get((name, "pal-d512"), [])
+        if not ref:
+            rows.append([name, "PALClassifier(feature_dim=512) failed"] + [""] * 7)
+            continue
+        ref_p = np.mean([r["params"] for r in ref])
+        ref_m, ref_s = mean_of(ref, "micro_f1"), mean_of(ref, "subset_acc")
+        for key, label in (
+            ("pal-d512", "PALClassifier(feature_dim=512) (reference)"),
+            ("pal", "PALClassifier() (d=256)"),
+            ("etf", f"FixedETFClassifier() (d=K={K})"),
+            ("etf-dK-1", f"FixedETFClassifier(feature_dim=K-1={K - 1})"),
+        ):
+            res = suite.results.get((name, key), [])
+            if not res:
+                rows.append([name, label, "failed"] + [""] * 6)
+                continue
+            params = np.mean([r["params"] for r in res])
+            dm = mean_of(res, "micro_f1") - ref_m
+            ds = mean_of(res, "subset_acc") - ref_s
+            is_ref = key == "pal-d512"
+            holds = "—"
+            if key.startswith("etf"):
+                ok = params < ref_p and dm >= -0.01 and ds >= -0.01
+                holds = "yes" if ok else "no"
+            rows.append(
+                [
+                    name,
+                    label,
+                    params_cell(res),
+                    "ref" if is_ref else f"{100 * (1 - params / ref_p):.1f}%",
+                    cell(res, "micro_f1"),
+                    "ref" if is_ref else f"{100 * dm:+.1f}",
+                    cell(res, "subset_acc"),
+                    "ref" if is_ref else f"{100 * ds:+.1f}",
+                    holds,
+                ]
+            )
+    return "\n\n".join(
+        [
+            "## Parameter efficiency: a fixed ETF head with d = K and K - 1",
+            "Reference: `PALClassifier(feature_dim=512)` (hidden layer 512, "
+            "features 512, learned head). Saved: the share of the reference's "
+            "trainable parameters saved. Δ: difference to the reference in "
+            "points (x100) of the means over seeds. The claim holds when the "
+            "ETF model has fewer parameters and both micro-F1 and subset "
+            "accuracy are at most 1 point below the reference.",
+            table(
+                [
+                    "dataset",
+                    "model",
+                    "trainable params",
+                    "saved",
+                    "micro-F1",
+                    "Δ micro-F1",
+                    "subset acc",
+                    "Δ subset acc",
+                    "claim holds",
+                ],
+                rows,
+            ),
+        ]
+    )
+
+
+def cnn_section(suite, datasets):
+    if "digits" not in datasets:
+        return (
+            "## Any backbone: a small CNN on the digits images\n\n"
+            "Skipped: the digits are not among the selected data sets."
+        )
+    rows = []
+    for key, backbone in (
+        ("pal", "MLP 512 (default)"),
+        ("pal-cnn", "SmallCNN, 64 features"),
+        ("etf", "MLP 512 (default)"),
+        ("etf-cnn", "SmallCNN, K=10 features"),
+    ):
+        res = suite.results.get(("digits", key), [])
+        estimator = "PALClassifier" if key.startswith("pal") else "FixedETFClassifier"
+        if not res:
+            rows.append([estimator, backbone, "failed"] + [""] * 4)
+            continue
+        rows.append(
+            [
+                estimator,
+                backbone,
+                params_cell(res),
+                cell(res, "micro_f1"),
+                cell(res, "subset_acc"),
+                cell(res, "lrap"),
+                cell(res, "fit_s", "{:.1f}"),
+            ]
+        )
+    return "\n\n".join(
+        [
+            "## Any backbone: a small CNN on the digits images",
+            "The digits are 20x20 images (`make_multilabel_digits`), flattened "
+            "to 400 features and standardised like every other method's input. "
+            "`SmallCNN` (defined in `bench_suite.py`: two Conv3x3-BatchNorm-ReLU-"
+            "MaxPool blocks with 16 and 32 channels, then a linear map to the "
+            "features) reshapes each row to 1x20x20 in its `forward` and is "
+            "passed as `module=SmallCNN` with `module__side=20` and "
+            "`module__out_features` (64 for PALClassifier, K for "
+            "FixedETFClassifier, whose `feature_dim` is then read from the "
+            "module). Everything else stays at its default.",
+            table(
+                [
+                    "estimator",
+                    "backbone",
+                    "trainable params",
+                    "micro-F1",
+                    "subset acc",
+                    "LRAP",
+                    "fit s",
+                ],
+                rows,
+            ),
+        ]
+    )
+
+
+def failures_section(suite):
+    parts = ["## Failures"]
+    if suite.failures:
+        parts.append(
+            table(
+                ["dataset", "method", "seed", "error"],
+                [[d, m, s, e.replace("|", "\\|")] for d, m, s, e in suite.failures],
+            )
+        )
+    else:
+        parts.append("None.")
+    if suite.args.mlknn_requested and MLkNN is None:
+        parts.append(
+            f"MLkNN was not run: scikit-multilearn is not installed "
+            f"(`{MLKNN_IMPORT_ERROR}`). When tried in a separate environment, "
+            + MLKNN_NOTE
+            + "."
+        )
+    return "\n\n".join(parts)
+
+
+def warnings_section(suite):
+    if not suite.warnings:
+        return "## Warnings raised during fit/predict\n\nNone."
+    rows = [
+        [d, m, c, n, t.replace("|", "\\|")]
+        for (d, m, c, t), n in sorted(suite.warnings.items())
+    ]
+    return "## Warnings raised during fit/predict\n\n" + table(
+        ["dataset", "method", "category", "count", "message"], rows
+    )
+
+
+def settings_lines(args):
+    epochs = (
+        "defaults (sknc and the BCE net 100 epochs, MLPClassifier max_iter=300)"
+        if args.max_epochs is None
+        else f"{args.max_epochs} (sknc, BCE net; MLPClassifier max_iter)"
+    )
+    mlknn = (
+        "MLkNN: "
+        + (
+            "run (scikit-multilearn importable)"
+            if MLkNN is not None
+            else "not run, scikit-multilearn is not installed; " + MLKNN_NOTE
+        )
+        if args.mlknn_requested
+        else "MLkNN: not selected"
+    )
+    return [
+        f"- device: {args.device}"
+        + (
+            f" ({torch.cuda.get_device_name(args.device)}), pinned-memory "
+            "training batches"
+            if on_cuda(args)
+            else ""
+        )
+        + (", mixed-precision training (--amp)" if args.amp else "")
+        + f"; seeds: {args.seeds} (0..{args.seeds - 1}) for the neural methods, "
+        "whose cells are mean ± std (population) over seeds; the deterministic "
+        "methods (logistic regression, chains, k-NN, MLkNN) run once",
+        f"- epochs: {epochs}",
+        "- methods: " + ", ".join(ALL[k][0] for k in method_keys(args)),
+        "- peers: MLPClassifier(max_iter=300); BCE net = sknc's default backbone "
+        "(MLP 512, batch norm, 256 features) + linear head, BCEWithLogitsLoss, "
+        "AdamW lr 1e-3, weight decay 5e-4, 100 epochs, batch 128, threshold 0.5 "
+        "(`bench_decoders.bce_net`); OneVsRestClassifier(LogisticRegression("
+        "max_iter=1000)); ClassifierChain(LogisticRegression(max_iter=1000)) in "
+        "label order, labels constant in training predicted as that constant; "
+        "KNeighborsClassifier() (5 neighbours); " + mlknn,
+        "- tuning: GridSearchCV(scoring='f1_micro', cv=MultilabelStratifiedKFold("
+        f"n_splits={args.tune_folds}, shuffle=True, random_state=seed)) on the "
+        "training split"
+        + (
+            f" (a stratified subsample of at most {args.tune_max_rows} rows)"
+            if args.tune_max_rows
+            else ""
+        )
+        + f"; PALClassifier grid {json.dumps(args.pal_grid)}, FixedETFClassifier "
+        f"grid {json.dumps(args.etf_grid)} (null: the default feature_dim); "
+        + (
+            "searched once per seed"
+            if args.tune_per_seed
+            else "searched once (seed 0), the chosen parameters refitted on the "
+            "whole training split with every seed"
+        ),
+        "- LRAP scores, as scikit-learn's ranking scorers choose them: "
+        "`decision_function` where there is one (sknc: the logits; one-vs-rest: "
+        "the margins), else `predict_proba` (MLP; BCE net: sigmoid of the "
+        "logits; chain; k-NN: the neighbours' vote for 1). Below each table, "
+        "sknc's LRAP from `predict_proba` (the decoder's probabilities)",
+        "- preprocessing: official train/test splits; StandardScaler fitted on "
+        "the training part, except for data sets whose training features are "
+        "all 0 or 1 (left as they are); digits: make_multilabel_digits"
+        f"({DIGITS_TRAIN}) for train, ({DIGITS_TEST}) for test",
+        "- fit s: the final fit only (a tuned variant's search time is in the "
+        "Tuning line); predict s: `predict` on the whole test set",
+    ]
+
+
+# ----------------------------------------------------------------------- CLI
+def parse_grid(text):
+    grid = json.loads(text)
+    if not isinstance(grid, dict) or not all(
+        isinstance(v, list) for v in grid.values()
+    ):
+        raise argparse.ArgumentTypeError("a grid is a JSON object of lists")
+    return grid
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--datasets",
+        nargs="+",
+        choices=DATASETS,
+        default=list(DATASETS),
+        metavar="NAME",
+        help="any of " + " ".join(DATASETS) + " (default: all)",
+    )
+    parser.add_argument(
+        "--data-dir",
+        default=str(DEFAULT_DATA_DIR),
+        help="folder of the <name>.npz files (default: ../shared/data from the "
+        "repository root); a missing folder or file is skipped with a message",
+    )
+    parser.add_argument(
+        "--methods",
+        nargs="+",
+        choices=list(METHODS),
+        default=list(METHODS),
+        metavar="METHOD",
+        help="methods of the main tables, any of " + " ".join(METHODS) + " (default: "
+        "all; the parameter-efficiency and CNN fits are controlled by --skip-*)",
+    )
+    parser.add_argument("--skip-tuned", action="store_true", help="no grid searches")
+    parser.add_argument(
+        "--skip-efficiency",
+        action="store_true",
+        help="no parameter-efficiency fits (PAL d=512, ETF d=K-1)",
+    )
+    parser.add_argument("--skip-cnn", action="store_true", help="no CNN section")
+    parser.add_argument(
+        "--seeds", type=int, default=3, help="seeds 0..N-1 for the neural methods"
+    )
+    parser.add_argument(
+        "--device",
+        default="cpu",
+        help="device of every torch method: cpu, cuda, cuda:N or auto",
+    )
+    parser.add_argument(
+        "--amp",
+        action="store_true",
+        help="mixed-precision training of the torch methods (float16 on CUDA, "
+        "bfloat16 on CPU)",
+    )
+    parser.add_argument(
+        "--max-epochs",
+        type=int,
+        default=None,
+        help="epochs of every neural method (sknc, BCE net, MLPClassifier's "
+        "max_iter), e.g. for a smoke run (default: their defaults)",
+    )
+    parser.add_argument(
+        "--tune-folds", type=int, default=3, help="folds of the grid searches"
+    )
+    parser.add_argument(
+        "--tune-max-rows",
+        type=int,
+        default=None,
+        help="search on a stratified subsample of at most this many training "
+        "rows (the final fit uses all of them); default: all rows",
+    )
+    parser.add_argument(
+        "--tune-per-seed",
+        action="store_true",
+        help="repeat the search for every seed (default: search with seed 0 "
+        "and refit the chosen parameters with each seed)",
+    )
+    parser.add_argument(
+        "--pal-grid",
+        type=parse_grid,
+        default=PAL_GRID,
+        help=f"PALClassifier grid as JSON (default: {json.dumps(PAL_GRID)})",
+    )
+    parser.add_argument(
+        "--etf-grid",
+        type=parse_grid,
+        default=ETF_GRID,
+        help=f"FixedETFClassifier grid as JSON (default: {json.dumps(ETF_GRID)})",
+    )
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="limit torch and BLAS/OpenMP threads (use 1 on a shared machine)",
+    )
+    parser.add_argument("--out", default=None, help="Markdown file (default: stdout)")
+    parser.add_argument(
+        "--verbose-errors",
+        action="store_true",
+        help="print the traceback of every failure to stderr",
+    )
+    args = parser.parse_args(argv)
+    if args.seeds < 1:
+        parser.error("--seeds must be at least 1")
+    if args.tune_folds < 2:
+        parser.error("--tune-folds must be at least 2")
+    if args.skip_tuned:
+        args.methods = [m for m in args.methods if not m.endswith("-tuned")]
+    args.methods = [m for m in METHODS if m in args.methods]  # canonical order
+    args.device = resolve_device(args.device)
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    args.load_at_start = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    args.git = git_state()
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+        threadpool_limits(args.threads)
+    start = time.perf_counter()
+    datasets, info = {}, {}
+    for name in args.datasets:
+        data = load_dataset(name, args.data_dir, scale="auto")
+        if data is None:
+            path = Path(args.data_dir) / f"{name}.npz"
+            info[name] = f"skipped, not found: {path}"
+            continue
+        binary = is_binary(data[0])
+        never = int((data[1].sum(0) == 0).sum())
+        info[name] = (
+            describe(data)
+            + ("; binary features, not scaled" if binary else "; StandardScaler")
+            + (f"; {never} labels never positive in training" if never else "")
+        )
+        datasets[name] = data
+        log(f"[load] {name}: {info[name]}")
+    if not datasets:
+        log("No dataset could be loaded; nothing to do.")
+        return 1
+    args.mlknn_requested = "mlknn" in args.methods
+    if args.mlknn_requested and MLkNN is None:
+        log(f"[note] MLkNN skipped: scikit-multilearn not importable; {MLKNN_NOTE}")
+        args.methods.remove("mlknn")
+
+    # one-off torch set-up outside the timings
+    warm_up(args)
+    suite = Suite(args)
+    for name, data in datasets.items():
+        t0 = time.perf_counter()
+        log(f"[dataset] {name}")
+        # defaults and peers first: the tuning estimate uses the default's time
+        for key in sorted(args.methods, key=lambda k: k.endswith("-tuned")):
+            suite.run(name, data, key)
+        if not args.skip_efficiency:
+            for key in ("pal", "pal-d512", "etf", "etf-dK-1"):
+                suite.run(name, data, key)
+        if name == "digits" and not args.skip_cnn:
+            for key in ("pal", "pal-cnn", "etf", "etf-cnn"):
+                suite.run(name, data, key)
+        log(f"[dataset] {name} done in {time.perf_counter() - t0:.0f} s")
+
+    sections = [summary_section(suite, datasets), leads_section(suite, datasets)]
+    sections.append("## Per data set\n\nThe best mean of each column in bold.")
+    sections += [
+        dataset_section(suite, name, data, info[name])
+        for name, data in datasets.items()
+    ]
+    if not args.skip_efficiency:
+        sections.append(efficiency_section(suite, datasets))
+    if not args.skip_cnn:
+        sections.append(cnn_section(suite, datasets))
+    sections += [failures_section(suite), warnings_section(suite)]
+    total_s = time.perf_counter() - start
+    header = machine_header(
+        args,
+        info,
+        total_s,
+        title="# sknc benchmark suite: sknc against the usual multi-label estimators",
+        settings=settings_lines(args),
+    )
+    report = "\n\n".join([header] + sections).rstrip() + "\n"
+    if args.out:
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(report)
+        log(f"[done] {total_s:.0f} s; report written to {out}")
+    else:
+        sys.stdout.write(report)
+        log(f"[done] {total_s:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
