@@ -2,7 +2,8 @@ r"""Multi-label neural collapse in the unconstrained-feature model (UFM).
 
 No network: the classifier ``W`` (K x d) and one free feature vector ``h_i``
 per training sample are optimised directly, from a random start, on the
-training objective of DESIGN.md with the PAL cross-entropy,
+training objective of DESIGN.md with the PAL cross-entropy (with
+:func:`sknc.ufm.simulate_ufm`),
 
     F(W, H) = (1/N) sum_i L_PAL(W h_i, S_i) + (lambda_W/2) ||W||_F^2
               + (lambda_H/2) (1/N) sum_i ||h_i||^2,
@@ -12,9 +13,10 @@ optimal bias is a constant vector, which no softmax sees, so leaving it out
 changes nothing at the optimum). The data are K labels, ``n1`` samples of
 each single label and ``n2`` samples of each of the K(K-1)/2 label pairs:
 balanced within each multiplicity, imbalanced between them when
-``n1 != n2``. Full-batch gradient descent in float64, with step ``lr`` for
-``W`` and ``lr * N`` for each ``h_i`` (the same step per sample as if its own
-term were not divided by ``N``), then L-BFGS to polish the optimum.
+``n1 != n2`` (:func:`sknc.ufm.make_label_structure`). Full-batch gradient
+descent in float64, with step ``lr`` for ``W`` and ``lr * N`` for each
+``h_i`` (the same step per sample as if its own term were not divided by
+``N``), then L-BFGS to polish the optimum.
 
 The script prints the neural-collapse metrics of :mod:`sknc.metrics` every
 few hundred steps (all go to 0), then compares the fitted scale ``rho_2`` of
@@ -64,7 +66,8 @@ The script computes rho_2 three ways and compares them with the fitted one:
    collapsed objective
    ``(N_1/N) g_1(beta_1) + (N_2/N) g_2(beta_2) + (lambda_W/2) K alpha^2``
    (``N_m``: number of samples of multiplicity m), which also predicts the
-   norm of the rows of W.
+   norm of the rows of W: :func:`sknc.ufm.collapsed_optimum`, which
+   evaluates the loss itself instead of ``g_1``, ``g_2``.
 
 Run (about 15 s with one thread)::
 
@@ -74,43 +77,20 @@ Run (about 15 s with one thread)::
 import argparse
 import itertools
 import math
-import time
 import warnings
 
 import numpy as np
 import torch
-from scipy.optimize import minimize, minimize_scalar
+from scipy.optimize import minimize_scalar
+from sklearn.exceptions import ConvergenceWarning
 
-from sknc.metrics import neural_collapse_report, rho
-
-
-def make_labels(K, n1, n2):
-    """Label indicator: n1 rows per single label, n2 rows per label pair."""
-    rows = [np.eye(K, dtype=np.int64)[k] for k in range(K) for _ in range(n1)]
-    for a, b in itertools.combinations(range(K), 2):
-        y = np.zeros(K, dtype=np.int64)
-        y[[a, b]] = 1
-        rows += [y] * n2
-    return np.array(rows)
+from sknc.metrics import rho
+from sknc.ufm import collapsed_optimum, make_label_structure, simulate_ufm
 
 
 def pal_loss(logits, Y):
     """PAL cross-entropy per sample: sum over positives of -log softmax."""
     return -(torch.log_softmax(logits, dim=1) * Y).sum(dim=1)
-
-
-def objective(W, H, Y, lambda_W, lambda_H):
-    loss = pal_loss(H @ W.T, Y).mean()
-    return (
-        loss + 0.5 * lambda_W * W.pow(2).sum() + 0.5 * lambda_H * H.pow(2).sum(1).mean()
-    )
-
-
-def metrics(W, H, Y, seed=0):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # NaN metrics at a random start are fine
-        report = neural_collapse_report(H, Y, W, random_state=seed)
-    return report
 
 
 def derived_rho(W, H, Y, K, lambda_H):
@@ -154,22 +134,6 @@ def scalar_rho(alpha, K, lambda_H):
     return b1, b2, b2 / b1
 
 
-def predicted_optimum(K, N1, N2, lambda_W, lambda_H):
-    """alpha, beta_1, beta_2 minimising the collapsed objective (way 3)."""
-    N = N1 + N2
-
-    def F(p):
-        alpha, b1, b2 = p
-        return (
-            N1 / N * g1(b1, alpha, K, lambda_H)
-            + N2 / N * g2(b2, alpha, K, lambda_H)
-            + 0.5 * lambda_W * K * alpha**2
-        )
-
-    res = minimize(F, x0=[1.0, 1.0, 1.0], method="BFGS", options={"gtol": 1e-12})
-    return res.x
-
-
 def check_closed_form(alpha, b1, b2, K, lambda_H):
     """Residuals of the first-order conditions in the docstring."""
     x1 = alpha * b1 * K / (K - 1)
@@ -195,81 +159,58 @@ def main():
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    start = time.perf_counter()
-    torch.manual_seed(args.seed)
     K, d = args.K, args.d
-    Y_np = make_labels(K, args.n1, args.n2)
-    Y = torch.as_tensor(Y_np, dtype=torch.float64)
-    N = len(Y)
+    Y_np = make_label_structure(K, {1: args.n1, 2: args.n2})
+    N = len(Y_np)
     N1 = int((Y_np.sum(1) == 1).sum())
     N2 = N - N1
-    W = (0.1 * torch.randn(K, d, dtype=torch.float64)).requires_grad_()
-    H = (0.1 * torch.randn(N, d, dtype=torch.float64)).requires_grad_()
     lw, lh = args.lambda_W, args.lambda_H
     print(
         f"UFM, PAL-CE, no bias: K={K} labels, d={d}, {args.n1} samples per label, "
         f"{args.n2} per pair (N={N}: {N1} singles, {N2} pairs), "
         f"lambda_W={lw}, lambda_H={lh}, float64"
     )
+    with warnings.catch_warnings():
+        # tol=0: run every step (the table), then L-BFGS as far as float64 goes
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        result = simulate_ufm(
+            Y_np,
+            feature_dim=d,
+            lambda_W=lw,
+            lambda_H=lh,
+            n_steps=args.steps,
+            lr=args.lr,
+            lbfgs_iter=2000,
+            tol=0.0,
+            record_every=args.every,
+            random_state=args.seed,
+        )
     header = (
         f"{'step':>6} {'objective':>10} {'nc1':>9} {'nc2':>9} {'nc2_means':>9} "
         f"{'nc3':>9} {'ncm':>9} {'rho_2':>7}"
     )
     print(header)
-
-    def row(step):
-        with torch.no_grad():
-            obj = float(objective(W, H, Y, lw, lh))
-        r = metrics(W.detach(), H.detach(), Y_np, seed=args.seed)
-        rho2 = r["rho"].get(2, math.nan)
+    for row in result.history:
+        if row["phase"] == "lbfgs":
+            print(f"after L-BFGS ({result.n_lbfgs_iter} iterations):")
         print(
-            f"{step:>6} {obj:10.6f} {r['nc1']:9.2e} {r['nc2']:9.2e} "
-            f"{r['nc2_means']:9.2e} {r['nc3']:9.2e} {r['ncm']:9.2e} {rho2:7.4f}"
+            f"{row['step']:>6} {row['objective']:10.6f} {row['nc1']:9.2e} "
+            f"{row['nc2']:9.2e} {row['nc2_means']:9.2e} {row['nc3']:9.2e} "
+            f"{row['ncm']:9.2e} {row['rho_2']:7.4f}"
         )
+    print(f"max |gradient| (per-sample scale for H): {result.grad_norm:.1e}")
 
-    # Gradient descent, step lr for W and lr * N for each h_i.
-    for step in range(args.steps + 1):
-        if step % args.every == 0:
-            row(step)
-        if step == args.steps:
-            break
-        W.grad = H.grad = None
-        objective(W, H, Y, lw, lh).backward()
-        with torch.no_grad():
-            W -= args.lr * W.grad
-            H -= args.lr * N * H.grad
-
-    # L-BFGS polish to the optimum.
-    opt = torch.optim.LBFGS(
-        [W, H],
-        lr=1,
-        max_iter=2000,
-        tolerance_grad=1e-14,
-        tolerance_change=1e-16,
-        history_size=50,
-        line_search_fn="strong_wolfe",
-    )
-
-    def closure():
-        opt.zero_grad()
-        loss = objective(W, H, Y, lw, lh)
-        loss.backward()
-        return loss
-
-    opt.step(closure)
-    print("after L-BFGS:")
-    row(args.steps)
-    Wd, Hd = W.detach(), H.detach()
-    grad = torch.cat([W.grad.flatten(), N * H.grad.flatten()]).abs().max()
-    print(f"max |gradient| (per-sample scale for H): {float(grad):.1e}")
-
+    Wd = torch.as_tensor(result.W)
+    Hd = torch.as_tensor(result.H)
+    Y = torch.as_tensor(Y_np, dtype=torch.float64)
     fitted = rho(Hd, Y_np)[2]
     alpha_fit = float(Wd.norm(dim=1).mean())
     singles = Y_np.sum(1) == 1
     beta1_fit = float(Hd[torch.as_tensor(singles)].norm(dim=1).mean())
     per_sample, spread = derived_rho(Wd, Hd, Y, K, lh)
     b1, b2, scalar = scalar_rho(alpha_fit, K, lh)
-    alpha_p, b1_p, b2_p = predicted_optimum(K, N1, N2, lw, lh)
+    optimum = collapsed_optimum(Y_np, lambda_W=lw, lambda_H=lh)
+    alpha_p, b1_p, b2_p = optimum["alpha"], optimum["beta"][1], optimum["beta"][2]
     *_, closed = check_closed_form(alpha_p, b1_p, b2_p, K, lh)
     print()
     print("rho_2 of the tag-wise average rule mu_ab = rho_2 (mu_a + mu_b)/2:")
@@ -288,7 +229,7 @@ def main():
         f"beta_1 fitted {beta1_fit:.6f} / at fitted alpha {b1:.6f} / "
         f"predicted {b1_p:.6f}"
     )
-    print(f"time {time.perf_counter() - start:.1f} s")
+    print(f"time {result.time:.1f} s")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """sknc: multi-label neural classification built on neural-collapse theory."""
 
-from . import callbacks, datasets, metrics, model_selection, plotting
+from . import callbacks, datasets, metrics, model_selection, plotting, ufm
 from ._classifier import FixedETFClassifier, PALClassifier
 from ._decoding import BaseDecoder, ONNDecoder, ThresholdDecoder, TopKDecoder
 from ._etf import simplex_etf
@@ -31,5 +31,6 @@ __all__ = [
     "metrics",
     "model_selection",
     "plotting",
+    "ufm",
     "__version__",
 ]

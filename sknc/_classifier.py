@@ -28,19 +28,11 @@ from skorch.callbacks import (
 
 from ._batching import array_batches
 from ._decoding import _DECODERS, BaseDecoder, get_decoder
-from ._loss import PALCrossEntropyLoss, PALFocalLoss, PALMSELoss
+from ._loss import _LOSSES
 from ._modules import FixedETFHead, LinearHead, MLPBackbone, NormalizedHead, PALNet
 from ._validation import encode_targets
 
 __all__ = ["PALClassifier", "FixedETFClassifier"]
-
-_LOSSES = {
-    "pal": (PALCrossEntropyLoss, {"normalize": False}),
-    "pal_n": (PALCrossEntropyLoss, {"normalize": True}),
-    "pal_ls": (PALCrossEntropyLoss, {"normalize": False, "label_smoothing": 0.1}),
-    "pal_focal": (PALFocalLoss, {"normalize": False, "gamma": 2.0}),
-    "pal_mse": (PALMSELoss, {"normalize": False, "kappa": 1.0, "M": 1.0}),
-}
 
 
 def _resolve_device(device):

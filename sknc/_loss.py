@@ -426,3 +426,13 @@ class PALMSELoss(_PALLoss):
             f"kappa={self.kappa}, M={self.M}, normalize={self.normalize}, "
             f"reduction={self.reduction!r}"
         )
+
+
+# the estimators' and the simulator's ``loss=`` names: (class, its arguments)
+_LOSSES = {
+    "pal": (PALCrossEntropyLoss, {"normalize": False}),
+    "pal_n": (PALCrossEntropyLoss, {"normalize": True}),
+    "pal_ls": (PALCrossEntropyLoss, {"normalize": False, "label_smoothing": 0.1}),
+    "pal_focal": (PALFocalLoss, {"normalize": False, "gamma": 2.0}),
+    "pal_mse": (PALMSELoss, {"normalize": False, "kappa": 1.0, "M": 1.0}),
+}
