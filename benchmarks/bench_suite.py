@@ -538,7 +538,7 @@ class Suite:
             ),
             scoring="f1_micro",
             refit=False,
-            n_jobs=1,
+            n_jobs=args.tune_jobs,
         )
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -1031,7 +1031,8 @@ def settings_lines(args):
             if args.tune_per_seed
             else "searched once (seed 0), the chosen parameters refitted on the "
             "whole training split with every seed"
-        ),
+        )
+        + f"; {args.tune_jobs} parallel fit(s)",
         "- LRAP scores, as scikit-learn's ranking scorers choose them: "
         "`decision_function` where there is one (sknc: the logits; one-vs-rest: "
         "the margins), else `predict_proba` (MLP; BCE net: sigmoid of the "
@@ -1114,6 +1115,14 @@ def parse_args(argv=None):
     )
     parser.add_argument(
         "--tune-folds", type=int, default=3, help="folds of the grid searches"
+    )
+    parser.add_argument(
+        "--tune-jobs",
+        type=int,
+        default=1,
+        help="parallel fits of a grid search (GridSearchCV n_jobs; one torch "
+        "thread each with OMP_NUM_THREADS=1). Fit times of the tuned rows are "
+        "then not comparable with the others",
     )
     parser.add_argument(
         "--tune-max-rows",
