@@ -16,6 +16,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
 
 from .metrics import (
+    _GEOMETRIES,
     NeuralCollapseWarning,
     nc1,
     nc2,
@@ -182,6 +183,14 @@ class NeuralCollapseScorer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator
         Seeds the random label sets of NCm (exact, without randomness, when
         there are at most ``n_random`` sets of a size). Pass an int for
         repeatable scores.
+    geometry : {'etf', 'orthogonal'}, default='etf'
+        The collapsed geometry of the class means that ``'nc2_means'``
+        measures: ``'etf'`` (the centred means, a simplex ETF) for
+        unconstrained features such as those of sknc's default backbone,
+        ``'orthogonal'`` (the uncentred means, an orthogonal frame) for a
+        backbone that ends with a ReLU; see :func:`sknc.metrics.nc2_means`.
+        The other metrics do not depend on it (the head is a simplex ETF
+        in both cases).
     chunk_size : int, default=None
         Rows per streamed chunk of the metrics; ``None`` picks about 4M
         elements per chunk.
@@ -264,6 +273,7 @@ class NeuralCollapseScorer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator
         "n_random": [Interval(numbers.Integral, 1, None, closed="left")],
         "center": ["boolean"],
         "random_state": ["random_state"],
+        "geometry": [StrOptions(set(_GEOMETRIES))],
         "chunk_size": [Interval(numbers.Integral, 1, None, closed="left"), None],
     }
 
@@ -274,12 +284,14 @@ class NeuralCollapseScorer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator
         n_random=1000,
         center=True,
         random_state=None,
+        geometry="etf",
         chunk_size=None,
     ):
         self.metric = metric
         self.n_random = n_random
         self.center = center
         self.random_state = random_state
+        self.geometry = geometry
         self.chunk_size = chunk_size
 
     # ----------------------------------------------------------------- tags
@@ -312,7 +324,7 @@ class NeuralCollapseScorer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator
         if metric == "nc2":
             return nc2(W)
         if metric == "nc2_means":
-            return nc2_means(H, Y, chunk_size=self.chunk_size)
+            return nc2_means(H, Y, geometry=self.geometry, chunk_size=self.chunk_size)
         if metric == "nc3":
             return nc3(H, Y, W, chunk_size=self.chunk_size)
         return ncm(
@@ -393,6 +405,7 @@ class NeuralCollapseScorer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator
                 n_random=self.n_random,
                 center=self.center,
                 random_state=self.random_state,
+                geometry=self.geometry,
                 chunk_size=self.chunk_size,
             )
         return self

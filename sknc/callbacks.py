@@ -15,6 +15,7 @@ from skorch.callbacks import Callback
 from skorch.dataset import unpack_data
 
 from .metrics import (
+    _GEOMETRIES,
     _accumulation_device,
     _default_chunk_size,
     _emit,
@@ -81,6 +82,13 @@ class NeuralCollapseTracker(Callback):
         Seeds the random label sets of NCm. One seed is drawn at the start
         of training and used at every epoch, so that the chance level does
         not jitter from epoch to epoch.
+    geometry : {'etf', 'orthogonal'}, default='etf'
+        The collapsed geometry of the class means that ``'nc2_means'``
+        measures: ``'etf'`` for unconstrained features (sknc's default
+        backbone ends with a linear layer), ``'orthogonal'`` for a custom
+        backbone whose features pass through a ReLU; see
+        :func:`sknc.metrics.nc2_means`. The other metrics do not depend on
+        it.
 
     Attributes
     ----------
@@ -130,6 +138,7 @@ class NeuralCollapseTracker(Callback):
         n_random=1000,
         center=True,
         random_state=None,
+        geometry="etf",
     ):
         self.every = every
         self.metrics = metrics
@@ -137,6 +146,7 @@ class NeuralCollapseTracker(Callback):
         self.n_random = n_random
         self.center = center
         self.random_state = random_state
+        self.geometry = geometry
 
     # ------------------------------------------------------------ checks
     def _check_params(self):
@@ -165,6 +175,12 @@ class NeuralCollapseTracker(Callback):
             or n_random < 1
         ):
             raise ValueError(f"n_random must be a positive int; got {n_random!r}.")
+        if not isinstance(self.geometry, str) or self.geometry not in _GEOMETRIES:
+            raise ValueError(
+                f"geometry must be one of {list(_GEOMETRIES)}: 'etf' for "
+                "unconstrained features, 'orthogonal' for non-negative (post-"
+                f"ReLU) features; got geometry={self.geometry!r}."
+            )
         return metrics
 
     def initialize(self):
@@ -297,7 +313,7 @@ class NeuralCollapseTracker(Callback):
         if "nc1" in metrics:
             yield "nc1", _nc1(s, local)
         if "nc2_means" in metrics:
-            yield "nc2_means", _nc2_means(s, local)
+            yield "nc2_means", _nc2_means(s, local, self.geometry)
         if "nc3" in metrics:
             yield "nc3", _nc3(s, W.to(s.mu.device), local)
         multilabel = getattr(net, "multilabel_", True)

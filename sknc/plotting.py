@@ -5,7 +5,10 @@ r"""Figures of neural collapse (needs matplotlib: ``pip install sknc[plot]``).
 - :func:`plot_feature_geometry`: a 2-D view of the class means of the
   multiplicity-1 samples (the vertices of a simplex ETF under collapse) and
   of the means of the label pairs next to their tag-wise averages
-  :math:`(\mu_a + \mu_b)/2`.
+  :math:`(\mu_a + \mu_b)/2`;
+- :func:`plot_label_report`: per label, its frequency against the norm of its
+  classifier row and that row's largest cosine to another row (minority
+  collapse), from :func:`sknc.metrics.label_report`.
 
 matplotlib is imported when a function is called, not with this module.
 """
@@ -19,7 +22,7 @@ import torch
 
 from .metrics import _accumulate, _emit, _tagwise
 
-__all__ = ["plot_nc_history", "plot_feature_geometry"]
+__all__ = ["plot_nc_history", "plot_feature_geometry", "plot_label_report"]
 
 _DEFAULT_METRICS = ("nc1", "nc2", "nc2_means", "nc3", "ncm")
 _NAMES = {
@@ -425,3 +428,232 @@ def plot_feature_geometry(
     ax.set_title(f"Class and pair means, {what} projection")
     ax.legend(fontsize="small", loc="best")
     return ax
+
+
+# ----------------------------------------------------------------------------
+# Label report
+# ----------------------------------------------------------------------------
+
+
+def _report_item(report, key, default=None):
+    """Return a column or a scalar of a label report (Bunch or DataFrame)."""
+    attrs = getattr(report, "attrs", None)
+    if isinstance(attrs, dict) and key in attrs:
+        return attrs[key]
+    try:
+        value = report[key]
+    except (KeyError, TypeError, IndexError):
+        return default
+    return value.to_numpy() if hasattr(value, "to_numpy") else value
+
+
+def plot_label_report(report, ax=None, *, which="auto", annotate=None):
+    r"""Plot each label's frequency against its row norm and largest cosine.
+
+    Two panels share a logarithmic frequency axis (the fraction of rows that
+    contain the label): on the left the norm of the label's classifier row
+    :math:`\|w_k\|`, on the right the largest cosine of :math:`w_k` to
+    another label's row, with the collapse threshold (dashed) and the value
+    of a simplex ETF, :math:`-1/(K-1)` (dotted). Minority collapse [1]_
+    shows as rare labels (on the left) with small norms and cosines near 1;
+    the labels flagged ``collapsed`` are drawn as red crosses and named.
+    Labels that never occur in the data cannot sit on a log axis: they are
+    drawn with hollow markers at the left edge.
+
+    Parameters
+    ----------
+    report : Bunch or pandas.DataFrame
+        The output of :func:`sknc.metrics.label_report` or
+        :func:`~sknc.metrics.label_report_from_estimator`.
+    ax : sequence of two matplotlib Axes, default=None
+        The axes of the two panels; None creates a new figure.
+    which : {'auto', 'head', 'means'}, default='auto'
+        ``'head'``: the classifier rows (``weight_norm``, ``max_cosine``,
+        ``collapsed``); ``'means'``: the labels' centred feature means
+        (``mean_norm``, ``mean_max_cosine``; a fixed ETF head cannot
+        collapse, its features can), with the labels above the threshold
+        marked; ``'auto'``: the head when the report has it.
+    annotate : bool, default=None
+        Write the names of the marked labels (with the label they are
+        nearest to); None does it when at most 12 are marked.
+
+    Returns
+    -------
+    axes : ndarray of matplotlib Axes of shape (2,)
+        The norm panel and the cosine panel. In each, the collections are
+        the labels that occur, the labels that never occur (only when there
+        are some) and the marked labels, in this order.
+
+    References
+    ----------
+    .. [1] C. Fang, H. He, Q. Long and W. J. Su, "Exploring deep neural
+       networks via layer-peeled model: Minority collapse in imbalanced
+       training", PNAS 118 (43), 2021.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import numpy as np
+    >>> from sknc.metrics import label_report
+    >>> from sknc.plotting import plot_label_report
+    >>> Y = np.array([[1, 0, 0, 0]] * 45 + [[0, 1, 0, 0]] * 45
+    ...              + [[0, 0, 1, 0]] * 5 + [[0, 0, 0, 1]] * 5)
+    >>> W = np.array([[3.0, 0.0, 0.0], [0.0, 3.0, 0.0],
+    ...               [0.3, 0.3, 1.0], [0.3, 0.2, 1.0]])
+    >>> axes = plot_label_report(label_report(Y @ W, Y, W))
+    >>> [ax.get_xscale() for ax in axes]
+    ['log', 'log']
+    >>> axes[1].collections[-1].get_label()
+    'collapsed (cos > 0.9): 2'
+    """
+    if which not in ("auto", "head", "means"):
+        raise ValueError(
+            f"which must be 'auto', 'head' or 'means'; got which={which!r}."
+        )
+    frequency = _report_item(report, "frequency")
+    if frequency is None:
+        raise TypeError(
+            "report must be the output of sknc.metrics.label_report (a Bunch "
+            "or a DataFrame with a 'frequency' column); got "
+            f"{type(report).__name__}."
+        )
+    has_head = _report_item(report, "max_cosine") is not None
+    if which == "auto":
+        which = "head" if has_head else "means"
+    if which == "head" and not has_head:
+        raise ValueError(
+            "which='head' needs the head columns, but the report was made "
+            "without W. Pass W to label_report (or use "
+            "label_report_from_estimator), or use which='means'."
+        )
+    frequency = np.asarray(frequency, dtype=float)
+    K = len(frequency)
+    names = np.asarray(_report_item(report, "label", np.arange(K)))
+    threshold = float(_report_item(report, "threshold", 0.9))
+    if which == "head":
+        norm = np.asarray(_report_item(report, "weight_norm"), dtype=float)
+        cosine = np.asarray(_report_item(report, "max_cosine"), dtype=float)
+        nearest = np.asarray(_report_item(report, "nearest"))
+        marked = np.asarray(_report_item(report, "collapsed"), dtype=bool)
+        norm_label = r"row norm $\|w_k\|$"
+        cos_label = "largest cosine to another row"
+        mark_label = f"collapsed (cos > {threshold:g})"
+        title = "Classifier rows"
+    else:
+        norm = np.asarray(_report_item(report, "mean_norm"), dtype=float)
+        cosine = np.asarray(_report_item(report, "mean_max_cosine"), dtype=float)
+        nearest = np.asarray(_report_item(report, "mean_nearest"))
+        with np.errstate(invalid="ignore"):
+            marked = cosine > threshold
+        norm_label = r"centred mean norm $\|\nu_k - \nu_G\|$"
+        cos_label = "largest cosine to another label's mean"
+        mark_label = f"cos > {threshold:g}"
+        title = "Feature means"
+    present = frequency > 0
+    if not present.any():
+        raise ValueError("No label occurs in the data of the report: nothing to plot.")
+
+    plt = _pyplot()
+    if ax is None:
+        _, axes = plt.subplots(1, 2, figsize=(11, 4.5), layout="constrained")
+    else:
+        axes = [ax] if hasattr(ax, "plot") else list(np.ravel(ax))
+        if len(axes) != 2:
+            raise ValueError(
+                "ax must be a sequence of two Axes (the norm and the cosine "
+                f"panels); got {len(axes)}."
+            )
+    axes = np.asarray(axes, dtype=object)
+
+    x = frequency.copy()
+    x[~present] = frequency[present].min() / 2.0  # never in Y: left edge
+    if annotate is None:
+        annotate = marked.sum() <= 12
+    for panel, y, ylabel in ((axes[0], norm, norm_label), (axes[1], cosine, cos_label)):
+        shown = ~marked & present
+        panel.scatter(
+            x[shown],
+            y[shown],
+            s=22,
+            color="C0",
+            alpha=0.7,
+            linewidths=0,
+            label=f"labels ({int(shown.sum())})",
+        )
+        if (~present).any():
+            panel.scatter(
+                x[~present],
+                y[~present],
+                s=22,
+                facecolors="none",
+                edgecolors="0.4",
+                label=f"never in Y ({int((~present).sum())}), at the left edge",
+            )
+        panel.scatter(
+            x[marked],
+            y[marked],
+            s=45,
+            marker="X",
+            color="C3",
+            zorder=3,
+            label=f"{mark_label}: {int(marked.sum())}",
+        )
+        panel.set_xscale("log")
+        panel.set_xlabel("label frequency (fraction of rows)")
+        panel.set_ylabel(ylabel)
+        panel.grid(True, which="major", alpha=0.3)
+    norm_ax = axes[0]
+    norm_ax.ticklabel_format(axis="y", useOffset=False)
+    finite = norm[np.isfinite(norm)]
+    if finite.size and np.ptp(finite) <= 1e-6 * max(np.abs(finite).max(), 1e-300):
+        # a normalised (or fixed ETF) head: every row has the same norm
+        value = float(finite.mean())
+        norm_ax.set_ylim(0.9 * value - 1e-12, 1.1 * value + 1e-12)
+        norm_ax.annotate(
+            "every row has the same norm\n(a fixed or normalised head)",
+            (0.5, 0.9),
+            xycoords="axes fraction",
+            ha="center",
+            va="top",
+            fontsize=8,
+            color="0.4",
+        )
+    cos_ax = axes[1]
+    cos_ax.axhline(threshold, color="C3", linestyle="--", linewidth=1)
+    if K > 1:
+        etf = -1.0 / (K - 1)
+        cos_ax.axhline(etf, color="0.4", linestyle=":", linewidth=1)
+        cos_ax.annotate(
+            "simplex ETF",
+            (0.0, etf),
+            xycoords=("axes fraction", "data"),
+            xytext=(3, 3),
+            textcoords="offset points",
+            fontsize=8,
+            color="0.4",
+        )
+    low = np.nanmin(cosine) if np.isfinite(cosine).any() else 0.0
+    cos_ax.set_ylim(min(-0.1, low - 0.05), 1.05)
+    if annotate:
+        # staggered below the threshold line, left to right, each joined to
+        # its marker: collapsed labels sit close together
+        order = np.nonzero(marked)[0]
+        order = order[np.argsort(x[order], kind="stable")]
+        for i, k in enumerate(order):
+            text = str(names[k])
+            if nearest[k] >= 0:
+                text += f" \N{RIGHTWARDS ARROW} {names[nearest[k]]}"
+            cos_ax.annotate(
+                text,
+                (x[k], cosine[k]),
+                xytext=(8, -22 - 11 * (i % 6)),
+                textcoords="offset points",
+                fontsize=7,
+                color="C3",
+                arrowprops={"arrowstyle": "-", "color": "C3", "lw": 0.5, "alpha": 0.6},
+            )
+    axes[0].set_title(f"{title}: norm")
+    axes[1].set_title(f"{title}: largest cosine")
+    axes[1].legend(fontsize="small", loc="best")
+    return axes
