@@ -16,10 +16,12 @@ fits ``FixedETFClassifier`` and ``PALClassifier`` with default parameters
    official train/test splits of the named Mulan sets
    (``<data-dir>/<name>.npz``).
 
-Every method sees features standardised by a ``StandardScaler`` fitted on the
-training part. The neural-collapse theory says every loss of the family has
-the same collapsed geometry at its optimum, so the NC columns should agree
-across losses when training reaches the terminal phase.
+Features are standardised by a ``StandardScaler`` fitted on the training
+part, except for Mulan sets whose features are all 0 or 1 (word indicators),
+which stay as they are (as in ``bench_suite.py``). The neural-collapse
+theory says every loss of the family has the same collapsed geometry at its
+optimum, so the NC columns should agree across losses when training reaches
+the terminal phase.
 
 Examples
 --------
@@ -122,7 +124,8 @@ def header(args, total_s):
             + "; loss defaults: pal_ls label_smoothing=0.1, pal_focal gamma=2, "
             "pal_mse kappa=M=1",
             f"- digits: make_multilabel_digits({DIGITS_TRAIN}) train, "
-            f"({DIGITS_TEST}) test; StandardScaler fitted on the training part",
+            f"({DIGITS_TEST}) test; StandardScaler fitted on the training part "
+            "(Mulan sets too, unless all their features are 0/1)",
             f"- total wall time: {total_s:.0f} s",
         ]
     )
@@ -219,7 +222,7 @@ def main(argv=None):
                 results[est, loss] = fit_one(cls, loss, digits, args, nc=True)
         data_results = {}
         for name in args.datasets or ():
-            data = load_dataset(name, args.data_dir)
+            data = load_dataset(name, args.data_dir, scale="auto")
             if data is None:
                 continue
             for est, cls in ESTIMATORS.items():
