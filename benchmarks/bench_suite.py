@@ -50,7 +50,6 @@ from pathlib import Path
 import numpy as np
 import skorch
 import torch
-from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import (
     accuracy_score,
@@ -86,6 +85,7 @@ from bench_core import (  # noqa: E402
 from bench_decoders import DATASETS, bce_net  # noqa: E402
 
 import sknc  # noqa: E402
+from sknc._benchmark import ConstantLabels, label_scores  # noqa: E402
 from sknc.model_selection import (  # noqa: E402
     MultilabelStratifiedKFold,
     multilabel_train_test_split,
@@ -238,39 +238,6 @@ class SmallCNN(nn.Module):
         return self.fc(self.conv(X.reshape(-1, 1, self.side, self.side)))
 
 
-class ConstantLabels(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
-    """Fit a multi-label estimator on the labels that vary in training.
-
-    A label with a single value in the training data (medical and enron have
-    labels that never occur) is predicted as that value; ``LogisticRegression``
-    inside a ``ClassifierChain`` would otherwise fail on it.
-    """
-
-    def __init__(self, estimator):
-        self.estimator = estimator
-
-    def fit(self, X, Y):
-        Y = np.asarray(Y)
-        self.values_ = Y[0].copy()
-        self.constant_ = (Y == Y[0]).all(axis=0)
-        self.estimator_ = None
-        if not self.constant_.all():
-            self.estimator_ = clone(self.estimator).fit(X, Y[:, ~self.constant_])
-        return self
-
-    def _fill(self, X, method, dtype):
-        out = np.tile(self.values_.astype(dtype), (X.shape[0], 1))
-        if self.estimator_ is not None:
-            out[:, ~self.constant_] = getattr(self.estimator_, method)(X)
-        return out
-
-    def predict(self, X):
-        return self._fill(X, "predict", self.values_.dtype)
-
-    def predict_proba(self, X):
-        return self._fill(X, "predict_proba", np.float64)
-
-
 class BCEBaseline:
     """The BCE net of ``bench_decoders.bce_net`` with a multi-label interface."""
 
@@ -350,29 +317,6 @@ def build(key, seed, data, args, params=None):
             )
         return MLkNN()
     raise ValueError(f"unknown method {key!r}")
-
-
-def label_scores(est, X, response="auto"):
-    """Per-label scores, shape (n, K), for LRAP.
-
-    As scikit-learn's ranking scorers do: ``decision_function`` when the
-    estimator has one (sknc: the logits), else the probability of the
-    positive class. ``response='proba'`` forces ``predict_proba``.
-    """
-    if response == "auto" and hasattr(est, "decision_function"):
-        return np.asarray(est.decision_function(X), dtype=np.float64)
-    if isinstance(est, KNeighborsClassifier):
-        columns = []
-        for classes, proba in zip(est.classes_, est.predict_proba(X), strict=True):
-            if 1 in classes:
-                columns.append(proba[:, list(classes).index(1)])
-            else:  # the label never occurs in training
-                columns.append(np.zeros(X.shape[0]))
-        return np.column_stack(columns)
-    scores = est.predict_proba(X)
-    if hasattr(scores, "toarray"):  # MLkNN returns a sparse matrix
-        scores = scores.toarray()
-    return np.asarray(scores, dtype=np.float64)
 
 
 def linear_params(est):
@@ -1034,9 +978,10 @@ def settings_lines(args):
         )
         + f"; {args.tune_jobs} parallel fit(s)",
         "- LRAP scores, as scikit-learn's ranking scorers choose them: "
-        "`decision_function` where there is one (sknc: the logits; one-vs-rest: "
-        "the margins), else `predict_proba` (MLP; BCE net: sigmoid of the "
-        "logits; chain; k-NN: the neighbours' vote for 1). Below each table, "
+        "`decision_function` where there is one (sknc: the logits), else "
+        "`predict_proba` (one-vs-rest, whose margin for a label constant in "
+        "training is 0 and would outrank the others; MLP; BCE net: sigmoid of "
+        "the logits; chain; k-NN: the neighbours' vote for 1). Below each table, "
         "sknc's LRAP from `predict_proba` (the decoder's probabilities)",
         "- preprocessing: official train/test splits; StandardScaler fitted on "
         "the training part, except for data sets whose training features are "

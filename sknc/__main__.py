@@ -1,7 +1,16 @@
-"""Command line: ``python -m sknc demo``."""
+"""Command line: ``python -m sknc demo`` and ``python -m sknc benchmark``."""
 
 import argparse
 import sys
+
+EPILOG = """\
+examples:
+  python -m sknc demo
+  python -m sknc benchmark --data my_data.npz
+  python -m sknc benchmark --help
+
+'python -m sknc COMMAND --help' describes each command's options.
+"""
 
 
 def main(argv=None):
@@ -9,12 +18,19 @@ def main(argv=None):
     parser = argparse.ArgumentParser(
         prog="python -m sknc",
         description="sknc: multi-label neural classification with the PAL loss.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     demo = sub.add_parser(
         "demo",
         help="fit FixedETFClassifier and PALClassifier on built-in multi-label "
         "digits and print their scores",
+        description="Fit FixedETFClassifier and PALClassifier on the built-in "
+        "multi-label digits (one digit, or two digits in opposite corners of a "
+        "20x20 canvas) and print their test scores as a Markdown table.",
+        epilog="example:\n  python -m sknc demo --max-epochs 10",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     demo.add_argument(
         "--n-train",
@@ -35,7 +51,12 @@ def main(argv=None):
     demo.add_argument(
         "--device", default="cpu", help="torch device: cpu, cuda or auto (default cpu)"
     )
+    from . import _benchmark
+
+    bench = _benchmark.add_parser(sub)
     args = parser.parse_args(argv)
+    if args.command == "benchmark":
+        return _benchmark.main(args, bench)
 
     from ._demo import format_table, run_demo
 
