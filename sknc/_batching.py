@@ -88,9 +88,13 @@ def array_batches(dataset, iterator, kwargs):
 
     It applies to skorch's own ``Dataset`` (or a ``Subset`` of one, as made
     by a ``train_split``) over a numpy array or CSR matrix, iterated by the
-    default ``DataLoader`` with no arguments beyond :data:`_SUPPORTED`.
+    default ``DataLoader`` with no arguments beyond :data:`_SUPPORTED`, and
+    not inside a ``torch.distributed`` process group.
     """
     if iterator is not torch.utils.data.DataLoader or set(kwargs) - _SUPPORTED:
+        return None
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        # data-parallel training (e.g. accelerate) shards DataLoaders only
         return None
     indices = None
     if type(dataset) is torch.utils.data.Subset:

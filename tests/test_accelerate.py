@@ -93,8 +93,6 @@ SCRIPT = textwrap.dedent(
         batch_size={BATCH_SIZE},
         lr=1e-2,
         random_state=0,
-        # skorch's DataLoader, which accelerate shards across the processes
-        iterator_train__num_workers=0,
         callbacks=[("broadcast_buffers", BroadcastBuffers()), ("batches", batches)],
     )
     net.fit(X, Y)

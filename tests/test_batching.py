@@ -87,6 +87,22 @@ def test_falls_back_to_skorch(dataset, iterator, kwargs):
     assert array_batches(dataset, iterator, kwargs) is None
 
 
+def test_falls_back_inside_a_process_group(tmp_path):
+    """Distributed training shards DataLoaders only: keep skorch's."""
+    dist = pytest.importorskip("torch.distributed")
+    if not dist.is_available():
+        pytest.skip("torch.distributed is not available")
+    dataset = Dataset(*_data())
+    assert array_batches(dataset, DataLoader, {"batch_size": 2}) is not None
+    dist.init_process_group(
+        "gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1
+    )
+    try:
+        assert array_batches(dataset, DataLoader, {"batch_size": 2}) is None
+    finally:
+        dist.destroy_process_group()
+
+
 def test_estimator_uses_it_and_trains_as_the_dataloader_does(multilabel_data):
     X, Y = multilabel_data
     fast = PALClassifier(iterator_train__shuffle=False, **FAST)
