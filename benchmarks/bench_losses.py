@@ -245,7 +245,8 @@ def main(argv=None):
         digits_table(results),
     ]
     if data_results:
-        names = sorted({d for d, _, _ in data_results}, key=MULAN.index)
+        # in the order asked for (any Mulan set, not only the default three)
+        names = [d for d in args.datasets if any(k[0] == d for k in data_results)]
         parts += [
             "",
             "## Mulan data sets: test micro-F1 / subset accuracy",
