@@ -37,7 +37,7 @@ from bench_core import DEFAULT_DATA_DIR, log  # noqa: E402
 from bench_decoders import DATASETS, bce_net  # noqa: E402
 
 import sknc  # noqa: E402
-from sknc import ONNDecoder, ThresholdDecoder, TopKDecoder  # noqa: E402
+from sknc import KNNDecoder, ONNDecoder, ThresholdDecoder, TopKDecoder  # noqa: E402
 from sknc.datasets import make_multilabel_digits  # noqa: E402
 from sknc.model_selection import MultilabelStratifiedShuffleSplit  # noqa: E402
 
@@ -76,6 +76,9 @@ DECODERS = {
     "onn-logits": ONNDecoder(space="logits"),
     "thr0.5": ThresholdDecoder(),
     "topk": TopKDecoder(),
+    "knn": KNNDecoder(),
+    "knn-label": KNNDecoder(vote="label"),
+    "knn20": KNNDecoder(n_neighbors=20),
 }
 
 

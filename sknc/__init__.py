@@ -2,7 +2,13 @@
 
 from . import callbacks, datasets, metrics, model_selection, plotting, ufm
 from ._classifier import FixedETFClassifier, PALClassifier
-from ._decoding import BaseDecoder, ONNDecoder, ThresholdDecoder, TopKDecoder
+from ._decoding import (
+    BaseDecoder,
+    KNNDecoder,
+    ONNDecoder,
+    ThresholdDecoder,
+    TopKDecoder,
+)
 from ._etf import simplex_etf
 from ._loss import PALCrossEntropyLoss, PALFocalLoss, PALMSELoss
 from ._modules import FixedETFHead, LinearHead, MLPBackbone, NormalizedHead, PALNet
@@ -18,6 +24,7 @@ __all__ = [
     "simplex_etf",
     "BaseDecoder",
     "ONNDecoder",
+    "KNNDecoder",
     "ThresholdDecoder",
     "TopKDecoder",
     "MLPBackbone",

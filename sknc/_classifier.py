@@ -918,12 +918,14 @@ _SHARED_PARAMS = """\
         parameters with ``criterion__<name>``, e.g.
         ``criterion__label_smoothing=0.2``, ``criterion__gamma=1`` or
         ``criterion__normalize=True``.
-    decoder : {{'onn', 'threshold', 'topk'}} or decoder instance, default='onn'
+    decoder : {{'onn', 'knn', 'threshold', 'topk'}} or decoder instance, default='onn'
         How multi-label outputs become label sets and per-label
         probabilities; fitted on the training data at the end of ``fit``
         (prototypes from the training part, calibration from the validation
         part when there is a ``train_split``). ``'onn'``: nearest label-set
-        prototype (:class:`~sknc.ONNDecoder`); ``'threshold'``:
+        prototype (:class:`~sknc.ONNDecoder`); ``'knn'``: a vote of the
+        nearest training samples in feature space
+        (:class:`~sknc.KNNDecoder`); ``'threshold'``:
         :class:`~sknc.ThresholdDecoder`; ``'topk'``:
         :class:`~sknc.TopKDecoder`. Set a decoder's parameters with
         ``decoder__<name>`` (e.g. ``decoder__metric='cosine'``), also in a

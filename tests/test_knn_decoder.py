@@ -1,0 +1,127 @@
+"""KNNDecoder: a vote of the nearest training samples in feature space."""
+
+import numpy as np
+import pytest
+import torch
+from sklearn.model_selection import GridSearchCV
+
+from sknc import KNNDecoder, PALClassifier
+from sknc._decoding import get_decoder
+from sknc.model_selection import MultilabelStratifiedKFold
+
+from .conftest import FAST
+
+
+def _t(rows, dtype=torch.float32):
+    return torch.tensor(rows, dtype=dtype)
+
+
+def _line(sets, positions):
+    """Training points on the x axis (2-D features), one label set each."""
+    features = _t([[x, 1.0] for x in positions])
+    return features, _t(sets, torch.uint8)
+
+
+def test_clusters_are_decoded_exactly():
+    rng = np.random.RandomState(0)
+    centres = {(1, 0, 0): [5, 0, 0], (0, 1, 0): [0, 5, 0], (1, 0, 1): [3, 0, 3]}
+    feats, labels = [], []
+    for labelset, centre in centres.items():
+        feats.append(np.asarray(centre) + 0.1 * rng.randn(20, 3))
+        labels += [labelset] * 20
+    features = torch.as_tensor(np.vstack(feats), dtype=torch.float32)
+    Y = _t(labels, torch.uint8)
+    for vote in ("set", "label"):
+        for metric in ("cosine", "euclidean"):
+            dec = KNNDecoder(vote=vote, metric=metric).fit(None, features, Y)
+            queries = _t(list(centres.values()))
+            expected = _t(list(centres), torch.bool)
+            assert torch.equal(dec.predict(None, queries), expected)
+
+
+def test_set_vote_and_label_vote_differ():
+    # 10 neighbours: {0} x4 (nearest), {1} x3, {0, 1} x3
+    sets = [[1, 0]] * 4 + [[0, 1]] * 3 + [[1, 1]] * 3
+    features, Y = _line(sets, range(10))
+    query = _t([[0.0, 1.0]])
+    by_set = KNNDecoder(metric="euclidean", vote="set").fit(None, features, Y)
+    assert by_set.predict(None, query).tolist() == [[True, False]]
+    # label 0 on 7 of 10, label 1 on 6 of 10: both reach half
+    by_label = KNNDecoder(metric="euclidean", vote="label").fit(None, features, Y)
+    assert by_label.predict(None, query).tolist() == [[True, True]]
+
+
+def test_tied_sets_go_to_the_nearest_neighbour():
+    features, Y = _line([[0, 1], [1, 0], [1, 0], [0, 1]], [0.0, 1.0, 2.0, 3.0])
+    dec = KNNDecoder(n_neighbors=2, metric="euclidean").fit(None, features, Y)
+    # neighbours of 0.9: point 1 ({0}) then point 0 ({1}): one vote each
+    assert dec.predict(None, _t([[0.9, 1.0]])).tolist() == [[True, False]]
+    assert dec.predict(None, _t([[0.1, 1.0]])).tolist() == [[False, True]]
+
+
+def test_proba_is_the_smoothed_share_and_k_is_clipped():
+    features, Y = _line([[1, 0], [1, 1], [0, 1]], [0.0, 1.0, 2.0])
+    dec = KNNDecoder(n_neighbors=50, metric="euclidean").fit(None, features, Y)
+    assert dec.n_neighbors_ == 3
+    proba = dec.predict_proba(None, _t([[0.0, 1.0]]))
+    # every point votes: label 0 on 2 of 3, label 1 on 2 of 3
+    torch.testing.assert_close(proba, _t([[2.5 / 4, 2.5 / 4]]))
+    assert ((proba > 0) & (proba < 1)).all()
+
+
+def test_empty_sets():
+    features, Y = _line([[0, 0], [0, 0], [0, 0], [1, 0], [0, 1]], range(5))
+    query = _t([[0.0, 1.0]])
+    auto = KNNDecoder(n_neighbors=3, metric="euclidean").fit(None, features, Y)
+    assert auto.allow_empty_ and auto.predict(None, query).tolist() == [[False, False]]
+    never = KNNDecoder(n_neighbors=3, metric="euclidean", allow_empty=False)
+    pred = never.fit(None, features, Y).predict(None, query)
+    assert pred.sum() == 1
+
+
+@pytest.mark.parametrize(
+    "params, match",
+    [
+        ({"n_neighbors": 0}, "n_neighbors"),
+        ({"n_neighbors": 2.5}, "n_neighbors"),
+        ({"n_neighbors": True}, "n_neighbors"),
+        ({"metric": "manhattan"}, "metric"),
+        ({"vote": "majority"}, "vote"),
+        ({"allow_empty": "yes"}, "allow_empty"),
+    ],
+)
+def test_bad_parameters(params, match):
+    features, Y = _line([[1, 0], [0, 1]], [0.0, 1.0])
+    with pytest.raises(ValueError, match=match):
+        KNNDecoder(**params).fit(None, features, Y)
+
+
+def test_bad_fit_data_and_unfitted():
+    features, Y = _line([[1, 0], [0, 1]], [0.0, 1.0])
+    with pytest.raises(ValueError, match="features"):
+        KNNDecoder().fit(None, None, Y)
+    with pytest.raises(ValueError, match="no positive label"):
+        KNNDecoder().fit(None, features, torch.zeros_like(Y))
+    with pytest.raises(ValueError, match="rows"):
+        KNNDecoder().fit(None, features[:1], Y)
+    with pytest.raises(RuntimeError, match="not fitted"):
+        KNNDecoder().predict(None, features)
+
+
+def test_estimator_decoder_name_and_grid_search(multilabel_data):
+    X, Y = multilabel_data
+    assert isinstance(get_decoder("knn"), KNNDecoder)
+    clf = PALClassifier(decoder="knn", **FAST).fit(X, Y)
+    assert isinstance(clf.decoder_, KNNDecoder)
+    seen = {tuple(row) for row in Y}
+    assert all(tuple(row) in seen for row in clf.predict(X))
+    search = GridSearchCV(
+        PALClassifier(decoder="knn", **FAST),
+        {"decoder__n_neighbors": [1, 5]},
+        cv=MultilabelStratifiedKFold(n_splits=2, shuffle=True, random_state=0),
+        scoring="f1_micro",
+    ).fit(X, Y)
+    assert search.best_estimator_.decoder_.n_neighbors in (1, 5)
+    # one neighbour on the training data itself: each row is its own nearest
+    one = PALClassifier(decoder="knn", decoder__n_neighbors=1, **FAST).fit(X, Y)
+    assert (one.predict(X) == Y).all(axis=1).mean() > 0.95
