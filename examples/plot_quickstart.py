@@ -21,6 +21,7 @@ of trainable parameters.
 # indicator matrix. ``max_shift=0`` puts every digit flush in its corner,
 # which keeps the problem easy enough for a small MLP trained for a few
 # epochs.
+import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.metrics import accuracy_score, f1_score
 
@@ -89,3 +90,25 @@ with np.printoptions(precision=2, suppress=True):
             f"predicted {np.flatnonzero(pred[i]).tolist()}"
         )
         print(f"  predict_proba: {proba[i]}")
+
+# %%
+# Predictions on test images
+# --------------------------
+#
+# The first twelve test canvases with their true digits and the digits the
+# fixed-ETF model predicts (in red when the predicted set is wrong).
+images, truth, pred = X_test[:12], Y_test[:12], clf.predict(X_test[:12])
+fig, axes = plt.subplots(2, 6, figsize=(8, 3.4))
+for ax, image, true, predicted in zip(axes.ravel(), images, truth, pred, strict=True):
+    ax.imshow(image.reshape(20, 20), cmap="gray_r")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ok = np.array_equal(true, predicted)
+    ax.set_title(
+        f"true {np.flatnonzero(true).tolist()}\n"
+        f"pred. {np.flatnonzero(predicted).tolist()}",
+        fontsize=9,
+        color="k" if ok else "tab:red",
+    )
+fig.tight_layout()
+plt.show()

@@ -565,12 +565,16 @@ class _PALNetBase(ClassifierMixin, TransformerMixin, NeuralNet):
         self._fit_decoder(X, y_enc)
 
     def set_params(self, **kwargs):
-        """Set parameters; ``decoder__<name>`` ones apply at the next fit.
+        """Set parameters; ``decoder`` and ``decoder__<name>`` apply at the next fit.
 
         skorch would re-initialise the network for any prefixed parameter of
         an initialised net; the decoder's parameters do not need that.
         """
-        decoder_params = {k: v for k, v in kwargs.items() if k.startswith("decoder__")}
+        decoder_params = {
+            k: v
+            for k, v in kwargs.items()
+            if k == "decoder" or k.startswith("decoder__")
+        }
         for key, value in decoder_params.items():
             setattr(self, key, value)
             self._params_to_validate.add(key)

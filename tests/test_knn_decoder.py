@@ -125,3 +125,12 @@ def test_estimator_decoder_name_and_grid_search(multilabel_data):
     # one neighbour on the training data itself: each row is its own nearest
     one = PALClassifier(decoder="knn", decoder__n_neighbors=1, **FAST).fit(X, Y)
     assert (one.predict(X) == Y).all(axis=1).mean() > 0.95
+
+
+def test_switching_decoder_on_a_fitted_estimator(multilabel_data):
+    X, Y = multilabel_data
+    clf = PALClassifier(**FAST).fit(X, Y)
+    clf.set_params(decoder="knn")  # skorch would re-initialise and fail
+    assert clf.decoder == "knn" and type(clf.decoder_).__name__ == "ONNDecoder"
+    clf.fit(X, Y)
+    assert isinstance(clf.decoder_, KNNDecoder)
