@@ -38,6 +38,7 @@ from bench_decoders import DATASETS, bce_net  # noqa: E402
 
 import sknc  # noqa: E402
 from sknc import KNNDecoder, ONNDecoder, ThresholdDecoder, TopKDecoder  # noqa: E402
+from sknc._benchmark import ConstantLabels  # noqa: E402
 from sknc.datasets import make_multilabel_digits  # noqa: E402
 from sknc.model_selection import MultilabelStratifiedShuffleSplit  # noqa: E402
 
@@ -157,15 +158,12 @@ def run_peers(data, seed, device):
     }
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        # labels constant in training (a logistic regression needs both
-        # classes) are predicted as that constant
-        varying = Y_tr.min(0) != Y_tr.max(0)
         for name, est in peers.items():
             t = time.perf_counter()
-            est.fit(X_tr, Y_tr[:, varying])
-            pred = np.tile(Y_tr[0], (len(X_va), 1))
-            pred[:, varying] = est.predict(X_va)
-            out[name] = scores(Y_va, pred)
+            # labels constant in training (a logistic regression needs both
+            # classes) are predicted as that constant
+            est = ConstantLabels(est).fit(X_tr, Y_tr)
+            out[name] = scores(Y_va, est.predict(X_va))
             out[name]["fit_s"] = time.perf_counter() - t
     net = bce_net(seed, X_tr.shape[1], Y_tr.shape[1], device)
     net.fit(X_tr, Y_tr.astype(np.float32))
