@@ -50,6 +50,7 @@ from pathlib import Path
 import numpy as np
 import skorch
 import torch
+from joblib import Parallel, delayed
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import (
     accuracy_score,
@@ -380,6 +381,14 @@ class Suite:
         self.failures = []  # (dataset, label, seed, error)
         self.warnings = {}
         self.tuning = {}  # (dataset, key) -> search summary
+
+    def merge(self, other):
+        """Add the results of a suite run on other data sets."""
+        self.results.update(other.results)
+        self.failures += other.failures
+        for entry, count in other.warnings.items():
+            self.warnings[entry] = self.warnings.get(entry, 0) + count
+        self.tuning.update(other.tuning)
 
     def label(self, key):
         return ALL[key][0]
@@ -977,6 +986,8 @@ def settings_lines(args):
             "whole training split with every seed"
         )
         + f"; {args.tune_jobs} parallel fit(s)",
+        f"- parallelism: {args.jobs} data set(s) at a time (`--jobs`)"
+        + (", one worker process each" if args.jobs > 1 else ""),
         "- LRAP scores, as scikit-learn's ranking scorers choose them: "
         "`decision_function` where there is one (sknc: the logits), else "
         "`predict_proba` (one-vs-rest, whose margin for a label constant in "
@@ -1000,6 +1011,33 @@ def parse_grid(text):
     ):
         raise argparse.ArgumentTypeError("a grid is a JSON object of lists")
     return grid
+
+
+def run_datasets(args, datasets):
+    """Fit every method on ``datasets``; returns the :class:`Suite`.
+
+    A top-level function so that ``--jobs`` can run it in worker processes.
+    """
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+        threadpool_limits(args.threads)
+    # one-off torch set-up outside the timings
+    warm_up(args)
+    suite = Suite(args)
+    for name, data in datasets.items():
+        t0 = time.perf_counter()
+        log(f"[dataset] {name}")
+        # defaults and peers first: the tuning estimate uses the default's time
+        for key in sorted(args.methods, key=lambda k: k.endswith("-tuned")):
+            suite.run(name, data, key)
+        if not args.skip_efficiency:
+            for key in ("pal", "pal-d512", "etf", "etf-dK-1"):
+                suite.run(name, data, key)
+        if name == "digits" and not args.skip_cnn:
+            for key in ("pal", "pal-cnn", "etf", "etf-cnn"):
+                suite.run(name, data, key)
+        log(f"[dataset] {name} done in {time.perf_counter() - t0:.0f} s")
+    return suite
 
 
 def parse_args(argv=None):
@@ -1031,6 +1069,13 @@ def parse_args(argv=None):
         "all; the parameter-efficiency and CNN fits are controlled by --skip-*)",
     )
     parser.add_argument("--skip-tuned", action="store_true", help="no grid searches")
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="data sets fitted in parallel worker processes (with --threads 1, "
+        "one core each); fit times are then taken on a busier machine",
+    )
     parser.add_argument(
         "--skip-efficiency",
         action="store_true",
@@ -1150,22 +1195,17 @@ def main(argv=None):
         log(f"[note] MLkNN skipped: scikit-multilearn not importable; {MLKNN_NOTE}")
         args.methods.remove("mlknn")
 
-    # one-off torch set-up outside the timings
-    warm_up(args)
+    # largest first, so that parallel workers finish at about the same time
+    order = sorted(datasets, key=lambda n: -datasets[n][0].shape[0])
+    if args.jobs > 1:
+        parts = Parallel(n_jobs=args.jobs, backend="loky")(
+            delayed(run_datasets)(args, {name: datasets[name]}) for name in order
+        )
+    else:
+        parts = [run_datasets(args, datasets)]
     suite = Suite(args)
-    for name, data in datasets.items():
-        t0 = time.perf_counter()
-        log(f"[dataset] {name}")
-        # defaults and peers first: the tuning estimate uses the default's time
-        for key in sorted(args.methods, key=lambda k: k.endswith("-tuned")):
-            suite.run(name, data, key)
-        if not args.skip_efficiency:
-            for key in ("pal", "pal-d512", "etf", "etf-dK-1"):
-                suite.run(name, data, key)
-        if name == "digits" and not args.skip_cnn:
-            for key in ("pal", "pal-cnn", "etf", "etf-cnn"):
-                suite.run(name, data, key)
-        log(f"[dataset] {name} done in {time.perf_counter() - t0:.0f} s")
+    for part in parts:
+        suite.merge(part)
 
     sections = [summary_section(suite, datasets), leads_section(suite, datasets)]
     sections.append("## Per data set\n\nThe best mean of each column in bold.")

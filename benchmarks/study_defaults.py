@@ -117,7 +117,7 @@ def scores(Y, pred):
     }
 
 
-def run_config(name, data, seed, device):
+def run_config(name, data, seed, device, save_features=None):
     X_tr, Y_tr, X_va, Y_va, _ = data
     kwargs = dict(CONFIGS[name])
     cls = sknc.PALClassifier
@@ -131,6 +131,13 @@ def run_config(name, data, seed, device):
     h_tr = torch.as_tensor(clf.transform(X_tr))
     z_va = torch.as_tensor(clf.decision_function(X_va), dtype=torch.float32)
     h_va = torch.as_tensor(clf.transform(X_va))
+    if save_features is not None:
+        # decoders can then be compared offline without refitting the net
+        np.savez_compressed(
+            save_features,
+            **{"z_tr": z_tr, "h_tr": h_tr, "Y_tr": Y_tr},
+            **{"z_va": z_va, "h_va": h_va, "Y_va": Y_va},
+        )
     out = {}
     for dname, template in DECODERS.items():
         dec = sklearn.base.clone(template).fit(z_tr, h_tr, torch.as_tensor(Y_tr))
@@ -183,6 +190,12 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--max-rows", type=int, default=8000)
     parser.add_argument("--out", required=True, help="JSON lines file (appended)")
+    parser.add_argument(
+        "--save-features",
+        metavar="DIR",
+        help="save each fit's logits, features and targets to "
+        "DIR/<data>-<config>-<seed>.npz",
+    )
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -200,7 +213,12 @@ def main(argv=None):
             if kind == "peers":
                 result = run_peers(data, args.seed, args.device)
             else:
-                result = run_config(config, data, args.seed, args.device)
+                save = None
+                if args.save_features:
+                    Path(args.save_features).mkdir(parents=True, exist_ok=True)
+                    name = f"{dataset}-{config}-{args.seed}.npz"
+                    save = Path(args.save_features) / name
+                result = run_config(config, data, args.seed, args.device, save)
             log(f"{dataset} {config or 'peers'}: {time.perf_counter() - t:.0f} s")
             with open(args.out, "a") as f:
                 for method, row in result.items():

@@ -133,7 +133,7 @@ class _PALNetBase(ClassifierMixin, TransformerMixin, NeuralNet):
         feature_decay=1e-4,
         feature_norm=None,
         loss="pal",
-        decoder="onn",
+        decoder="knn",
         background_label="auto",
         random_state=None,
         device="cpu",
@@ -922,14 +922,16 @@ _SHARED_PARAMS = """\
         parameters with ``criterion__<name>``, e.g.
         ``criterion__label_smoothing=0.2``, ``criterion__gamma=1`` or
         ``criterion__normalize=True``.
-    decoder : {{'onn', 'knn', 'threshold', 'topk'}} or decoder instance, default='onn'
+    decoder : {{'knn', 'onn', 'threshold', 'topk'}} or decoder instance, default='knn'
         How multi-label outputs become label sets and per-label
         probabilities; fitted on the training data at the end of ``fit``
         (prototypes from the training part, calibration from the validation
-        part when there is a ``train_split``). ``'onn'``: nearest label-set
-        prototype (:class:`~sknc.ONNDecoder`); ``'knn'``: a vote of the
-        nearest training samples in feature space
-        (:class:`~sknc.KNNDecoder`); ``'threshold'``:
+        part when there is a ``train_split``). ``'knn'``: the label set whose
+        nearest training samples in feature space are closest
+        (:class:`~sknc.KNNDecoder`, which keeps the training features);
+        ``'onn'``: nearest label-set prototype (:class:`~sknc.ONNDecoder`,
+        one mean per label set: use it for millions of training rows or to
+        study the collapsed geometry); ``'threshold'``:
         :class:`~sknc.ThresholdDecoder`; ``'topk'``:
         :class:`~sknc.TopKDecoder`. Set a decoder's parameters with
         ``decoder__<name>`` (e.g. ``decoder__metric='cosine'``), also in a

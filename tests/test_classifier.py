@@ -93,7 +93,15 @@ def test_learns_a_multilabel_problem(multilabel_data):
     X, Y = multilabel_data
     X = StandardScaler().fit_transform(X)
     for cls in ESTIMATORS:
-        clf = cls(max_epochs=40, hidden_layer_sizes=(64,), lr=3e-3, random_state=0)
+        # ONN: its prototypes come from the network alone, where the default
+        # KNNDecoder would partly recall its own training rows
+        clf = cls(
+            max_epochs=40,
+            hidden_layer_sizes=(64,),
+            lr=3e-3,
+            random_state=0,
+            decoder="onn",
+        )
         clf.fit(X, Y)
         assert f1_score(Y, clf.predict(X), average="micro") > 0.85
         # PAL cannot go below m log m for a sample with m labels
@@ -355,6 +363,7 @@ def test_stratified_validation_split(multilabel_data):
     clf = PALClassifier(
         **FAST,
         train_split=MultilabelStratifiedValidSplit(0.25, random_state=0),
+        decoder="onn",
         decoder__min_count=1,  # every training row then backs a prototype
     ).fit(X, Y)
     assert np.isfinite(clf.history[-1, "valid_loss"])
@@ -367,7 +376,7 @@ def test_stratified_validation_split(multilabel_data):
     # the decoder's prototypes come from the 120 training rows; its
     # temperature from the 40 validation rows
     assert int(clf.decoder_.prototype_counts_.sum()) == 120
-    plain = PALClassifier(**FAST).fit(X, Y)
+    plain = PALClassifier(**FAST, decoder="onn").fit(X, Y)
     assert clf.decoder_.temperature_ != plain.decoder_.temperature_
 
 
@@ -489,7 +498,10 @@ def test_many_labels_and_many_distinct_label_sets():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)  # labels never seen
         clf = PALClassifier(
-            **{**FAST, "max_epochs": 2}, decoder__min_count=1, decoder__prune_top_r=8
+            **{**FAST, "max_epochs": 2},
+            decoder="onn",
+            decoder__min_count=1,
+            decoder__prune_top_r=8,
         ).fit(X, Y)
     assert len(clf.decoder_.prototypes_) > 2000
     pred = clf.predict(X[:500])

@@ -5,7 +5,7 @@ import pytest
 import torch
 from sklearn.model_selection import GridSearchCV
 
-from sknc import KNNDecoder, PALClassifier
+from sknc import KNNDecoder, ONNDecoder, PALClassifier
 from sknc._decoding import get_decoder
 from sknc.model_selection import MultilabelStratifiedKFold
 
@@ -31,7 +31,7 @@ def test_clusters_are_decoded_exactly():
         labels += [labelset] * 20
     features = torch.as_tensor(np.vstack(feats), dtype=torch.float32)
     Y = _t(labels, torch.uint8)
-    for vote in ("set", "label"):
+    for vote in ("local", "set", "label"):
         for metric in ("cosine", "euclidean"):
             dec = KNNDecoder(vote=vote, metric=metric).fit(None, features, Y)
             queries = _t(list(centres.values()))
@@ -51,9 +51,53 @@ def test_set_vote_and_label_vote_differ():
     assert by_label.predict(None, query).tolist() == [[True, True]]
 
 
-def test_tied_sets_go_to_the_nearest_neighbour():
+def test_local_rule_lets_a_small_close_set_beat_a_large_one():
+    # 2 samples of {0} at distances 1, 2; 8 samples of {1} at distances 3..10
+    sets = [[1, 0]] * 2 + [[0, 1]] * 8
+    features, Y = _line(sets, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10])
+    query = _t([[0.0, 1.0]])
+    by_set = KNNDecoder(metric="euclidean", vote="set").fit(None, features, Y)
+    assert by_set.predict(None, query).tolist() == [[False, True]]
+    # local means over 4 samples, {0}'s missing two at the farthest (10):
+    # {0}: (1 + 2 + 10 + 10) / 4 = 5.75; {1}: (3 + 4 + 5 + 6) / 4 = 4.5
+    local = KNNDecoder(metric="euclidean").fit(None, features, Y)
+    assert local.vote == "local" and local.n_local == 4
+    assert local.predict(None, query).tolist() == [[False, True]]
+    # over 2 samples: {0}: 1.5 against {1}: 3.5
+    two = KNNDecoder(metric="euclidean", n_local=2).fit(None, features, Y)
+    assert two.predict(None, query).tolist() == [[True, False]]
+    # n_local=1 is the nearest neighbour's set
+    one = KNNDecoder(n_neighbors=10, metric="euclidean", n_local=1)
+    far = _t([[9.6, 1.0]])
+    assert one.fit(None, features, Y).predict(None, far).tolist() == [[False, True]]
+
+
+def test_local_rule_uses_distances_not_squared_distances():
+    # {0} at 1 and 3, {1} at 2.1 and 2.1: means 2 < 2.1, but squared 5 > 4.41
+    features, Y = _line([[1, 0], [0, 1], [0, 1], [1, 0]], [1.0, 2.1, -2.1, 3.0])
+    dec = KNNDecoder(metric="euclidean", n_local=2).fit(None, features, Y)
+    assert dec.predict(None, _t([[0.0, 1.0]])).tolist() == [[True, False]]
+
+
+def test_local_rule_in_chunks_equals_one_block():
+    rng = np.random.RandomState(1)
+    features = torch.as_tensor(rng.randn(200, 4), dtype=torch.float32)
+    Y = torch.as_tensor(rng.rand(200, 3) < 0.4)
+    Y[:, 0] |= ~Y.any(dim=1)
+    dec = KNNDecoder(n_neighbors=15).fit(None, features, Y)
+    queries = torch.as_tensor(rng.randn(50, 4), dtype=torch.float32)
+    distances, indices = dec._neighbours(queries)
+    ids = dec.set_ids_[indices]
+    whole = dec._local_winner(distances, ids)
+    chunked = dec._local_winner(distances, ids, chunk=7)
+    assert torch.equal(whole, chunked)
+
+
+@pytest.mark.parametrize("vote", ["local", "set"])
+def test_tied_sets_go_to_the_nearest_neighbour(vote):
     features, Y = _line([[0, 1], [1, 0], [1, 0], [0, 1]], [0.0, 1.0, 2.0, 3.0])
-    dec = KNNDecoder(n_neighbors=2, metric="euclidean").fit(None, features, Y)
+    dec = KNNDecoder(n_neighbors=2, metric="euclidean", vote=vote, n_local=1)
+    dec.fit(None, features, Y)
     # neighbours of 0.9: point 1 ({0}) then point 0 ({1}): one vote each
     assert dec.predict(None, _t([[0.9, 1.0]])).tolist() == [[True, False]]
     assert dec.predict(None, _t([[0.1, 1.0]])).tolist() == [[False, True]]
@@ -87,6 +131,8 @@ def test_empty_sets():
         ({"n_neighbors": True}, "n_neighbors"),
         ({"metric": "manhattan"}, "metric"),
         ({"vote": "majority"}, "vote"),
+        ({"n_local": 0}, "n_local"),
+        ({"n_local": 1.5}, "n_local"),
         ({"allow_empty": "yes"}, "allow_empty"),
     ],
 )
@@ -130,7 +176,8 @@ def test_estimator_decoder_name_and_grid_search(multilabel_data):
 def test_switching_decoder_on_a_fitted_estimator(multilabel_data):
     X, Y = multilabel_data
     clf = PALClassifier(**FAST).fit(X, Y)
-    clf.set_params(decoder="knn")  # skorch would re-initialise and fail
-    assert clf.decoder == "knn" and type(clf.decoder_).__name__ == "ONNDecoder"
+    assert isinstance(clf.decoder_, KNNDecoder)  # the default
+    clf.set_params(decoder="onn")  # skorch would re-initialise and fail
+    assert clf.decoder == "onn" and isinstance(clf.decoder_, KNNDecoder)
     clf.fit(X, Y)
-    assert isinstance(clf.decoder_, KNNDecoder)
+    assert isinstance(clf.decoder_, ONNDecoder)

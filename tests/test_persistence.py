@@ -320,7 +320,7 @@ def test_partial_fit_of_a_fresh_estimator_equals_fit(cls, multilabel_data):
 
 def test_partial_fit_keeps_training_the_same_network(multilabel_data):
     X, Y = multilabel_data
-    clf = FixedETFClassifier(**FAST).fit(X, Y)
+    clf = FixedETFClassifier(**FAST, decoder="onn").fit(X, Y)
     weights = [p.detach().clone() for p in clf.module_.parameters()]
     prototypes = clf.decoder_.prototypes_.clone()
     proba = clf.predict_proba(X)
