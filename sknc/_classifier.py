@@ -606,11 +606,26 @@ class _PALNetBase(ClassifierMixin, TransformerMixin, NeuralNet):
             logits, features, Y = self._dataset_outputs(train)
             calibration = self._dataset_outputs(valid)
         else:
+            decoder = self._make_decoder()
+            if hasattr(decoder, "fit_batches"):
+                # one streamed pass: memory does not grow with the training set
+                self.decoder_ = decoder.fit_batches(
+                    self._iter_training_outputs(X, y_enc)
+                )
+                return
             logits, features = self._outputs(X)
             Y = torch.as_tensor(y_enc, device=logits.device)
         self.decoder_ = self._make_decoder().fit(
             logits, features, Y, calibration=calibration
         )
+
+    def _iter_training_outputs(self, X, y_enc):
+        """``(logits, features, targets)`` batches of the training data."""
+        start = 0
+        for z, h in self._iter_outputs(X):
+            Y = torch.as_tensor(y_enc[start : start + len(z)], device=z.device)
+            start += len(z)
+            yield z, h, Y
 
     def _dataset_outputs(self, dataset):
         """``(logits, features, targets)`` of a skorch dataset, in eval mode."""
@@ -626,21 +641,36 @@ class _PALNetBase(ClassifierMixin, TransformerMixin, NeuralNet):
 
     # ------------------------------------------------------------ prediction
     def _outputs(self, X):
-        """``(logits, features)`` of validated data, on the model's device.
+        """``(logits, features)`` of validated data, on the model's device."""
+        with self._device_context():
+            logits, features = [], []
+            for z, h in self._iter_outputs(X):
+                logits.append(z)
+                features.append(h)
+            return torch.cat(logits), torch.cat(features)
+
+    def _iter_outputs(self, X):
+        """``(logits, features)`` of validated data, one batch at a time.
 
         Every batch is padded to ``batch_size`` rows, so that a sample's
         outputs do not depend on which other samples are predicted with it
         (float32 matrix products round differently for different shapes).
+        Only one batch of ``X`` is read at a time (a memmap stays on disk).
         """
         with self._device_context():
             self._set_training(False)
             n = X.shape[0]
             size = n if self.batch_size in (-1, None) else self.batch_size
-            logits, features = [], []
+            device = self.device
+            if device is None:  # placed by someone else (e.g. accelerate)
+                param = next(iter(self.module_.parameters()), None)
+                device = None if param is None else param.device
             with torch.no_grad():
                 for start in range(0, n, size):
                     chunk = X[start : start + size]
                     chunk = chunk.toarray() if sp.issparse(chunk) else chunk
+                    if not chunk.flags.writeable:  # e.g. a read-only memmap
+                        chunk = np.array(chunk)  # one batch; torch wants it writable
                     rows = chunk.shape[0]
                     if rows < size:
                         chunk = np.concatenate(
@@ -649,11 +679,9 @@ class _PALNetBase(ClassifierMixin, TransformerMixin, NeuralNet):
                                 np.zeros((size - rows,) + chunk.shape[1:], chunk.dtype),
                             ]
                         )
-                    batch = torch.as_tensor(chunk).to(self.device, non_blocking=True)
+                    batch = torch.as_tensor(chunk).to(device, non_blocking=True)
                     z, h = self.module_(batch)
-                    logits.append(z[:rows])
-                    features.append(h[:rows])
-            return torch.cat(logits), torch.cat(features)
+                    yield z[:rows], h[:rows]
 
     def _predict_outputs(self, X):
         # decoder_ is set last (None in multi-class mode): a fit that raised

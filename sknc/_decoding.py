@@ -5,10 +5,12 @@ for the training data (one eval-mode pass), and then maps the outputs of new
 samples to an ``(n, K)`` 0/1 prediction and ``(n, K)`` per-label
 probabilities. Decoders work on torch tensors on the model's device.
 
-Three decoders are provided:
+Four decoders are provided:
 
-- :class:`ONNDecoder` (the default): nearest label-set prototype in feature
-  space, the decoding the multi-label neural-collapse geometry suggests.
+- :class:`KNNDecoder` (the default): the label set whose nearest training
+  samples in feature space are closest.
+- :class:`ONNDecoder`: nearest label-set prototype in feature space, the
+  decoding the multi-label neural-collapse geometry suggests.
 - :class:`ThresholdDecoder`: per-label calibrated probability >= threshold.
 - :class:`TopKDecoder`: the k most probable labels, k fixed or predicted.
 """
@@ -81,6 +83,61 @@ class BaseDecoder(BaseEstimator):
         if self.allow_empty == "auto":
             return _has_empty_rows(Y)
         return self.allow_empty
+
+
+class _SetSums:
+    """Running count and float64 feature sum of each distinct label set."""
+
+    def update(self, R, Y):
+        batch_sets, inverse, counts = torch.unique(
+            Y.to(torch.uint8), dim=0, return_inverse=True, return_counts=True
+        )
+        batch_sums = torch.zeros(
+            len(batch_sets), R.shape[1], dtype=torch.float64, device=R.device
+        )
+        batch_sums.index_add_(0, inverse, R.double())
+        if not hasattr(self, "sums"):
+            self.sets, self.counts, self.sums = batch_sets, counts, batch_sums
+            self.dtype = R.dtype
+            return self
+        # merge: the union of the sets seen so far and this batch's
+        sets, where = torch.unique(
+            torch.cat([self.sets, batch_sets]), dim=0, return_inverse=True
+        )
+        total_counts = torch.zeros(len(sets), dtype=counts.dtype, device=R.device)
+        total_counts.index_add_(0, where, torch.cat([self.counts, counts]))
+        total_sums = torch.zeros(
+            len(sets), R.shape[1], dtype=torch.float64, device=R.device
+        )
+        total_sums.index_add_(0, where, torch.cat([self.sums, batch_sums]))
+        self.sets, self.counts, self.sums = sets, total_counts, total_sums
+        return self
+
+
+class _RowSample:
+    """A uniform sample without replacement of at most ``size`` streamed rows.
+
+    Every row gets a random key and the ``size`` smallest keys are kept
+    (bottom-k sampling), with a fixed seed so that a fit is repeatable.
+    """
+
+    def __init__(self, size, seed=0):
+        self.size = int(size)
+        self.generator = torch.Generator().manual_seed(seed)
+        self.keys = self.R = self.Y = None
+
+    def update(self, R, Y):
+        keys = torch.rand(len(R), generator=self.generator).to(R.device)
+        if self.keys is not None:
+            keys = torch.cat([self.keys, keys])
+            R, Y = torch.cat([self.R, R]), torch.cat([self.Y, Y])
+        if len(keys) > self.size:
+            keep = torch.topk(keys, self.size, largest=False).indices
+            keys, R, Y = keys[keep], R[keep], Y[keep]
+        self.keys, self.R, self.Y = keys, R.detach(), Y
+
+    def rows(self):
+        return self.R, self.Y
 
 
 def _ensure_nonempty(pred, scores):
@@ -696,18 +753,60 @@ class ONNDecoder(BaseDecoder):
         self._check_params(K)
         R = self._representation(logits, features)
         Y = Y.to(R.device).bool()
-        self.allow_empty_ = self._resolve_allow_empty(Y)
+        sums = _SetSums().update(R, Y)
+        return self._fit_from_sums(sums, R, Y, calibration)
 
-        sets, inverse, counts = torch.unique(
-            Y.to(torch.uint8), dim=0, return_inverse=True, return_counts=True
-        )
+    def fit_batches(self, batches, calibration=None, max_temperature_rows=20_000):
+        """Fit in one pass over batches of outputs, in bounded memory.
+
+        The prototypes, label means and tag-wise scales depend on the
+        training rows only through each label set's count and feature sum,
+        which are accumulated batch by batch (in float64). The temperature
+        (``temperature='auto'`` without ``calibration``) is fitted on a
+        uniform random sample of at most ``max_temperature_rows`` rows,
+        drawn during the pass with a fixed seed. With fewer rows than that,
+        the result equals :meth:`fit` on the concatenated batches up to
+        rounding.
+
+        Parameters
+        ----------
+        batches : iterable of tuples (logits, features, Y)
+            Training outputs and 0/1 targets, a batch at a time (``logits``
+            or ``features`` may be None where :meth:`fit` allows it).
+        calibration : tuple (logits, features, Y) or None, default=None
+            Held-out outputs and targets for the temperature.
+        max_temperature_rows : int, default=20000
+            Rows kept for the temperature: memory is
+            ``O(max_temperature_rows * d + n_sets * d)``, whatever the number of
+            training rows.
+
+        Returns
+        -------
+        self : ONNDecoder
+            The fitted decoder.
+        """
+        sums, sample = _SetSums(), _RowSample(max_temperature_rows)
+        for logits, features, Y in batches:
+            if not hasattr(sums, "sums"):
+                self._check_params(Y.shape[1])
+            R = self._representation(logits, features)
+            Y = Y.to(R.device).bool()
+            sums.update(R, Y)
+            sample.update(R, Y)
+        if not hasattr(sums, "sums"):
+            raise ValueError("fit_batches got no batch; pass at least one.")
+        R, Y = sample.rows()
+        return self._fit_from_sums(sums, R, Y, calibration)
+
+    def _fit_from_sums(self, set_sums, R, Y, calibration):
+        """Fit from per-set counts and sums; ``R, Y`` rows for the temperature."""
+        sets, counts, sums = set_sums.sets, set_sums.counts, set_sums.sums
+        self.allow_empty_ = self._resolve_allow_empty(sets)
         sets = sets.bool()
-        sums = torch.zeros(len(sets), R.shape[1], dtype=torch.float64, device=R.device)
-        sums.index_add_(0, inverse, R.double())
         means = sums / counts[:, None]
         sizes = sets.sum(dim=1)
 
-        self.label_means_ = self._label_means(R, Y, sets, sizes, means)
+        self.label_means_ = self._label_means(sets, counts, sums, sizes, means)
         present = ~self.label_means_.isnan().any(dim=1)
         if not present.any():
             raise ValueError(
@@ -734,7 +833,7 @@ class ONNDecoder(BaseDecoder):
                 protos.append(self._synthesize(syn_sets, offsets, center))
                 proto_sets.append(syn_sets)
                 proto_counts.append(torch.zeros_like(counts[: len(syn_sets)]))
-        self.prototypes_ = torch.cat(protos).to(R.dtype)
+        self.prototypes_ = torch.cat(protos).to(set_sums.dtype)
         self.prototype_sets_ = torch.cat(proto_sets)
         self.prototype_counts_ = torch.cat(proto_counts)
         if not len(self.prototypes_):
@@ -742,18 +841,19 @@ class ONNDecoder(BaseDecoder):
                 "No label set can be predicted: every training row is empty and "
                 "allow_empty=False. Use allow_empty='auto' or add labelled rows."
             )
-        self.center_ = center.to(R.dtype)
-        self.label_means_ = self.label_means_.to(R.dtype)
+        self.center_ = center.to(set_sums.dtype)
+        self.label_means_ = self.label_means_.to(set_sums.dtype)
         self.temperature_ = self._fit_temperature(R, Y, calibration)
         return self
 
     @staticmethod
-    def _label_means(R, Y, sets, sizes, means):
+    def _label_means(sets, counts, sums, sizes, means):
         """mu_k: the multiplicity-1 mean, else the mean of rows containing k."""
-        K = Y.shape[1]
-        Yd = Y.double()
-        n_with = Yd.sum(dim=0)
-        label_means = (Yd.T @ R.double()) / n_with[:, None]  # NaN where absent
+        K = sets.shape[1]
+        member = sets.double()
+        # the sum and count of the rows containing k, from the per-set ones
+        n_with = member.T @ counts.double()
+        label_means = (member.T @ sums) / n_with[:, None]  # NaN where absent
         singles = sizes == 1
         labels = sets[singles].double().argmax(dim=1)
         label_means[labels] = means[singles]

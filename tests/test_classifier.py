@@ -508,3 +508,13 @@ def test_many_labels_and_many_distinct_label_sets():
     assert pred.shape == (500, K) and (pred.sum(1) >= 1).all()
     proba = clf.predict_proba(X[:500])
     assert ((proba > 0) & (proba < 1)).all()
+
+
+def test_device_none_predicts_on_the_networks_device(multilabel_data):
+    # device=None: the network was placed by someone else (e.g. accelerate);
+    # prediction follows its parameters instead of moving batches nowhere
+    X, Y = multilabel_data
+    placed = PALClassifier(**FAST, device=None).fit(X, Y)
+    on_cpu = PALClassifier(**FAST, device="cpu").fit(X, Y)
+    np.testing.assert_array_equal(placed.predict_proba(X), on_cpu.predict_proba(X))
+    assert placed.decoder_.features_.device.type == "cpu"

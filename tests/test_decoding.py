@@ -310,3 +310,79 @@ def test_threshold_auto_is_fitted_on_calibration_data():
 def test_get_decoder_names():
     assert isinstance(get_decoder("onn"), ONNDecoder)
     assert isinstance(get_decoder("topk"), TopKDecoder)
+
+
+# ------------------------------------------------------------ streamed fit
+def _random_outputs(n=120, K=5, d=6, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    Y = (torch.rand(n, K, generator=g) < 0.35).to(torch.uint8)
+    Y[:10] = 0  # some empty rows
+    Y[10:20] = torch.eye(K, dtype=torch.uint8).repeat(2, 1)  # every singleton
+    features = torch.randn(n, d, generator=g) + Y.float() @ torch.randn(K, d)
+    logits = torch.randn(n, K, generator=g)
+    return logits, features, Y
+
+
+def _batches(logits, features, Y, size):
+    return [
+        (logits[i : i + size], features[i : i + size], Y[i : i + size])
+        for i in range(0, len(Y), size)
+    ]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        {"candidates": "both", "min_count": 3},
+        {"space": "logits", "metric": "cosine"},
+        {"allow_empty": False},
+    ],
+)
+def test_fit_batches_equals_fit(params):
+    logits, features, Y = _random_outputs()
+    whole = ONNDecoder(**params).fit(logits, features, Y)
+    streamed = ONNDecoder(**params).fit_batches(_batches(logits, features, Y, 7))
+    for name in ("prototypes_", "label_means_", "center_"):
+        torch.testing.assert_close(getattr(streamed, name), getattr(whole, name))
+    assert torch.equal(streamed.prototype_sets_, whole.prototype_sets_)
+    assert torch.equal(streamed.prototype_counts_, whole.prototype_counts_)
+    assert streamed.rho_.keys() == whole.rho_.keys()
+    for m in whole.rho_:
+        assert streamed.rho_[m] == pytest.approx(whole.rho_[m], rel=1e-6, nan_ok=True)
+    assert streamed.temperature_ == pytest.approx(whole.temperature_, rel=1e-4)
+    assert streamed.allow_empty_ == whole.allow_empty_
+    assert torch.equal(
+        streamed.predict(logits, features), whole.predict(logits, features)
+    )
+
+
+def test_fit_batches_samples_the_temperature_rows_repeatably():
+    logits, features, Y = _random_outputs(n=400)
+    batches = _batches(logits, features, Y, 50)
+    a = ONNDecoder().fit_batches(batches, max_temperature_rows=60)
+    b = ONNDecoder().fit_batches(batches, max_temperature_rows=60)
+    whole = ONNDecoder().fit(logits, features, Y)
+    assert a.temperature_ == b.temperature_
+    # the prototypes never depend on the sample; the temperature does a little
+    torch.testing.assert_close(a.prototypes_, whole.prototypes_)
+    assert a.temperature_ == pytest.approx(whole.temperature_, rel=0.5)
+
+
+def test_row_sample_is_uniform_without_replacement():
+    from sknc._decoding import _RowSample
+
+    sample = _RowSample(30)
+    rows = torch.arange(300, dtype=torch.float32)[:, None]
+    for start in range(0, 300, 40):
+        chunk = rows[start : start + 40]
+        sample.update(chunk, torch.zeros(len(chunk), 1))
+    kept, _ = sample.rows()
+    assert len(kept) == 30 and len(torch.unique(kept)) == 30
+    # not the first or last rows only: spread over the stream
+    assert kept.min() < 100 and kept.max() >= 200
+
+
+def test_fit_batches_needs_a_batch():
+    with pytest.raises(ValueError, match="no batch"):
+        ONNDecoder().fit_batches([])
