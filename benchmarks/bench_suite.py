@@ -40,6 +40,7 @@ Examples
 import argparse
 import json
 import os
+import pickle
 import re
 import sys
 import time
@@ -987,7 +988,13 @@ def settings_lines(args):
         )
         + f"; {args.tune_jobs} parallel fit(s)",
         f"- parallelism: {args.jobs} data set(s) at a time (`--jobs`)"
-        + (", one worker process each" if args.jobs > 1 else ""),
+        + (", one worker process each" if args.jobs > 1 else "")
+        + (
+            f"; finished data sets saved to and reused from `{args.checkpoint}` "
+            "(`--checkpoint`), so the total time covers the last run only"
+            if args.checkpoint
+            else ""
+        ),
         "- LRAP scores, as scikit-learn's ranking scorers choose them: "
         "`decision_function` where there is one (sknc: the logits), else "
         "`predict_proba` (one-vs-rest, whose margin for a label constant in "
@@ -1025,18 +1032,50 @@ def run_datasets(args, datasets):
     warm_up(args)
     suite = Suite(args)
     for name, data in datasets.items():
+        saved = checkpoint_path(args, name)
+        if saved is not None and saved.exists():
+            suite.merge(load_checkpoint(saved))
+            log(f"[dataset] {name}: results reused from {saved}")
+            continue
+        done = Suite(args)
         t0 = time.perf_counter()
         log(f"[dataset] {name}")
         # defaults and peers first: the tuning estimate uses the default's time
         for key in sorted(args.methods, key=lambda k: k.endswith("-tuned")):
-            suite.run(name, data, key)
+            done.run(name, data, key)
         if not args.skip_efficiency:
             for key in ("pal", "pal-d512", "etf", "etf-dK-1"):
-                suite.run(name, data, key)
+                done.run(name, data, key)
         if name == "digits" and not args.skip_cnn:
             for key in ("pal", "pal-cnn", "etf", "etf-cnn"):
-                suite.run(name, data, key)
+                done.run(name, data, key)
         log(f"[dataset] {name} done in {time.perf_counter() - t0:.0f} s")
+        if saved is not None:
+            save_checkpoint(done, saved)
+        suite.merge(done)
+    return suite
+
+
+def checkpoint_path(args, name):
+    if args.checkpoint is None:
+        return None
+    return Path(args.checkpoint) / f"{name}.pkl"
+
+
+def save_checkpoint(suite, path):
+    keys = ("results", "failures", "warnings", "tuning")
+    state = {k: getattr(suite, k) for k in keys}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # write then rename, so that a run stopped mid-write leaves no broken file
+    tmp = path.with_suffix(".tmp")
+    tmp.write_bytes(pickle.dumps(state))
+    tmp.replace(path)
+
+
+def load_checkpoint(path):
+    suite = Suite(None)
+    for key, value in pickle.loads(path.read_bytes()).items():
+        setattr(suite, key, value)
     return suite
 
 
@@ -1146,6 +1185,14 @@ def parse_args(argv=None):
         help="limit torch and BLAS/OpenMP threads (use 1 on a shared machine)",
     )
     parser.add_argument("--out", default=None, help="Markdown file (default: stdout)")
+    parser.add_argument(
+        "--checkpoint",
+        default=None,
+        metavar="DIR",
+        help="save each finished data set's results to DIR/<name>.pkl and reuse "
+        "the ones found there, so that a stopped run resumes where it was "
+        "(delete DIR after changing the code or the settings)",
+    )
     parser.add_argument(
         "--verbose-errors",
         action="store_true",
