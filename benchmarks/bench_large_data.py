@@ -5,8 +5,10 @@ features, ``--labels`` labels, 1 to 3 labels per row around per-label
 centres) is written to ``.npy`` files chunk by chunk, so that it never sits
 in memory whole. One fresh process per run then
 
-1. opens ``X`` as a memmap (``np.load(mmap_mode='r')``), or loads it into
-   memory (``--modes memory``) for comparison;
+1. opens ``X`` as a memmap (``np.load(mmap_mode='r')``), loads it into
+   memory (``--modes memory``) for comparison, or wraps the memmap in a torch
+   ``Dataset`` that returns one row per item (``--modes dataset``), read by
+   skorch's ``DataLoader`` with ``--workers`` worker processes;
 2. fits ``FixedETFClassifier(decoder='onn')`` (the ONN decoder is fitted in
    one streamed pass: per-set sums and counts, plus a bounded sample of rows
    for its temperature);
@@ -27,6 +29,8 @@ Examples
 --------
     python benchmarks/bench_large_data.py --threads 1 \\
         --sizes 100000 300000 1000000 --out benchmarks/results/large_data.md
+    python benchmarks/bench_large_data.py --threads 1 --modes dataset \\
+        --workers 0 2 --sizes 100000 1000000
 """
 
 import argparse
@@ -40,11 +44,31 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_core import DEFAULT_DATA_DIR, log  # noqa: E402
 
 MiB = 2**20
+
+
+class MemmapRows(torch.utils.data.Dataset):
+    """One row of a ``.npy`` file per item, read from a memmap when asked."""
+
+    def __init__(self, path):
+        self.path = path
+        self._X = None
+
+    def _array(self):
+        if self._X is None:  # opened lazily: each DataLoader worker maps it
+            self._X = np.load(self.path, mmap_mode="r")
+        return self._X
+
+    def __len__(self):
+        return self._array().shape[0]
+
+    def __getitem__(self, i):
+        return np.array(self._array()[i])
 
 
 def write_synthetic(folder, n, n_features, n_labels, seed=0, chunk=100_000):
@@ -115,10 +139,12 @@ class PeakMemory:
         self.peak_rss = self.status("VmHWM")
 
 
-def run_one(folder, mode, args, queue):
+def run_one(folder, mode, workers, args, queue):
     """Fit, measure NC and predict in this (fresh) process; report to queue."""
-    import torch
-
+    # a spawned process makes "spawn" its children's default too: DataLoader
+    # workers would then re-import torch and this script at every epoch
+    # (seconds each); fork them, as a Linux process started normally does
+    mp.set_start_method("fork", force=True)
     if args.threads:
         torch.set_num_threads(args.threads)
     from sknc import FixedETFClassifier
@@ -127,17 +153,26 @@ def run_one(folder, mode, args, queue):
     # the imports' memory is the baseline, not part of the run
     torch.zeros(1) @ torch.zeros(1)
     with PeakMemory() as mem:
-        X = np.load(folder / "X.npy", mmap_mode="r" if mode == "memmap" else None)
+        X = np.load(folder / "X.npy", mmap_mode=None if mode == "memory" else "r")
         Y = np.load(folder / "Y.npy")  # n x K uint8: small next to X
+        loader = {}
+        if mode == "dataset" and workers:
+            loader = {
+                "iterator_train__num_workers": workers,
+                "iterator_valid__num_workers": workers,
+            }
         clf = FixedETFClassifier(
             hidden_layer_sizes=(args.hidden,),
             max_epochs=args.epochs,
             batch_size=args.batch_size,
             decoder="onn",
             random_state=0,
+            **loader,
         )
         t = time.perf_counter()
-        clf.fit(X, Y)
+        # the dataset mode trains (and fits the decoder) from the Dataset;
+        # features and predictions below read the memmap in both modes
+        clf.fit(MemmapRows(folder / "X.npy") if mode == "dataset" else X, Y)
         fit_s = time.perf_counter() - t
 
         t = time.perf_counter()
@@ -163,7 +198,8 @@ def run_one(folder, mode, args, queue):
             "rows": len(X),
             "features": X.shape[1],
             "labels": Y.shape[1],
-            "mode": mode,
+            "mode": mode
+            + (f" ({workers} DataLoader workers)" if mode == "dataset" else ""),
             "x_mib": X.nbytes / MiB,
             "base_anon_mib": mem.base_anon / MiB,
             "peak_anon_mib": mem.peak_anon / MiB,
@@ -178,10 +214,10 @@ def run_one(folder, mode, args, queue):
     )
 
 
-def measure(folder, mode, args):
+def measure(folder, mode, workers, args):
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
-    proc = ctx.Process(target=run_one, args=(folder, mode, args, queue))
+    proc = ctx.Process(target=run_one, args=(folder, mode, workers, args, queue))
     proc.start()
     result = queue.get()
     proc.join()
@@ -208,7 +244,19 @@ def table(rows):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
-    parser.add_argument("--modes", nargs="+", default=["memmap", "memory"])
+    parser.add_argument(
+        "--modes",
+        nargs="+",
+        choices=["memmap", "memory", "dataset"],
+        default=["memmap", "memory"],
+    )
+    parser.add_argument(
+        "--workers",
+        type=int,
+        nargs="+",
+        default=[0],
+        help="DataLoader worker processes of the dataset mode (one run each)",
+    )
     parser.add_argument("--features", type=int, default=64)
     parser.add_argument("--labels", type=int, default=10)
     parser.add_argument("--hidden", type=int, default=128)
@@ -241,14 +289,13 @@ def main(argv=None):
                 write_synthetic(folder, n, args.features, args.labels)
             log(f"[data] {name}: written in {time.perf_counter() - t:.0f} s")
             for mode in args.modes:
-                result = measure(folder, mode, args)
-                result["name"] = name
-                log(f"[run] {json.dumps(result)}")
-                rows.append(result)
+                for workers in args.workers if mode == "dataset" else [0]:
+                    result = measure(folder, mode, workers, args)
+                    result["name"] = name
+                    log(f"[run] {json.dumps(result)}")
+                    rows.append(result)
             for f in folder.iterdir():
                 f.unlink()
-    import torch
-
     import sknc
 
     report = "\n\n".join(
@@ -262,7 +309,9 @@ def main(argv=None):
             "decoder='onn'); features written to a memmap in 100,000-row chunks and "
             "`neural_collapse_report` computed from it. RssAnon: the process's own "
             "memory (the baseline after imports is about the first 300 MiB); the "
-            "resident peak also counts cached pages of the memmapped files.",
+            "resident peak also counts cached pages of the memmapped files. "
+            "The DataLoader workers' own memory is not counted (separate "
+            "processes).",
             table(rows),
         ]
     )

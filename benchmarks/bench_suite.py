@@ -768,11 +768,46 @@ def leads_section(suite, datasets):
         "## Where sknc is behind and why",
         "Where PALClassifier with defaults does not lead:",
         "\n".join(behind) if behind else "- nowhere on micro-F1 or subset accuracy.",
-        "_To be written: the reasons, from the per-data-set tables (labels per "
-        "row against the truth, fit time, training-set fit) and the other "
-        "benchmarks._",
     ]
+    lagging = sorted({line.split(",")[0][2:] for line in behind})
+    if lagging:
+        parts.append(
+            "Diagnostics (means over seeds): LRAP ranks the labels by the raw "
+            "scores, before any decoder, so a lower LRAP means the scores "
+            "themselves are worse; labels per row compares the predicted set "
+            "sizes with the truth.\n\n"
+            + "\n".join(behind_diagnostics(suite, datasets, name) for name in lagging)
+        )
+    analysis = getattr(suite.args, "analysis", None)
+    if analysis and Path(analysis).exists():
+        parts.append(Path(analysis).read_text().strip())
     return "\n\n".join(parts)
+
+
+def behind_diagnostics(suite, datasets, name):
+    """One line of facts on a data set where PALClassifier does not lead."""
+
+    def mean(key, metric):
+        return mean_of(suite.results.get((name, key), []), metric)
+
+    peers = [k for k in method_keys(suite.args) if METHODS[k][1] == "peer"]
+    lrap = {k: mean(k, "lrap") for k in peers if mean(k, "lrap") is not None}
+    facts = [f"LRAP {mean('pal', 'lrap'):.3f}"]
+    if lrap:
+        best = max(lrap, key=lrap.get)
+        facts[0] += f" (best peer {suite.label(best)} {lrap[best]:.3f})"
+    true_card = float(np.asarray(datasets[name][3]).sum(1).mean())
+    facts.append(
+        f"labels per row {mean('pal', 'pred_card'):.2f} (truth {true_card:.2f}, "
+        f"training split {float(np.asarray(datasets[name][1]).sum(1).mean()):.2f})"
+    )
+    for key in ("pal-tuned", "etf"):
+        if mean(key, "micro_f1") is not None:
+            facts.append(
+                f"{suite.label(key)} micro-F1 {mean(key, 'micro_f1'):.3f}, subset "
+                f"{mean(key, 'subset_acc'):.3f}"
+            )
+    return f"- {name}: " + "; ".join(facts) + "."
 
 
 def efficiency_section(suite, datasets):
@@ -1185,6 +1220,13 @@ def parse_args(argv=None):
         help="limit torch and BLAS/OpenMP threads (use 1 on a shared machine)",
     )
     parser.add_argument("--out", default=None, help="Markdown file (default: stdout)")
+    parser.add_argument(
+        "--analysis",
+        default=str(Path(__file__).resolve().parent / "suite_analysis.md"),
+        metavar="FILE",
+        help="hand-written Markdown appended to the section on where sknc is "
+        "behind (default: benchmarks/suite_analysis.md, if it exists)",
+    )
     parser.add_argument(
         "--checkpoint",
         default=None,

@@ -5,9 +5,9 @@ Decoders: from logits to label sets
 
 A multi-label network outputs one score per label; its **decoder** turns the
 scores into a label *set*. sknc offers four, chosen with ``decoder=``:
-``'onn'`` (the default) predicts the label set of the nearest label-set
-prototype in feature space, ``'knn'`` the label set most common among the
-nearest training samples in feature space, ``'threshold'`` every label whose
+``'knn'`` (the default) predicts the label set whose nearest training
+samples in feature space are closest, ``'onn'`` the label set of the nearest
+label-set prototype in feature space, ``'threshold'`` every label whose
 calibrated probability reaches a threshold, and ``'topk'`` the ``k`` most
 probable labels, with ``k`` predicted per sample. This example decodes the same
 trained network with each of them and compares the scores and the number of
@@ -75,7 +75,11 @@ print(
     f"onn: {len(onn.prototypes_)} label-set prototypes, "
     f"temperature {onn.temperature_:.3g}"
 )
-print(f"knn: {models['knn'].decoder_.n_neighbors_} neighbours vote")
+knn = models["knn"].decoder_
+print(
+    f"knn: {knn.n_neighbors_} neighbours, "
+    f"the {knn.n_local} nearest of each label set averaged"
+)
 print(f"threshold auto: t = {models['threshold auto'].decoder_.threshold_:.2f}")
 topk = models["top-k auto"].decoder_
 print(f"top-k auto: k chosen among {topk.multiplicities_.tolist()}")
@@ -107,11 +111,14 @@ print(f"{'truth':<15} {'':>8} {'':>11} {Y_test.sum(axis=1).mean():13.2f}")
 #
 # - The ONN decoder chooses among the label sets seen in training, so it
 #   predicts one or two labels, in about the right proportions.
-# - The kNN decoder chooses among the same sets, by a vote of the ten
-#   nearest training samples. Each pair of digits has only about seven
-#   training samples here, so the single-digit samples around a pair often
-#   outvote it, and it predicts one label too often; it does better when
-#   every label set has many samples.
+# - The kNN decoder chooses among the same sets. For each set among the 30
+#   nearest training samples it averages the distances of the set's 4
+#   nearest, counting a missing one at the 30th neighbour's distance, and
+#   the closest set wins. Each pair of digits has only about seven training
+#   samples here, against about 30 for each single digit, so fewer of them
+#   lie near a test canvas: the decoder predicts one label too often and
+#   scores below ONN. It does better when every label set has many training
+#   samples (see the user guide).
 # - The threshold decoders decide label by label: a two-digit sample whose
 #   second digit scores low gets one label, and a few uncertain samples get
 #   three.

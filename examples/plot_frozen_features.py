@@ -103,8 +103,8 @@ for name, model in make_models().items():
 # head's scale) against the scratch model's 211 467, and its fit is a
 # fraction of the time; it also scores higher. The pretrained features
 # already separate the digits, single-label training or not; the probe only
-# has to learn how the digits of a canvas combine, and the ONN decoder picks
-# the nearest label set.
+# has to learn how the digits of a canvas combine, and the default ``'knn'``
+# decoder picks the label set whose nearest training samples are closest.
 #
 # Why a probe is the cheap option
 # -------------------------------

@@ -77,9 +77,10 @@ for name, model in models.items():
 # -----------------------
 #
 # In multi-label mode, ``predict_proba`` returns one probability per label
-# (rows do not sum to 1). ``predict`` returns the label set of the nearest
-# label-set prototype (the default ONN decoder), and the probabilities are
-# the marginals of a soft assignment to those prototypes.
+# (rows do not sum to 1). ``predict`` returns the label set whose nearest
+# training samples in feature space are closest (the default ``'knn'``
+# decoder), and each probability is the label's share of the 30 nearest
+# training samples, smoothed so that it is never exactly 0 or 1.
 clf = models["FixedETFClassifier"]
 proba = clf.predict_proba(X_test[:3])
 pred = clf.predict(X_test[:3])

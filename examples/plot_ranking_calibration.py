@@ -5,11 +5,14 @@ Probabilities: ranking metrics and a calibration plot
 
 In multi-label mode ``predict_proba`` returns one probability per label,
 ``P(label in set | x)``, and its rows do not sum to 1. These probabilities
-come from the decoder: the ONN decoder's are the marginals of a soft
-assignment to the label-set prototypes, the threshold decoder's a logistic
-curve of the log-softmax scores (Platt scaling). This example scores both
-with scikit-learn's ranking metrics and checks their calibration, with the
-decoder fitted on the training outputs or on a held-out validation split.
+come from the decoder: the ONN decoder's (``decoder='onn'``) are the
+marginals of a soft assignment to the label-set prototypes, the threshold
+decoder's a logistic curve of the log-softmax scores (Platt scaling). This
+example scores both with scikit-learn's ranking metrics and checks their
+calibration, with the decoder fitted on the training outputs or on a
+held-out validation split. (The default ``'knn'`` decoder's probabilities
+are each label's share of the nearest training samples; it fits nothing on
+a validation split.)
 """
 
 # %%

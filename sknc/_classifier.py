@@ -30,6 +30,7 @@ from ._batching import array_batches
 from ._decoding import _DECODERS, BaseDecoder, get_decoder
 from ._loss import _LOSSES
 from ._modules import FixedETFHead, LinearHead, MLPBackbone, NormalizedHead, PALNet
+from ._torch_dataset import LabelledDataset, check_torch_dataset, is_torch_dataset
 from ._validation import encode_targets
 
 __all__ = ["PALClassifier", "FixedETFClassifier"]
@@ -266,6 +267,8 @@ class _PALNetBase(ClassifierMixin, TransformerMixin, NeuralNet):
             )
 
     def _validate_X(self, X, reset):
+        if is_torch_dataset(X):
+            return self._validate_torch_dataset(X, reset)
         try:
             X = validate_data(
                 self,
@@ -288,9 +291,32 @@ class _PALNetBase(ClassifierMixin, TransformerMixin, NeuralNet):
             return sp.csr_matrix(X, dtype=np.float32)
         return X.astype(np.float32, copy=False)
 
+    def _validate_torch_dataset(self, X, reset):
+        _, n_features = check_torch_dataset(X)
+        if reset:
+            self.n_features_in_ = n_features
+            self.__dict__.pop("feature_names_in_", None)
+        elif n_features != self.n_features_in_:
+            raise ValueError(
+                f"X has {n_features} features, but {type(self).__name__} is "
+                f"expecting {self.n_features_in_} features as input."
+            )
+        return X
+
     def _validate_training_data(self, X, y, reset):
         X = self._validate_X(X, reset=reset)
-        y_enc, classes, multilabel = encode_targets(y, X.shape[0])
+        if is_torch_dataset(X):
+            if y is None:
+                raise ValueError(
+                    "y is None: with a torch Dataset as X, pass its labels as y "
+                    "too (a 1-D array of classes or a 0/1 indicator of shape "
+                    "(len(X), n_labels)). The estimator needs them before "
+                    "training; the dataset's own targets, if any, are ignored."
+                )
+            n_samples = len(X)
+        else:
+            n_samples = X.shape[0]
+        y_enc, classes, multilabel = encode_targets(y, n_samples)
         if reset:
             self.multilabel_ = multilabel
             self.label_names_ = classes
@@ -504,7 +530,10 @@ class _PALNetBase(ClassifierMixin, TransformerMixin, NeuralNet):
         Parameters
         ----------
         X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features)
-            Training data. Sparse CSR input is densified batch by batch.
+            Training data. Sparse CSR input is densified batch by batch. A
+            map-style ``torch.utils.data.Dataset`` of 1-D samples is read
+            through skorch's ``DataLoader`` (its labels still go in ``y``;
+            see :ref:`large_data`).
         y : array-like of shape (n_samples,) or (n_samples, n_labels)
             Class labels (multi-class), or a 0/1 indicator, sparse matrix or
             DataFrame (multi-label).
@@ -532,7 +561,7 @@ class _PALNetBase(ClassifierMixin, TransformerMixin, NeuralNet):
         Parameters
         ----------
         X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features)
-            Training data.
+            Training data, or a ``torch.utils.data.Dataset`` of 1-D samples.
         y : array-like of shape (n_samples,) or (n_samples, n_labels)
             Targets, of the same kind as in the first fit.
         classes : None
@@ -559,9 +588,16 @@ class _PALNetBase(ClassifierMixin, TransformerMixin, NeuralNet):
         # must not decode the changed network's outputs: drop it until the
         # new one is fitted
         self.__dict__.pop("decoder_", None)
-        NeuralNet.partial_fit(
-            self, X, y_enc, _routing_method=routing_method, **fit_params
-        )
+        data = LabelledDataset(X, y_enc) if is_torch_dataset(X) else X
+        with warnings.catch_warnings():
+            # a read-only memmap reaches the DataLoader's collate when the
+            # iterator is configured (e.g. num_workers); it is only read
+            warnings.filterwarnings(
+                "ignore", message="The given NumPy array is not writable"
+            )
+            NeuralNet.partial_fit(
+                self, data, y_enc, _routing_method=routing_method, **fit_params
+            )
         self._fit_decoder(X, y_enc)
 
     def set_params(self, **kwargs):
@@ -659,29 +695,36 @@ class _PALNetBase(ClassifierMixin, TransformerMixin, NeuralNet):
         """
         with self._device_context():
             self._set_training(False)
-            n = X.shape[0]
+            n = len(X) if is_torch_dataset(X) else X.shape[0]
             size = n if self.batch_size in (-1, None) else self.batch_size
             device = self.device
             if device is None:  # placed by someone else (e.g. accelerate)
                 param = next(iter(self.module_.parameters()), None)
                 device = None if param is None else param.device
             with torch.no_grad():
-                for start in range(0, n, size):
-                    chunk = X[start : start + size]
-                    chunk = chunk.toarray() if sp.issparse(chunk) else chunk
-                    if not chunk.flags.writeable:  # e.g. a read-only memmap
-                        chunk = np.array(chunk)  # one batch; torch wants it writable
+                for chunk in self._input_batches(X, size):
                     rows = chunk.shape[0]
                     if rows < size:
-                        chunk = np.concatenate(
-                            [
-                                chunk,
-                                np.zeros((size - rows,) + chunk.shape[1:], chunk.dtype),
-                            ]
-                        )
-                    batch = torch.as_tensor(chunk).to(device, non_blocking=True)
-                    z, h = self.module_(batch)
+                        padding = chunk.new_zeros((size - rows,) + chunk.shape[1:])
+                        chunk = torch.cat([chunk, padding])
+                    z, h = self.module_(chunk.to(device, non_blocking=True))
                     yield z[:rows], h[:rows]
+
+    def _input_batches(self, X, size):
+        """CPU tensors of consecutive rows of ``X``, in order."""
+        if is_torch_dataset(X):
+            # skorch's DataLoader, with the iterator_valid__* arguments
+            # (e.g. num_workers); batches of batch_size rows by default
+            iterator = self.get_iterator(LabelledDataset(X), training=False)
+            for Xi, _ in iterator:
+                yield Xi
+            return
+        for start in range(0, X.shape[0], size):
+            chunk = X[start : start + size]
+            chunk = chunk.toarray() if sp.issparse(chunk) else chunk
+            if not chunk.flags.writeable:  # e.g. a read-only memmap
+                chunk = np.array(chunk)  # one batch; torch wants it writable
+            yield torch.as_tensor(chunk)
 
     def _predict_outputs(self, X):
         # decoder_ is set last (None in multi-class mode): a fit that raised
@@ -695,7 +738,7 @@ class _PALNetBase(ClassifierMixin, TransformerMixin, NeuralNet):
         Parameters
         ----------
         X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features)
-            Input data.
+            Input data, or a ``torch.utils.data.Dataset`` of 1-D samples.
 
         Returns
         -------
@@ -715,7 +758,7 @@ class _PALNetBase(ClassifierMixin, TransformerMixin, NeuralNet):
         Parameters
         ----------
         X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features)
-            Input data.
+            Input data, or a ``torch.utils.data.Dataset`` of 1-D samples.
 
         Returns
         -------
@@ -738,7 +781,7 @@ class _PALNetBase(ClassifierMixin, TransformerMixin, NeuralNet):
         Parameters
         ----------
         X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features)
-            Input data.
+            Input data, or a ``torch.utils.data.Dataset`` of 1-D samples.
 
         Returns
         -------
@@ -758,7 +801,7 @@ class _PALNetBase(ClassifierMixin, TransformerMixin, NeuralNet):
         Parameters
         ----------
         X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features)
-            Input data.
+            Input data, or a ``torch.utils.data.Dataset`` of 1-D samples.
 
         Returns
         -------

@@ -1,5 +1,7 @@
 """Training from data that stays on disk: numpy memmaps, streamed decoder fit."""
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -45,3 +47,14 @@ def test_streamed_onn_fit_equals_a_fit_on_all_outputs(multilabel_data):
     whole = clf._make_decoder().fit(logits, features, torch.as_tensor(Y))
     torch.testing.assert_close(clf.decoder_.prototypes_, whole.prototypes_)
     assert clf.decoder_.temperature_ == pytest.approx(whole.temperature_, rel=1e-4)
+
+
+def test_dataloader_workers_over_a_memmap(tmp_path, multilabel_data):
+    X, Y = multilabel_data
+    X_disk = _memmap(tmp_path / "X.npy", X)
+    params = {**FAST, "iterator_train__num_workers": 2}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no non-writable-array warning
+        a = PALClassifier(**params).fit(X_disk, Y)
+    b = PALClassifier(**params).fit(X, Y)
+    np.testing.assert_array_equal(a.predict(X), b.predict(X))

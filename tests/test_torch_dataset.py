@@ -1,0 +1,126 @@
+"""A torch Dataset as X: lazy inputs through skorch's DataLoader."""
+
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import Dataset, IterableDataset, TensorDataset
+
+from sknc import FixedETFClassifier, PALClassifier
+from sknc.model_selection import MultilabelStratifiedValidSplit
+
+from .conftest import FAST
+
+
+class RowsOnDisk(Dataset):
+    """Rows of a memmap read one at a time, as a lazy dataset would."""
+
+    def __init__(self, path, as_tuple=True):
+        self.path = path
+        self.as_tuple = as_tuple
+        self.reads = 0
+
+    def __len__(self):
+        return np.load(self.path, mmap_mode="r").shape[0]
+
+    def __getitem__(self, i):
+        self.reads += 1
+        # float64 on purpose: the estimator casts inputs to float32
+        x = np.array(np.load(self.path, mmap_mode="r")[i], dtype=np.float64)
+        return (x, "ignored target") if self.as_tuple else x
+
+
+@pytest.fixture
+def on_disk(tmp_path, multilabel_data):
+    X, Y = multilabel_data
+    path = tmp_path / "X.npy"
+    np.save(path, X)
+    return path, X, Y
+
+
+@pytest.mark.parametrize("cls", [PALClassifier, FixedETFClassifier])
+def test_fit_on_a_dataset_equals_fit_on_its_array(on_disk, cls):
+    path, X, Y = on_disk
+    # unshuffled: the DataLoader and the array batches then see the same rows
+    params = {**FAST, "iterator_train__shuffle": False}
+    a = cls(**params).fit(RowsOnDisk(path), Y)
+    b = cls(**params).fit(X, Y)
+    np.testing.assert_allclose(
+        a.decision_function(RowsOnDisk(path)), b.decision_function(X), atol=1e-5
+    )
+    np.testing.assert_array_equal(a.predict(X), b.predict(X))
+    np.testing.assert_array_equal(
+        a.predict(RowsOnDisk(path, as_tuple=False)), a.predict(X)
+    )
+    assert a.n_features_in_ == X.shape[1]
+    assert a.transform(RowsOnDisk(path)).dtype == np.float32
+
+
+def test_dataloader_workers_give_the_same_model(on_disk):
+    path, X, Y = on_disk
+    ref = PALClassifier(**FAST).fit(RowsOnDisk(path), Y)
+    workers = PALClassifier(
+        **FAST, iterator_train__num_workers=2, iterator_valid__num_workers=2
+    ).fit(RowsOnDisk(path), Y)
+    np.testing.assert_allclose(
+        workers.decision_function(RowsOnDisk(path)),
+        ref.decision_function(X),
+        atol=1e-5,
+    )
+
+
+def test_the_dataset_is_read_lazily(on_disk):
+    path, X, Y = on_disk
+    data = RowsOnDisk(path)
+    clf = PALClassifier(**{**FAST, "max_epochs": 2}).fit(data, Y)
+    # a probe of the first item, 2 epochs, one pass for the decoder
+    assert data.reads == 1 + 3 * len(X)
+    data.reads = 0
+    clf.predict(data)
+    assert data.reads == 1 + len(X)
+
+
+def test_stratified_validation_split_of_a_dataset(on_disk):
+    path, X, Y = on_disk
+    split = MultilabelStratifiedValidSplit(0.25, random_state=0)
+    clf = PALClassifier(**FAST, train_split=split).fit(RowsOnDisk(path), Y)
+    assert np.isfinite(clf.history[-1, "valid_loss"])
+    assert clf.predict(X).shape == Y.shape
+
+
+def test_multiclass_targets_with_a_dataset(multilabel_data):
+    X, Y = multilabel_data
+    y = Y.argmax(axis=1)
+    clf = PALClassifier(**FAST).fit(TensorDataset(torch.as_tensor(X)), y)
+    assert set(clf.predict(X)) <= set(y)
+
+
+def test_a_dataset_without_y_is_refused(on_disk):
+    path, _, _ = on_disk
+    with pytest.raises(ValueError, match="pass its labels as y"):
+        PALClassifier(**FAST).fit(RowsOnDisk(path), None)
+
+
+def test_samples_that_are_not_flat_are_refused(multilabel_data):
+    X, Y = multilabel_data
+    images = TensorDataset(torch.as_tensor(X).reshape(-1, 3, 4))
+    with pytest.raises(ValueError, match="Flatten them"):
+        PALClassifier(**FAST).fit(images, Y)
+
+
+def test_an_iterable_dataset_is_refused(multilabel_data):
+    _, Y = multilabel_data
+
+    class Stream(IterableDataset):
+        def __iter__(self):
+            yield from ()
+
+    with pytest.raises(ValueError, match="map-style dataset"):
+        PALClassifier(**FAST).fit(Stream(), Y)
+
+
+def test_predicting_a_dataset_with_other_features_is_refused(on_disk):
+    path, X, Y = on_disk
+    clf = PALClassifier(**FAST).fit(X, Y)
+    narrow = TensorDataset(torch.as_tensor(X[:, :5]))
+    with pytest.raises(ValueError, match="X has 5 features"):
+        clf.predict(narrow)
