@@ -49,7 +49,7 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
 import sknc
-from sknc._benchmark import is_binary  # re-exported for bench_suite
+from sknc._benchmark import _resolve_device, is_binary  # is_binary: for bench_suite
 from sknc.datasets import make_multilabel_digits
 
 ALL_DATASETS = ("digits", "yeast", "scene", "emotions")
@@ -69,6 +69,25 @@ ALIASES = {"FixedETFClassifier(scale=learned)": "FixedETFClassifier"}
 def log(message):
     """Progress messages go to stderr, so that stdout holds only the report."""
     print(message, file=sys.stderr, flush=True)
+
+
+# -------------------------------------------------------------------- device
+def add_device_argument(parser):
+    """Add the ``--device`` option of the benchmark scripts to ``parser``."""
+    parser.add_argument(
+        "--device",
+        default="cpu",
+        help="device of the torch work: cpu, cuda, cuda:N or auto (cuda if "
+        "available, else cpu); default: cpu",
+    )
+
+
+def resolve_device(device):
+    """Map ``'auto'`` to cuda or cpu; exit if CUDA is asked for but missing."""
+    try:
+        return _resolve_device(device)
+    except ValueError as exc:  # "--device cuda: CUDA is not available ..."
+        raise SystemExit(str(exc)) from None
 
 
 # ---------------------------------------------------------------------- data

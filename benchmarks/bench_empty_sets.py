@@ -10,9 +10,10 @@ set's prototype), with each decoder. MLPClassifier is the baseline.
 Reported on the test split: exact match on empty rows (predicted empty), on
 the other rows, overall subset accuracy and micro-F1.
 
-Example
--------
+Examples
+--------
     python benchmarks/bench_empty_sets.py --threads 1
+    python benchmarks/bench_empty_sets.py --device cuda
 """
 
 import argparse
@@ -28,7 +29,13 @@ from sklearn.neural_network import MLPClassifier
 from sklearn.preprocessing import StandardScaler
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_core import git_state, log, table  # noqa: E402
+from bench_core import (  # noqa: E402
+    add_device_argument,
+    git_state,
+    log,
+    resolve_device,
+    table,
+)
 
 import sknc  # noqa: E402
 from sknc.datasets import make_multilabel_digits  # noqa: E402
@@ -59,7 +66,9 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--n", type=int, default=1000)
+    add_device_argument(parser)
     args = parser.parse_args(argv)
+    args.device = resolve_device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
     X, Y = load(args.seed, args.n)
@@ -80,6 +89,7 @@ def main(argv=None):
                     background_label=background,
                     decoder=decoder,
                     random_state=args.seed,
+                    device=args.device,
                 ).fit(X, Y)
                 name = f"{cls.__name__}, background_label={background}, {decoder}"
                 log(f"{name}: {time.perf_counter() - t0:.0f} s")
@@ -92,7 +102,8 @@ def main(argv=None):
         f"# Empty label sets (digits, labels 0-{KEPT - 1} kept; "
         f"{(Y.sum(1) == 0).mean():.0%} of training rows and "
         f"{(Y_test.sum(1) == 0).mean():.0%} of test rows empty; "
-        f"{len(Y)}/{len(Y_test)} rows; seed {args.seed}; sknc {git_state()})\n"
+        f"{len(Y)}/{len(Y_test)} rows; seed {args.seed}; device: {args.device}; "
+        f"sknc {git_state()})\n"
     )
     print(
         table(

@@ -12,9 +12,10 @@ Features are ``Y @ centres + noise`` (100 dimensions), so the labels are
 learnable. Peak memory is the resident set size sampled every 2 ms during fit
 and during predict, minus the RSS before the call.
 
-Example
--------
+Examples
+--------
     python benchmarks/bench_hard_shapes.py --threads 1
+    python benchmarks/bench_hard_shapes.py --device cuda
 """
 
 import argparse
@@ -28,7 +29,7 @@ import torch
 from sklearn.metrics import f1_score
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_core import git_state, table  # noqa: E402
+from bench_core import add_device_argument, git_state, resolve_device, table  # noqa: E402
 from bench_metrics import PeakRSS  # noqa: E402
 
 import sknc  # noqa: E402
@@ -66,7 +67,9 @@ def main(argv=None):
     parser.add_argument(
         "--problems", nargs="+", default=["empty", "dense", "many-sets"]
     )
+    add_device_argument(parser)
     args = parser.parse_args(argv)
+    args.device = resolve_device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
     sizes = {"empty": 5000, "dense": 500, "many-sets": 20000}
@@ -74,7 +77,13 @@ def main(argv=None):
     for name in args.problems:
         X, Y = make_problem(name, sizes[name], seed=0)
         X_test, Y_test = make_problem(name, sizes[name] // 2, seed=1)
-        clf = sknc.PALClassifier(max_epochs=args.max_epochs, random_state=0)
+        # the ONN decoder: the report counts its label-set prototypes
+        clf = sknc.PALClassifier(
+            max_epochs=args.max_epochs,
+            random_state=0,
+            device=args.device,
+            decoder="onn",
+        )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # labels never seen
             with PeakRSS() as fit_mem:
@@ -106,7 +115,8 @@ def main(argv=None):
         print(f"{name}: done", file=sys.stderr, flush=True)
     print(
         f"# Hard data shapes (PALClassifier defaults, max_epochs={args.max_epochs}, "
-        f"torch threads {torch.get_num_threads()}; sknc {git_state()})\n"
+        f"torch threads {torch.get_num_threads()}, device: {args.device}; "
+        f"sknc {git_state()})\n"
     )
     print(
         table(

@@ -31,6 +31,7 @@ Examples
         --sizes 100000 300000 1000000 --out benchmarks/results/large_data.md
     python benchmarks/bench_large_data.py --threads 1 --modes dataset \\
         --workers 0 2 --sizes 100000 1000000
+    python benchmarks/bench_large_data.py --device cuda --modes memmap dataset
 """
 
 import argparse
@@ -47,7 +48,12 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_core import DEFAULT_DATA_DIR, log  # noqa: E402
+from bench_core import (  # noqa: E402
+    DEFAULT_DATA_DIR,
+    add_device_argument,
+    log,
+    resolve_device,
+)
 
 MiB = 2**20
 
@@ -161,12 +167,15 @@ def run_one(folder, mode, workers, args, queue):
                 "iterator_train__num_workers": workers,
                 "iterator_valid__num_workers": workers,
             }
+        if mode == "dataset" and str(args.device).startswith("cuda"):
+            loader["iterator_train__pin_memory"] = True
         clf = FixedETFClassifier(
             hidden_layer_sizes=(args.hidden,),
             max_epochs=args.epochs,
             batch_size=args.batch_size,
             decoder="onn",
             random_state=0,
+            device=args.device,
             **loader,
         )
         t = time.perf_counter()
@@ -267,7 +276,9 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--workdir", default=None, help="for the .npy files")
     parser.add_argument("--out", default=None, help="Markdown report")
+    add_device_argument(parser)
     args = parser.parse_args(argv)
+    args.device = resolve_device(args.device)  # the spawned runs get it resolved
     if not Path("/proc/self/status").exists():
         parser.error("peak memory is read from /proc/self/status: Linux only")
     if args.threads:
@@ -303,7 +314,8 @@ def main(argv=None):
             "# Large data: peak memory against data size",
             f"`python benchmarks/bench_large_data.py {' '.join(sys.argv[1:])}`; "
             f"sknc {sknc.__version__}, torch {torch.__version__}, numpy "
-            f"{np.__version__}, {os.cpu_count()} CPUs, {time.strftime('%Y-%m-%d')}.",
+            f"{np.__version__}, {os.cpu_count()} CPUs, device: {args.device}, "
+            f"{time.strftime('%Y-%m-%d')}.",
             f"FixedETFClassifier(hidden_layer_sizes=({args.hidden},), "
             f"max_epochs={args.epochs}, batch_size={args.batch_size}, "
             "decoder='onn'); features written to a memmap in 100,000-row chunks and "

@@ -74,6 +74,7 @@ from bench_core import (  # noqa: E402
     DEFAULT_DATA_DIR,
     DIGITS_TEST,
     DIGITS_TRAIN,
+    add_device_argument,
     cell,
     describe,
     git_state,
@@ -81,6 +82,7 @@ from bench_core import (  # noqa: E402
     load_dataset,
     log,
     machine_header,
+    resolve_device,
     table,
     warm_up,
 )
@@ -197,14 +199,6 @@ class AMPFixedETFClassifier(AMPMixin, sknc.FixedETFClassifier):
 
 class AMPNeuralNet(AMPMixin, skorch.NeuralNet):
     """skorch's ``NeuralNet`` trained in mixed precision."""
-
-
-def resolve_device(device):
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if str(device).startswith("cuda") and not torch.cuda.is_available():
-        raise SystemExit(f"--device {device}: CUDA is not available on this machine")
-    return device
 
 
 def on_cuda(args):
@@ -1159,11 +1153,7 @@ def parse_args(argv=None):
     parser.add_argument(
         "--seeds", type=int, default=3, help="seeds 0..N-1 for the neural methods"
     )
-    parser.add_argument(
-        "--device",
-        default="cpu",
-        help="device of every torch method: cpu, cuda, cuda:N or auto",
-    )
+    add_device_argument(parser)
     parser.add_argument(
         "--amp",
         action="store_true",

@@ -10,6 +10,7 @@ a change of machine load hits all of them alike) and the overhead ratio
 history key, summed over epochs) is shown next to it.
 
     python benchmarks/bench_tracker.py --threads 1
+    python benchmarks/bench_tracker.py --device cuda
 
 Use ``--threads 1`` on a small shared machine (see ``benchmarks/README.md``).
 """
@@ -17,10 +18,15 @@ Use ``--threads 1`` on a small shared machine (see ``benchmarks/README.md``).
 import argparse
 import platform
 import statistics
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_core import add_device_argument, resolve_device  # noqa: E402
 
 CONFIGS = {
     "no tracker": None,
@@ -39,7 +45,9 @@ def main():
     parser.add_argument("--max-epochs", type=int, default=30)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--n", type=int, default=1000, help="samples per multiplicity")
+    add_device_argument(parser)
     args = parser.parse_args()
+    args.device = resolve_device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
 
@@ -52,7 +60,10 @@ def main():
     def fit(config):
         callbacks = [] if config is None else [NeuralCollapseTracker(**config)]
         clf = FixedETFClassifier(
-            max_epochs=args.max_epochs, random_state=0, callbacks=callbacks
+            max_epochs=args.max_epochs,
+            random_state=0,
+            callbacks=callbacks,
+            device=args.device,
         )
         start = time.perf_counter()
         clf.fit(X, Y)
@@ -73,7 +84,8 @@ def main():
 
     print(
         f"FixedETFClassifier on digits {args.n}+{args.n}, {args.max_epochs} epochs, "
-        f"torch threads {torch.get_num_threads()}, {args.repeats} repeats, "
+        f"torch threads {torch.get_num_threads()}, device: {args.device}, "
+        f"{args.repeats} repeats, "
         f"{platform.processor() or platform.machine()}, torch {torch.__version__}"
     )
     print()

@@ -10,9 +10,10 @@ plus prototypes synthesised by the tag-wise-average rule for the others) and
 Reported: exact-match accuracy on the test samples of the held-out pairs and on
 the other test samples, the fitted rho_2, and the number of prototypes.
 
-Example
--------
+Examples
+--------
     python benchmarks/bench_unseen_sets.py --threads 1
+    python benchmarks/bench_unseen_sets.py --device cuda
 """
 
 import argparse
@@ -26,13 +27,25 @@ from sklearn.base import clone
 from sklearn.preprocessing import StandardScaler
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_core import git_state, log, table  # noqa: E402
+from bench_core import (  # noqa: E402
+    add_device_argument,
+    git_state,
+    log,
+    resolve_device,
+    table,
+)
 
 import sknc  # noqa: E402
 from sknc import ONNDecoder  # noqa: E402
 from sknc.datasets import make_multilabel_digits  # noqa: E402
 
 HELD_OUT = [(0, 1), (2, 3), (4, 5)]
+
+
+def outputs(clf, X, device):
+    """Logits and features of ``clf`` as tensors on ``device`` (the decoders')."""
+    logits = torch.as_tensor(clf.decision_function(X), dtype=torch.float32)
+    return logits.to(device), torch.as_tensor(clf.transform(X)).to(device)
 
 
 def main(argv=None):
@@ -43,7 +56,9 @@ def main(argv=None):
     parser.add_argument("--n-single", type=int, default=3000)
     parser.add_argument("--per-pair", type=int, default=60)
     parser.add_argument("--max-shift", type=int, default=2)
+    add_device_argument(parser)
     args = parser.parse_args(argv)
+    args.device = resolve_device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
     n_pairs_train = (45 - len(HELD_OUT)) * args.per_pair
@@ -77,19 +92,14 @@ def main(argv=None):
     rows = []
     for est_name, cls in estimators.items():
         t0 = time.perf_counter()
-        clf = cls(max_epochs=args.max_epochs, random_state=args.seed).fit(X, Y)
+        clf = cls(
+            max_epochs=args.max_epochs, random_state=args.seed, device=args.device
+        ).fit(X, Y)
         log(f"{est_name}: fitted in {time.perf_counter() - t0:.0f} s")
-        train = (
-            torch.as_tensor(clf.decision_function(X), dtype=torch.float32),
-            torch.as_tensor(clf.transform(X)),
-        )
-        test = (
-            torch.as_tensor(clf.decision_function(X_test), dtype=torch.float32),
-            torch.as_tensor(clf.transform(X_test)),
-        )
+        train, test = outputs(clf, X, args.device), outputs(clf, X_test, args.device)
         for dec_name, template in decoders.items():
-            dec = clone(template).fit(*train, torch.as_tensor(Y))
-            pred = dec.predict(*test).numpy()
+            dec = clone(template).fit(*train, torch.as_tensor(Y, device=args.device))
+            pred = dec.predict(*test).cpu().numpy()
             exact = (pred == Y_test).all(1)
             rows.append(
                 [
@@ -105,7 +115,7 @@ def main(argv=None):
         f"# Unseen label sets (digits; held-out pairs {HELD_OUT}; "
         f"{args.n_single} single digits + {args.per_pair} per other pair for "
         f"training, max_shift={args.max_shift}, max_epochs={args.max_epochs}, "
-        f"seed {args.seed}; "
+        f"seed {args.seed}; device: {args.device}; "
         f"sknc {git_state()})\n"
     )
     print(

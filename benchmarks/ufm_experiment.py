@@ -72,20 +72,26 @@ The script computes rho_2 three ways and compares them with the fitted one:
 Run (about 15 s with one thread)::
 
     python benchmarks/ufm_experiment.py --threads 1
+    python benchmarks/ufm_experiment.py --device cuda   # simulate_ufm on the GPU
 """
 
 import argparse
 import itertools
 import math
+import sys
 import warnings
+from pathlib import Path
 
 import numpy as np
 import torch
 from scipy.optimize import minimize_scalar
 from sklearn.exceptions import ConvergenceWarning
 
-from sknc.metrics import rho
-from sknc.ufm import collapsed_optimum, make_label_structure, simulate_ufm
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_core import add_device_argument, resolve_device  # noqa: E402
+
+from sknc.metrics import rho  # noqa: E402
+from sknc.ufm import collapsed_optimum, make_label_structure, simulate_ufm  # noqa: E402
 
 
 def pal_loss(logits, Y):
@@ -156,7 +162,9 @@ def main():
     parser.add_argument("--every", type=int, default=500)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=None)
+    add_device_argument(parser)
     args = parser.parse_args()
+    args.device = resolve_device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
     K, d = args.K, args.d
@@ -168,7 +176,7 @@ def main():
     print(
         f"UFM, PAL-CE, no bias: K={K} labels, d={d}, {args.n1} samples per label, "
         f"{args.n2} per pair (N={N}: {N1} singles, {N2} pairs), "
-        f"lambda_W={lw}, lambda_H={lh}, float64"
+        f"lambda_W={lw}, lambda_H={lh}, float64, device: {args.device}"
     )
     with warnings.catch_warnings():
         # tol=0: run every step (the table), then L-BFGS as far as float64 goes
@@ -184,6 +192,7 @@ def main():
             tol=0.0,
             record_every=args.every,
             random_state=args.seed,
+            device=args.device,
         )
     header = (
         f"{'step':>6} {'objective':>10} {'nc1':>9} {'nc2':>9} {'nc2_means':>9} "

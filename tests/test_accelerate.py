@@ -127,7 +127,9 @@ def test_two_process_data_parallel_training(tmp_path):
         str(script),
         str(tmp_path),
     ]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    # CPU training: on a machine with one GPU, accelerate's barrier would
+    # name GPU 1 for the second process ("invalid device ordinal")
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
     run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
 

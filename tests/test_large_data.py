@@ -58,3 +58,16 @@ def test_dataloader_workers_over_a_memmap(tmp_path, multilabel_data):
         a = PALClassifier(**params).fit(X_disk, Y)
     b = PALClassifier(**params).fit(X, Y)
     np.testing.assert_array_equal(a.predict(X), b.predict(X))
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_training_from_a_memmap_streams_the_onn_fit(tmp_path, multilabel_data):
+    X, Y = multilabel_data
+    X_disk = _memmap(tmp_path / "X.npy", X)
+    clf = FixedETFClassifier(**FAST, decoder="onn", device="cuda").fit(X_disk, Y)
+    assert clf.decoder_.prototypes_.is_cuda
+    logits, features = clf._outputs(clf._validate_X(X, reset=False))
+    whole = clf._make_decoder().fit(logits, features, torch.as_tensor(Y).cuda())
+    torch.testing.assert_close(clf.decoder_.prototypes_, whole.prototypes_)
+    assert clf.predict(X_disk).shape == Y.shape

@@ -124,3 +124,19 @@ def test_predicting_a_dataset_with_other_features_is_refused(on_disk):
     narrow = TensorDataset(torch.as_tensor(X[:, :5]))
     with pytest.raises(ValueError, match="X has 5 features"):
         clf.predict(narrow)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+@pytest.mark.parametrize("decoder", ["knn", "onn", "threshold", "topk"])
+def test_cuda_training_from_a_dataset(on_disk, decoder):
+    path, X, Y = on_disk
+    params = {**FAST, "decoder": decoder, "iterator_valid__pin_memory": True}
+    clf = PALClassifier(**params, device="cuda").fit(RowsOnDisk(path), Y)
+    assert next(clf.module_.parameters()).is_cuda
+    pred = clf.predict(RowsOnDisk(path))
+    np.testing.assert_array_equal(pred, clf.predict(X))
+    cpu = PALClassifier(**params).fit(RowsOnDisk(path), Y)
+    # same seed, same batches: the devices' float32 rounding differs slightly
+    agree = (cpu.predict(X) == pred).all(axis=1).mean()
+    assert agree > 0.9
