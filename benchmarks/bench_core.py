@@ -266,7 +266,8 @@ def cell(results, key, fmt="{:.3f}"):
         return "—"
     if len(values) == 1:
         return fmt.format(values[0])
-    return f"{fmt.format(np.mean(values))} ± {fmt.format(np.std(values))}"
+    # no-break spaces: a narrow table column must not wrap "mean ± std"
+    return f"{fmt.format(np.mean(values))}\u00a0±\u00a0{fmt.format(np.std(values))}"
 
 
 def int_cell(results, key):

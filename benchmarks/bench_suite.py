@@ -32,6 +32,11 @@ and fits both estimators with a small CNN backbone on the digits images.
 Examples
 --------
     python benchmarks/bench_suite.py --threads 1 --out docs/benchmarks.md
+    # docs/benchmarks.md as committed (about 65 min on 2 CPUs; a stopped run
+    # resumes from the checkpoint folder)
+    python benchmarks/bench_suite.py --threads 1 --seeds 3 --jobs 2 \\
+        --tune-max-rows 3000 --checkpoint benchmarks/results/suite_ckpt \\
+        --include benchmarks/results/overhead.md --out docs/benchmarks.md
     python benchmarks/bench_suite.py --threads 1 --datasets emotions scene \\
         --seeds 2 --max-epochs 10 --out /tmp/suite_smoke.md
     python benchmarks/bench_suite.py --device cuda --amp --out docs/benchmarks.md
@@ -376,6 +381,7 @@ class Suite:
         self.failures = []  # (dataset, label, seed, error)
         self.warnings = {}
         self.tuning = {}  # (dataset, key) -> search summary
+        self.reused = {}  # dataset -> (checkout, seconds) of a reused checkpoint
 
     def merge(self, other):
         """Add the results of a suite run on other data sets."""
@@ -384,6 +390,7 @@ class Suite:
         for entry, count in other.warnings.items():
             self.warnings[entry] = self.warnings.get(entry, 0) + count
         self.tuning.update(other.tuning)
+        self.reused.update(other.reused)
 
     def label(self, key):
         return ALL[key][0]
@@ -645,10 +652,12 @@ def summary_section(suite, datasets):
                 cm = f"**{cm}**"
             if np.isclose(s, best[(name, "subset_acc")]):
                 cs = f"**{cs}**"
-            row.append(f"{cm} / {cs}")
+            row.append(f"{cm}\u00a0/\u00a0{cs}")  # no-break: one line per cell
         if len(micro) == len(names):
             row.append(
-                f"{np.mean(micro):.3f} / {np.mean(subset):.3f}".replace("0.", ".")
+                f"{np.mean(micro):.3f}\u00a0/\u00a0{np.mean(subset):.3f}".replace(
+                    "0.", "."
+                )
             )
         else:
             row.append("—")
@@ -1063,7 +1072,7 @@ def run_datasets(args, datasets):
     for name, data in datasets.items():
         saved = checkpoint_path(args, name)
         if saved is not None and saved.exists():
-            suite.merge(load_checkpoint(saved))
+            suite.merge(load_checkpoint(saved, name))
             log(f"[dataset] {name}: results reused from {saved}")
             continue
         done = Suite(args)
@@ -1078,11 +1087,18 @@ def run_datasets(args, datasets):
         if name == "digits" and not args.skip_cnn:
             for key in ("pal", "pal-cnn", "etf", "etf-cnn"):
                 done.run(name, data, key)
-        log(f"[dataset] {name} done in {time.perf_counter() - t0:.0f} s")
+        seconds = time.perf_counter() - t0
+        log(f"[dataset] {name} done in {seconds:.0f} s")
         if saved is not None:
-            save_checkpoint(done, saved)
+            save_checkpoint(done, saved, seconds)
         suite.merge(done)
     return suite
+
+
+def included_section(path):
+    """Another benchmark's Markdown report, its headings one level down."""
+    text = Path(path).read_text().strip()
+    return re.sub(r"^(#{1,5}) ", r"#\1 ", text, flags=re.MULTILINE)
 
 
 def checkpoint_path(args, name):
@@ -1091,9 +1107,11 @@ def checkpoint_path(args, name):
     return Path(args.checkpoint) / f"{name}.pkl"
 
 
-def save_checkpoint(suite, path):
+def save_checkpoint(suite, path, seconds):
     keys = ("results", "failures", "warnings", "tuning")
     state = {k: getattr(suite, k) for k in keys}
+    state["git"] = suite.args.git
+    state["seconds"] = seconds
     path.parent.mkdir(parents=True, exist_ok=True)
     # write then rename, so that a run stopped mid-write leaves no broken file
     tmp = path.with_suffix(".tmp")
@@ -1101,9 +1119,11 @@ def save_checkpoint(suite, path):
     tmp.replace(path)
 
 
-def load_checkpoint(path):
+def load_checkpoint(path, name):
     suite = Suite(None)
-    for key, value in pickle.loads(path.read_bytes()).items():
+    state = pickle.loads(path.read_bytes())
+    suite.reused[name] = (state.pop("git", "unknown"), state.pop("seconds", None))
+    for key, value in state.items():
         setattr(suite, key, value)
     return suite
 
@@ -1218,6 +1238,14 @@ def parse_args(argv=None):
         "behind (default: benchmarks/suite_analysis.md, if it exists)",
     )
     parser.add_argument(
+        "--include",
+        nargs="+",
+        default=[],
+        metavar="FILE",
+        help="Markdown reports of other benchmarks (e.g. bench_overhead.py's) "
+        "appended to this one, their headings one level down",
+    )
+    parser.add_argument(
         "--checkpoint",
         default=None,
         metavar="DIR",
@@ -1285,8 +1313,23 @@ def main(argv=None):
     suite = Suite(args)
     for part in parts:
         suite.merge(part)
+    if suite.reused:
+        # the header must say which code computed the reused results
+        by_checkout = {}
+        for name, (checkout, _) in suite.reused.items():
+            by_checkout.setdefault(checkout, []).append(name)
+        args.git += "; results reused from `--checkpoint`: " + "; ".join(
+            f"{', '.join(names)} computed at {checkout}"
+            for checkout, names in sorted(by_checkout.items())
+        )
+        seconds = [s for _, s in suite.reused.values() if s is not None]
+        if seconds:
+            args.git += (
+                f" (their fits took {sum(seconds):.0f} s in all, summed over data sets)"
+            )
 
-    sections = [summary_section(suite, datasets), leads_section(suite, datasets)]
+    # the answer first; the run's settings, long, at the end
+    sections = [leads_section(suite, datasets), summary_section(suite, datasets)]
     sections.append("## Per data set\n\nThe best mean of each column in bold.")
     sections += [
         dataset_section(suite, name, data, info[name])
@@ -1296,6 +1339,8 @@ def main(argv=None):
         sections.append(efficiency_section(suite, datasets))
     if not args.skip_cnn:
         sections.append(cnn_section(suite, datasets))
+    sections += [included_section(path) for path in args.include]
+    sections.append("## Settings\n\n" + "\n".join(settings_lines(args)))
     sections += [failures_section(suite), warnings_section(suite)]
     total_s = time.perf_counter() - start
     header = machine_header(
@@ -1303,7 +1348,7 @@ def main(argv=None):
         info,
         total_s,
         title="# sknc benchmark suite: sknc against the usual multi-label estimators",
-        settings=settings_lines(args),
+        settings=["- settings: see the section Settings at the end"],
     )
     report = "\n\n".join([header] + sections).rstrip() + "\n"
     if args.out:

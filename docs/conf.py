@@ -142,7 +142,8 @@ sphinx_gallery_conf = {
 
 html_theme = "alabaster"
 html_title = f"sknc {release}"
-html_static_path = []
+html_static_path = ["_static"]
+html_css_files = ["custom.css"]
 html_theme_options = {
     "description": "Multi-label neural classification with the PAL loss",
     # alabaster's default 940px page (a ~660px text column) and 0.9em code
