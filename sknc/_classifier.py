@@ -278,6 +278,15 @@ class _PALNetBase(ClassifierMixin, TransformerMixin, NeuralNet):
                 reset=reset,
             )
         except ValueError as exc:
+            if isinstance(X, list) and X and isinstance(X[0], tuple):
+                # scikit-learn's model selection indexed a torch Dataset row
+                # by row and handed over the list of its items
+                raise ValueError(
+                    "X is a list of tuples, as scikit-learn makes of a torch "
+                    "Dataset when it selects rows (cross-validation, grid "
+                    "search). Wrap the dataset in skorch.helper.SliceDataset "
+                    "so that it is indexed lazily and read as a dataset."
+                ) from exc
             if "could not convert" not in str(exc):
                 raise
             raise ValueError(

@@ -11,11 +11,14 @@ import numbers
 
 import numpy as np
 import torch
+from skorch.helper import SliceDataset
 from torch.utils.data import Dataset
 
 
 def is_torch_dataset(X):
-    return isinstance(X, Dataset)
+    # skorch's SliceDataset is how a Dataset goes through scikit-learn's
+    # model selection, which indexes X by arrays of rows
+    return isinstance(X, (Dataset, SliceDataset))
 
 
 def _inputs_of(item):

@@ -3,10 +3,15 @@
 import numpy as np
 import pytest
 import torch
+from sklearn.model_selection import GridSearchCV, cross_validate
+from skorch.helper import SliceDataset
 from torch.utils.data import Dataset, IterableDataset, TensorDataset
 
 from sknc import FixedETFClassifier, PALClassifier
-from sknc.model_selection import MultilabelStratifiedValidSplit
+from sknc.model_selection import (
+    MultilabelStratifiedKFold,
+    MultilabelStratifiedValidSplit,
+)
 
 from .conftest import FAST
 
@@ -124,6 +129,31 @@ def test_predicting_a_dataset_with_other_features_is_refused(on_disk):
     narrow = TensorDataset(torch.as_tensor(X[:, :5]))
     with pytest.raises(ValueError, match="X has 5 features"):
         clf.predict(narrow)
+
+
+def test_grid_search_over_a_slice_dataset_equals_the_array(on_disk):
+    path, X, Y = on_disk
+    data = RowsOnDisk(path)
+    params = {**FAST, "iterator_train__shuffle": False}
+    cv = MultilabelStratifiedKFold(n_splits=2, shuffle=True, random_state=0)
+    grid = {"feature_dim": [4, 8]}
+    lazy = GridSearchCV(PALClassifier(**params), grid, cv=cv, error_score="raise")
+    lazy.fit(SliceDataset(data), Y)
+    eager = GridSearchCV(PALClassifier(**params), grid, cv=cv).fit(X, Y)
+    np.testing.assert_allclose(
+        lazy.cv_results_["mean_test_score"], eager.cv_results_["mean_test_score"]
+    )
+    np.testing.assert_array_equal(lazy.predict(SliceDataset(data)), eager.predict(X))
+    # the folds read their rows through the dataset, not a materialized copy
+    assert data.reads > 2 * len(X)
+
+
+def test_a_plain_dataset_in_model_selection_points_to_slice_dataset(on_disk):
+    path, _, Y = on_disk
+    with pytest.raises(ValueError, match="skorch.helper.SliceDataset"):
+        cross_validate(
+            PALClassifier(**FAST), RowsOnDisk(path), Y, cv=2, error_score="raise"
+        )
 
 
 @pytest.mark.gpu
