@@ -73,21 +73,24 @@ def log(message):
 
 # -------------------------------------------------------------------- device
 def add_device_argument(parser):
-    """Add the ``--device`` option of the benchmark scripts to ``parser``."""
+    """Add ``--device`` to ``parser``, resolved when the arguments are parsed."""
     parser.add_argument(
         "--device",
         default="cpu",
+        type=resolve_device,
         help="device of the torch work: cpu, cuda, cuda:N or auto (cuda if "
         "available, else cpu); default: cpu",
     )
 
 
 def resolve_device(device):
-    """Map ``'auto'`` to cuda or cpu; exit if CUDA is asked for but missing."""
+    """Map ``'auto'`` to cuda or cpu; refuse cuda where CUDA is missing."""
     try:
         return _resolve_device(device)
     except ValueError as exc:  # "--device cuda: CUDA is not available ..."
-        raise SystemExit(str(exc)) from None
+        # argparse reports this message as a usage error
+        message = str(exc).removeprefix(f"--device {device}: ")
+        raise argparse.ArgumentTypeError(f"{device}: {message}") from None
 
 
 # ---------------------------------------------------------------------- data

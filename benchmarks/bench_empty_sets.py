@@ -33,7 +33,6 @@ from bench_core import (  # noqa: E402
     add_device_argument,
     git_state,
     log,
-    resolve_device,
     table,
 )
 
@@ -68,7 +67,6 @@ def main(argv=None):
     parser.add_argument("--n", type=int, default=1000)
     add_device_argument(parser)
     args = parser.parse_args(argv)
-    args.device = resolve_device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
     X, Y = load(args.seed, args.n)

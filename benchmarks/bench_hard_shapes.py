@@ -29,7 +29,7 @@ import torch
 from sklearn.metrics import f1_score
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_core import add_device_argument, git_state, resolve_device, table  # noqa: E402
+from bench_core import add_device_argument, git_state, table  # noqa: E402
 from bench_metrics import PeakRSS  # noqa: E402
 
 import sknc  # noqa: E402
@@ -69,7 +69,6 @@ def main(argv=None):
     )
     add_device_argument(parser)
     args = parser.parse_args(argv)
-    args.device = resolve_device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
     sizes = {"empty": 5000, "dense": 500, "many-sets": 20000}

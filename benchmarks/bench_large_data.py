@@ -52,7 +52,6 @@ from bench_core import (  # noqa: E402
     DEFAULT_DATA_DIR,
     add_device_argument,
     log,
-    resolve_device,
 )
 
 MiB = 2**20
@@ -278,7 +277,6 @@ def main(argv=None):
     parser.add_argument("--out", default=None, help="Markdown report")
     add_device_argument(parser)
     args = parser.parse_args(argv)
-    args.device = resolve_device(args.device)  # the spawned runs get it resolved
     if not Path("/proc/self/status").exists():
         parser.error("peak memory is read from /proc/self/status: Linux only")
     if args.threads:

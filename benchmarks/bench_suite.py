@@ -87,7 +87,6 @@ from bench_core import (  # noqa: E402
     load_dataset,
     log,
     machine_header,
-    resolve_device,
     table,
     warm_up,
 )
@@ -1266,7 +1265,6 @@ def parse_args(argv=None):
     if args.skip_tuned:
         args.methods = [m for m in args.methods if not m.endswith("-tuned")]
     args.methods = [m for m in METHODS if m in args.methods]  # canonical order
-    args.device = resolve_device(args.device)
     return args
 
 

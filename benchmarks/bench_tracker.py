@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_core import add_device_argument, resolve_device  # noqa: E402
+from bench_core import add_device_argument  # noqa: E402
 
 CONFIGS = {
     "no tracker": None,
@@ -47,7 +47,6 @@ def main():
     parser.add_argument("--n", type=int, default=1000, help="samples per multiplicity")
     add_device_argument(parser)
     args = parser.parse_args()
-    args.device = resolve_device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
 

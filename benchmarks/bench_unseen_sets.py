@@ -31,7 +31,6 @@ from bench_core import (  # noqa: E402
     add_device_argument,
     git_state,
     log,
-    resolve_device,
     table,
 )
 
@@ -58,7 +57,6 @@ def main(argv=None):
     parser.add_argument("--max-shift", type=int, default=2)
     add_device_argument(parser)
     args = parser.parse_args(argv)
-    args.device = resolve_device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
     n_pairs_train = (45 - len(HELD_OUT)) * args.per_pair

@@ -88,7 +88,7 @@ from scipy.optimize import minimize_scalar
 from sklearn.exceptions import ConvergenceWarning
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_core import add_device_argument, resolve_device  # noqa: E402
+from bench_core import add_device_argument  # noqa: E402
 
 from sknc.metrics import rho  # noqa: E402
 from sknc.ufm import collapsed_optimum, make_label_structure, simulate_ufm  # noqa: E402
@@ -164,7 +164,6 @@ def main():
     parser.add_argument("--threads", type=int, default=None)
     add_device_argument(parser)
     args = parser.parse_args()
-    args.device = resolve_device(args.device)
     if args.threads:
         torch.set_num_threads(args.threads)
     K, d = args.K, args.d
