@@ -8,11 +8,13 @@ in threads of one process draw from each other's streams (the same holds
 for joblib's ``threading`` backend).
 """
 
+import contextlib
 import os
 
 import joblib
 import numpy as np
 import pytest
+import torch
 from sklearn.model_selection import GridSearchCV, cross_validate
 
 from sknc import FixedETFClassifier, PALClassifier
@@ -49,6 +51,24 @@ def _cv():
     return MultilabelStratifiedKFold(n_splits=2, shuffle=True, random_state=0)
 
 
+@contextlib.contextmanager
+def _workers_thread_count(client):
+    """Run this process's fits with the workers' torch thread count.
+
+    A float32 sum split over a different number of threads rounds
+    differently, and the nanny starts its workers with OMP_NUM_THREADS=1
+    whatever this process uses.
+    """
+    counts = set(client.run(torch.get_num_threads).values())
+    assert len(counts) == 1, counts
+    before = torch.get_num_threads()
+    torch.set_num_threads(counts.pop())
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def _on_cluster(client, run):
     """Run ``run()`` under the dask backend; return its result and the workers used."""
     with distributed.get_task_stream(client) as stream:
@@ -69,8 +89,10 @@ def test_grid_search_on_dask_equals_sequential(client, multilabel_data):
             n_jobs=n_jobs,
         ).fit(X, Y)
 
-    sequential = search(None)
-    parallel, workers = _on_cluster(client, lambda: search(-1))
+    with _workers_thread_count(client):
+        sequential = search(None)
+        # the best model is refitted here, not on the cluster
+        parallel, workers = _on_cluster(client, lambda: search(-1))
 
     # the four fits ran on the cluster, on both workers
     assert workers == set(client.scheduler_info()["workers"])
@@ -98,8 +120,9 @@ def test_cross_validate_on_dask_equals_sequential(client, multilabel_data):
             n_jobs=n_jobs,
         )
 
-    sequential = run(None)
-    parallel, workers = _on_cluster(client, lambda: run(-1))
+    with _workers_thread_count(client):
+        sequential = run(None)
+        parallel, workers = _on_cluster(client, lambda: run(-1))
 
     assert workers == set(client.scheduler_info()["workers"])
     for key in ["test_f1_micro", "test_f1_samples"]:
