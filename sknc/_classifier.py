@@ -28,40 +28,13 @@ from skorch.callbacks import (
 
 from ._batching import array_batches
 from ._decoding import _DECODERS, BaseDecoder, get_decoder
+from ._device import resolve_device
 from ._loss import _LOSSES
 from ._modules import FixedETFHead, LinearHead, MLPBackbone, NormalizedHead, PALNet
+from ._targets import encode_targets
 from ._torch_dataset import LabelledDataset, check_torch_dataset, is_torch_dataset
-from ._validation import encode_targets
 
 __all__ = ["PALClassifier", "FixedETFClassifier"]
-
-
-def _resolve_device(device):
-    """Map ``'auto'`` to the best available device; reject missing CUDA/MPS."""
-    if device is None:
-        return None
-    name = str(device)
-    if name == "auto":
-        if torch.cuda.is_available():
-            return "cuda"
-        mps = getattr(torch.backends, "mps", None)
-        if mps is not None and mps.is_available():
-            return "mps"
-        return "cpu"
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ValueError(
-            f"device={device!r} was requested but CUDA is not available "
-            "(torch.cuda.is_available() is False). Use device='cpu', or "
-            "device='auto' to use a GPU only when there is one."
-        )
-    if name.startswith("mps"):
-        mps = getattr(torch.backends, "mps", None)
-        if mps is None or not mps.is_available():
-            raise ValueError(
-                f"device={device!r} was requested but MPS is not available. "
-                "Use device='cpu' or device='auto'."
-            )
-    return device
 
 
 class _DivergenceCheck(Callback):
@@ -202,7 +175,7 @@ class _PALNetBase(ClassifierMixin, TransformerMixin, NeuralNet):
         device.
         """
         requested = self.device
-        resolved = _resolve_device(requested)
+        resolved = resolve_device(requested)
         if resolved is requested:
             yield
             return
@@ -843,7 +816,7 @@ class _PALNetBase(ClassifierMixin, TransformerMixin, NeuralNet):
         # skorch maps the saved tensors onto state["device"]: resolve 'auto'
         requested = state.get("device")
         if str(requested) == "auto":
-            state = {**state, "device": _resolve_device("auto")}
+            state = {**state, "device": resolve_device("auto")}
         super().__setstate__(state)
         self.device = requested
 

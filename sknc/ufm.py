@@ -43,7 +43,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions, validate_params
 
-from ._classifier import _resolve_device
+from ._device import resolve_device
 from ._etf import simplex_etf
 from ._loss import _LOSSES
 from .metrics import NeuralCollapseWarning, neural_collapse_report
@@ -635,7 +635,7 @@ def simulate_ufm(
         raise ValueError(f"dtype must be a floating-point dtype; got {dtype}.")
     if tol is None:
         tol = 1e-6 if dtype == torch.float64 else 1e-3
-    device = _resolve_device(device)
+    device = resolve_device(device)
     rng = check_random_state(random_state)
     metric_seed = rng.randint(np.iinfo(np.int32).max)
     problem = _Problem(
