@@ -5,9 +5,7 @@ import numbers
 import warnings
 from contextlib import contextmanager
 
-import joblib
 import numpy as np
-import scipy.sparse as sp
 import torch
 from sklearn.base import ClassifierMixin, TransformerMixin
 from sklearn.utils import check_random_state
@@ -16,7 +14,7 @@ from sklearn.utils._param_validation import (
     StrOptions,
     validate_parameter_constraints,
 )
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 from skorch import NeuralNet
 from skorch.callbacks import (
     Callback,
@@ -26,15 +24,51 @@ from skorch.callbacks import (
     ProgressBar,
 )
 
-from ._batching import array_batches
 from ._decoding import _DECODERS, BaseDecoder, get_decoder
 from ._device import resolve_device
+from ._docstring import (
+    ETF_FEATURE_DIM,
+    ETF_FEATURE_NORM,
+    PAL_FEATURE_DIM,
+    PAL_FEATURE_NORM,
+    SHARED_ATTRIBUTES,
+    Substitution,
+    estimator_params,
+)
+from ._inputs import LabelledDataset, array_batches, validate_inputs
 from ._loss import _LOSSES
 from ._modules import FixedETFHead, LinearHead, MLPBackbone, NormalizedHead, PALNet
+from ._persistence import PersistenceMixin
 from ._targets import encode_targets
-from ._torch_dataset import LabelledDataset, check_torch_dataset, is_torch_dataset
 
 __all__ = ["PALClassifier", "FixedETFClassifier"]
+
+
+@contextmanager
+def _read_only_arrays_ok():
+    # a read-only memmap reaches the DataLoader's collate when the iterator is
+    # configured (e.g. num_workers); it is only read, never written
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", message="The given NumPy array is not writable"
+        )
+        yield
+
+
+def _targets_of(dataset):
+    """Return the targets of a dataset in order: its ``y``, or a Subset's rows."""
+    if isinstance(dataset, torch.utils.data.Subset):
+        return _targets_of(dataset.dataset)[np.asarray(dataset.indices)]
+    y = getattr(dataset, "y", None)
+    if y is None:
+        raise ValueError(
+            f"The train_split returned a {type(dataset).__name__} without "
+            "targets (no attribute y), so the decoder cannot be calibrated on "
+            "it. Return torch.utils.data.Subset objects of the dataset it is "
+            "given, as skorch's ValidSplit and sknc's "
+            "MultilabelStratifiedValidSplit do."
+        )
+    return y
 
 
 class _DivergenceCheck(Callback):
@@ -57,7 +91,7 @@ class _DivergenceCheck(Callback):
             )
 
 
-class _PALNetBase(ClassifierMixin, TransformerMixin, NeuralNet):
+class _PALNetBase(PersistenceMixin, ClassifierMixin, TransformerMixin, NeuralNet):
     """Shared machinery of the PAL estimators (not public)."""
 
     # decoder__<name> sets a parameter of the decoder (e.g. in a grid search)
@@ -240,54 +274,12 @@ class _PALNetBase(ClassifierMixin, TransformerMixin, NeuralNet):
             )
 
     def _validate_X(self, X, reset):
-        if is_torch_dataset(X):
-            return self._validate_torch_dataset(X, reset)
-        try:
-            X = validate_data(
-                self,
-                X,
-                accept_sparse="csr",
-                dtype=(np.float32, np.float64),
-                reset=reset,
-            )
-        except ValueError as exc:
-            if isinstance(X, list) and X and isinstance(X[0], tuple):
-                # scikit-learn's model selection indexed a torch Dataset row
-                # by row and handed over the list of its items
-                raise ValueError(
-                    "X is a list of tuples, as scikit-learn makes of a torch "
-                    "Dataset when it selects rows (cross-validation, grid "
-                    "search). Wrap the dataset in skorch.helper.SliceDataset "
-                    "so that it is indexed lazily and read as a dataset."
-                ) from exc
-            if "could not convert" not in str(exc):
-                raise
-            raise ValueError(
-                f"X must be numeric, but it contains non-numeric values ({exc}). "
-                "Encode text or categorical columns first, e.g. with "
-                "sklearn.preprocessing.OneHotEncoder or TfidfVectorizer in a "
-                "Pipeline."
-            ) from exc
-        if sp.issparse(X):
-            # skorch's Dataset densifies rows of scipy sparse *matrices*
-            return sp.csr_matrix(X, dtype=np.float32)
-        return X.astype(np.float32, copy=False)
-
-    def _validate_torch_dataset(self, X, reset):
-        _, n_features = check_torch_dataset(X)
-        if reset:
-            self.n_features_in_ = n_features
-            self.__dict__.pop("feature_names_in_", None)
-        elif n_features != self.n_features_in_:
-            raise ValueError(
-                f"X has {n_features} features, but {type(self).__name__} is "
-                f"expecting {self.n_features_in_} features as input."
-            )
-        return X
+        return validate_inputs(self, X, reset)
 
     def _validate_training_data(self, X, y, reset):
         X = self._validate_X(X, reset=reset)
-        if is_torch_dataset(X):
+        n_samples = len(self.get_dataset(X))
+        if isinstance(X, LabelledDataset):
             if y is None:
                 raise ValueError(
                     "y is None: with a torch Dataset as X, pass its labels as y "
@@ -295,9 +287,6 @@ class _PALNetBase(ClassifierMixin, TransformerMixin, NeuralNet):
                     "(len(X), n_labels)). The estimator needs them before "
                     "training; the dataset's own targets, if any, are ignored."
                 )
-            n_samples = len(X)
-        else:
-            n_samples = X.shape[0]
         y_enc, classes, multilabel = encode_targets(y, n_samples)
         if reset:
             self.multilabel_ = multilabel
@@ -480,9 +469,7 @@ class _PALNetBase(ClassifierMixin, TransformerMixin, NeuralNet):
         """
         prefix = "iterator_train" if training else "iterator_valid"
         kwargs = self.get_params_for(prefix)
-        kwargs.setdefault("batch_size", self.batch_size)
-        if kwargs["batch_size"] in (-1, None):
-            kwargs["batch_size"] = len(dataset)
+        kwargs["batch_size"] = self._batch_size(training) or len(dataset)
         iterator = self.iterator_train if training else self.iterator_valid
         batches = array_batches(dataset, iterator, kwargs)
         if batches is None:
@@ -570,15 +557,9 @@ class _PALNetBase(ClassifierMixin, TransformerMixin, NeuralNet):
         # must not decode the changed network's outputs: drop it until the
         # new one is fitted
         self.__dict__.pop("decoder_", None)
-        data = LabelledDataset(X, y_enc) if is_torch_dataset(X) else X
-        with warnings.catch_warnings():
-            # a read-only memmap reaches the DataLoader's collate when the
-            # iterator is configured (e.g. num_workers); it is only read
-            warnings.filterwarnings(
-                "ignore", message="The given NumPy array is not writable"
-            )
+        with _read_only_arrays_ok():
             NeuralNet.partial_fit(
-                self, data, y_enc, _routing_method=routing_method, **fit_params
+                self, X, y_enc, _routing_method=routing_method, **fit_params
             )
         self._fit_decoder(X, y_enc)
 
@@ -621,98 +602,90 @@ class _PALNetBase(ClassifierMixin, TransformerMixin, NeuralNet):
             return
         calibration = None
         if valid is not None and len(valid):
-            logits, features, Y = self._dataset_outputs(train)
-            calibration = self._dataset_outputs(valid)
+            logits, features, Y = self._labelled_outputs(train)
+            calibration = self._labelled_outputs(valid)
         else:
+            dataset = self.get_dataset(X, y_enc)
             decoder = self._make_decoder()
             if hasattr(decoder, "fit_batches"):
                 # one streamed pass: memory does not grow with the training set
                 self.decoder_ = decoder.fit_batches(
-                    self._iter_training_outputs(X, y_enc)
+                    self._iter_labelled_outputs(dataset, y_enc)
                 )
                 return
-            logits, features = self._outputs(X)
-            Y = torch.as_tensor(y_enc, device=logits.device)
+            logits, features, Y = self._labelled_outputs(dataset)
         self.decoder_ = self._make_decoder().fit(
             logits, features, Y, calibration=calibration
         )
 
-    def _iter_training_outputs(self, X, y_enc):
-        """``(logits, features, targets)`` batches of the training data."""
+    # ------------------------------------------------------------ prediction
+    def get_dataset(self, X, y=None):
+        """Skorch's dataset of ``X``; a torch Dataset gets the targets ``y``."""
+        if isinstance(X, LabelledDataset):
+            return X if y is None else X.with_targets(y)
+        return super().get_dataset(X, y)
+
+    def _batch_size(self, training=False):
+        """Return the iterator's batch size; None means the whole data set."""
+        prefix = "iterator_train" if training else "iterator_valid"
+        size = self.get_params_for(prefix).get("batch_size", self.batch_size)
+        return None if size in (-1, None) else size
+
+    def infer(self, x, **fit_params):
+        """Skorch's ``infer``; in eval mode, pad a short batch to the batch size.
+
+        With the padding a sample's outputs do not depend on which other
+        samples are predicted with it (float32 matrix products round
+        differently for different shapes).
+        """
+        if not torch.is_tensor(x):
+            return super().infer(x, **fit_params)
+        if self.device is None:  # placed by someone else (e.g. accelerate)
+            param = next(iter(self.module_.parameters()), None)
+            x = x if param is None else x.to(param.device, non_blocking=True)
+        size, rows = self._batch_size(), x.shape[0]
+        if self.module_.training or size is None or rows >= size:
+            return super().infer(x, **fit_params)
+        padding = x.new_zeros((size - rows,) + x.shape[1:])
+        logits, features = super().infer(torch.cat([x, padding]), **fit_params)
+        return logits[:rows], features[:rows]
+
+    def _iter_outputs(self, dataset):
+        """``(logits, features)`` of a dataset, one batch at a time, in order.
+
+        The one inference path, for arrays and torch Datasets alike, as
+        skorch's ``forward_iter``: ``get_iterator``, then ``evaluation_step``
+        (which a data-parallel mixin overrides to gather the processes'
+        shards). Only one batch is read at a time (a memmap stays on disk).
+        """
+        with self._device_context(), _read_only_arrays_ok():
+            for batch in self.get_iterator(dataset, training=False):
+                yield self.evaluation_step(batch, training=False)
+
+    def _outputs(self, dataset):
+        """``(logits, features)`` of a whole dataset, in eval mode."""
+        logits, features = zip(*self._iter_outputs(dataset), strict=True)
+        return torch.cat(logits), torch.cat(features)
+
+    def _iter_labelled_outputs(self, dataset, y):
+        """``(logits, features, targets)`` batches of a dataset with targets ``y``."""
         start = 0
-        for z, h in self._iter_outputs(X):
-            Y = torch.as_tensor(y_enc[start : start + len(z)], device=z.device)
+        for z, h in self._iter_outputs(dataset):
+            Y = torch.as_tensor(y[start : start + len(z)], device=z.device)
             start += len(z)
             yield z, h, Y
 
-    def _dataset_outputs(self, dataset):
-        """``(logits, features, targets)`` of a skorch dataset, in eval mode."""
-        self._set_training(False)
-        logits, features, targets = [], [], []
-        with torch.no_grad():
-            for Xi, yi in self.get_iterator(dataset, training=False):
-                z, h = self.infer(Xi)
-                logits.append(z)
-                features.append(h)
-                targets.append(torch.as_tensor(yi).to(z.device))
-        return torch.cat(logits), torch.cat(features), torch.cat(targets)
-
-    # ------------------------------------------------------------ prediction
-    def _outputs(self, X):
-        """``(logits, features)`` of validated data, on the model's device."""
-        with self._device_context():
-            logits, features = [], []
-            for z, h in self._iter_outputs(X):
-                logits.append(z)
-                features.append(h)
-            return torch.cat(logits), torch.cat(features)
-
-    def _iter_outputs(self, X):
-        """``(logits, features)`` of validated data, one batch at a time.
-
-        Every batch is padded to ``batch_size`` rows, so that a sample's
-        outputs do not depend on which other samples are predicted with it
-        (float32 matrix products round differently for different shapes).
-        Only one batch of ``X`` is read at a time (a memmap stays on disk).
-        """
-        with self._device_context():
-            self._set_training(False)
-            n = len(X) if is_torch_dataset(X) else X.shape[0]
-            size = n if self.batch_size in (-1, None) else self.batch_size
-            device = self.device
-            if device is None:  # placed by someone else (e.g. accelerate)
-                param = next(iter(self.module_.parameters()), None)
-                device = None if param is None else param.device
-            with torch.no_grad():
-                for chunk in self._input_batches(X, size):
-                    rows = chunk.shape[0]
-                    if rows < size:
-                        padding = chunk.new_zeros((size - rows,) + chunk.shape[1:])
-                        chunk = torch.cat([chunk, padding])
-                    z, h = self.module_(chunk.to(device, non_blocking=True))
-                    yield z[:rows], h[:rows]
-
-    def _input_batches(self, X, size):
-        """CPU tensors of consecutive rows of ``X``, in order."""
-        if is_torch_dataset(X):
-            # skorch's DataLoader, with the iterator_valid__* arguments
-            # (e.g. num_workers); batches of batch_size rows by default
-            iterator = self.get_iterator(LabelledDataset(X), training=False)
-            for Xi, _ in iterator:
-                yield Xi
-            return
-        for start in range(0, X.shape[0], size):
-            chunk = X[start : start + size]
-            chunk = chunk.toarray() if sp.issparse(chunk) else chunk
-            if not chunk.flags.writeable:  # e.g. a read-only memmap
-                chunk = np.array(chunk)  # one batch; torch wants it writable
-            yield torch.as_tensor(chunk)
+    def _labelled_outputs(self, dataset):
+        """``(logits, features, targets)`` of a dataset that holds its targets."""
+        y = _targets_of(dataset)
+        logits, features, Y = zip(*self._iter_labelled_outputs(dataset, y), strict=True)
+        return torch.cat(logits), torch.cat(features), torch.cat(Y)
 
     def _predict_outputs(self, X):
         # decoder_ is set last (None in multi-class mode): a fit that raised
         # leaves the estimator unfitted
         check_is_fitted(self, "decoder_")
-        return self._outputs(self._validate_X(X, reset=False))
+        return self._outputs(self.get_dataset(self._validate_X(X, reset=False)))
 
     def decision_function(self, X):
         """Return the logits.
@@ -812,276 +785,11 @@ class _PALNetBase(ClassifierMixin, TransformerMixin, NeuralNet):
             [f"{prefix}{i}" for i in range(self.feature_dim_)], dtype=object
         )
 
-    def __setstate__(self, state):
-        # skorch maps the saved tensors onto state["device"]: resolve 'auto'
-        requested = state.get("device")
-        if str(requested) == "auto":
-            state = {**state, "device": resolve_device("auto")}
-        super().__setstate__(state)
-        self.device = requested
 
-    # ----------------------------------------------------------- persistence
-    # What fit learns beyond the torch state: needed to rebuild the network
-    # and to decode its outputs in a fresh estimator.
-    _fitted_state = (
-        "n_features_in_",
-        "feature_names_in_",
-        "multilabel_",
-        "label_names_",
-        "n_outputs_",
-        "classes_",
-        "target_dtype_",
-        "background_label_",
-        "decoder_",
-    )
-
-    def save_params(
-        self,
-        f_params=None,
-        f_optimizer=None,
-        f_criterion=None,
-        f_history=None,
-        f_state=None,
-        **kwargs,
-    ):
-        """Save the network's parameters, and optionally sknc's fitted state.
-
-        Parameters
-        ----------
-        f_params, f_optimizer, f_criterion, f_history : file-like or str, default=None
-            See :meth:`skorch.NeuralNet.save_params`.
-        f_state : file-like or str, default=None
-            Where to save what ``fit`` learned besides the torch modules: the
-            label encoding, the input size and the fitted decoder. With it,
-            :meth:`load_params` restores a working model into a fresh
-            estimator.
-        **kwargs : dict
-            Passed to :meth:`skorch.NeuralNet.save_params`.
-        """
-        super().save_params(
-            f_params=f_params,
-            f_optimizer=f_optimizer,
-            f_criterion=f_criterion,
-            f_history=f_history,
-            **kwargs,
-        )
-        if f_state is not None:
-            check_is_fitted(self, "classes_")
-            state = {
-                k: getattr(self, k) for k in self._fitted_state if hasattr(self, k)
-            }
-            joblib.dump(state, f_state)
-
-    def load_params(
-        self,
-        f_params=None,
-        f_optimizer=None,
-        f_criterion=None,
-        f_history=None,
-        f_state=None,
-        **kwargs,
-    ):
-        """Load what :meth:`save_params` saved.
-
-        Parameters
-        ----------
-        f_params, f_optimizer, f_criterion, f_history : file-like or str, default=None
-            See :meth:`skorch.NeuralNet.load_params`.
-        f_state : file-like or str, default=None
-            sknc's fitted state saved with ``save_params(f_state=...)``. Load
-            it to make an unfitted estimator (built with the same
-            parameters) ready to predict; the network is initialised first.
-        **kwargs : dict
-            Passed to :meth:`skorch.NeuralNet.load_params`.
-        """
-        if f_state is not None:
-            for key, value in joblib.load(f_state).items():
-                setattr(self, key, value)
-            if not self.initialized_:
-                with self._training_context():
-                    self.initialize()
-        with self._device_context():
-            try:
-                super().load_params(
-                    f_params=f_params,
-                    f_optimizer=f_optimizer,
-                    f_criterion=f_criterion,
-                    f_history=f_history,
-                    **kwargs,
-                )
-            except RuntimeError as exc:
-                if "state_dict" not in str(exc) or "head." not in str(exc):
-                    raise
-                raise ValueError(
-                    "The saved network's head does not match this estimator's: "
-                    f"{exc}\nBuild the estimator with the parameters the model "
-                    "was trained with. Models saved before PALClassifier "
-                    "normalized its features by default need feature_norm=None."
-                ) from exc
-
-
-_SHARED_PARAMS = """\
-    module : torch.nn.Module class or instance, default=None
-        The backbone: maps a float32 batch ``(N, n_features)`` to ``(N, d)``
-        features (a CNN reshapes the flat input in its ``forward``). None
-        builds an :class:`~sknc.MLPBackbone` from ``hidden_layer_sizes``,
-        ``feature_dim``, ``activation``, ``dropout`` and ``batch_norm``.
-        Arguments for a custom module are given as ``module__<name>``; an
-        instance is copied, never trained in place. ``d`` is read from a dry
-        forward pass.
-    criterion : torch loss class or instance, default=None
-        None builds the PAL loss chosen by ``loss``. A custom criterion is
-        called as ``criterion(logits, targets)``.
-    optimizer : torch optimizer class, default=torch.optim.AdamW
-        Optimizer; extra arguments as ``optimizer__<name>``.
-    lr : float, default=1e-3
-        Learning rate.
-    max_epochs : int, default=100
-        Number of training epochs.
-    batch_size : int, default=128
-        Mini-batch size (``-1``: the whole data set). Training batches are
-        shuffled every epoch (``iterator_train__shuffle=False`` turns it
-        off); prediction pads its last batch to this size so that a
-        sample's outputs do not depend on the batch it is predicted in.
-    train_split : callable or None, default=None
-        skorch's internal validation split. None trains on all data. For a
-        validation split of multi-label data, pass a stratified one such as
-        ``sknc.model_selection.MultilabelStratifiedValidSplit(0.2)``; skorch's
-        default split does not work with a 2-D ``y``.
-    hidden_layer_sizes : tuple of int, default=(512,)
-        Hidden layer sizes of the default MLP backbone.
-{feature_dim}
-    activation : {{'relu', 'gelu', 'tanh', 'logistic', 'identity'}}, default='relu'
-        Activation of the default backbone's hidden layers.
-    dropout : float, default=0.0
-        Dropout after each hidden layer of the default backbone.
-    batch_norm : bool, default=True
-        Batch normalization in the default backbone's hidden layers.
-    weight_decay : float, default=5e-4
-        Weight decay ``lambda_W`` passed to the optimizer (overridden by
-        ``optimizer__weight_decay``).
-    feature_decay : float, default=1e-4
-        Feature decay ``lambda_H``: adds ``lambda_H / 2`` times the mean
-        squared norm of the batch's features to the training loss.
-{feature_norm}
-    loss : {{'pal', 'pal_n', 'pal_ls', 'pal_focal', 'pal_mse'}}, default='pal'
-        ``'pal'``: the pick-all-label cross-entropy, one softmax
-        cross-entropy per positive label; ``'pal_n'``: the same divided by
-        the number of labels of each sample (see
-        :class:`~sknc.PALCrossEntropyLoss`); ``'pal_ls'``: PAL with label
-        smoothing 0.1; ``'pal_focal'``: the PAL focal loss with ``gamma=2``
-        (:class:`~sknc.PALFocalLoss`); ``'pal_mse'``: the PAL rescaled square
-        loss with ``kappa=M=1`` (:class:`~sknc.PALMSELoss`). Change a loss's
-        parameters with ``criterion__<name>``, e.g.
-        ``criterion__label_smoothing=0.2``, ``criterion__gamma=1`` or
-        ``criterion__normalize=True``.
-    decoder : {{'knn', 'onn', 'threshold', 'topk'}} or decoder instance, default='knn'
-        How multi-label outputs become label sets and per-label
-        probabilities; fitted on the training data at the end of ``fit``
-        (prototypes from the training part, calibration from the validation
-        part when there is a ``train_split``). ``'knn'``: the label set whose
-        nearest training samples in feature space are closest
-        (:class:`~sknc.KNNDecoder`, which keeps the training features);
-        ``'onn'``: nearest label-set prototype (:class:`~sknc.ONNDecoder`,
-        one mean per label set: use it for millions of training rows or to
-        study the collapsed geometry); ``'threshold'``:
-        :class:`~sknc.ThresholdDecoder`; ``'topk'``:
-        :class:`~sknc.TopKDecoder`. Set a decoder's parameters with
-        ``decoder__<name>`` (e.g. ``decoder__metric='cosine'``), also in a
-        grid search.
-    background_label : 'auto' or bool, default='auto'
-        Train an extra, hidden label that marks the rows of ``y`` with no
-        label, so that the empty set is a first-class outcome the decoder
-        can predict. ``'auto'``: when the training ``y`` has such rows and
-        the decoder's ``allow_empty`` is not False. The extra label never
-        appears in the outputs.
-    random_state : int, RandomState instance or None, default=None
-        Seeds weight initialisation, shuffling, dropout and the ETF
-        rotation. With an int, two CPU fits give identical predictions; the
-        caller's global torch random state is left untouched.
-    device : str, torch.device or None, default='cpu'
-        ``'cpu'``, ``'cuda'``, ``'cuda:N'``, ``'mps'`` or ``'auto'`` (CUDA,
-        then MPS, when available, else CPU).
-    verbose : int, default=0
-        When positive, print a per-epoch log (stdout) and show a per-batch
-        progress bar (tqdm, on stderr); 0 prints nothing.
-    **kwargs : dict
-        Any other :class:`skorch.NeuralNet` parameter (``callbacks``,
-        ``iterator_train__*``, ``module__*``, ``optimizer__*``, ...)."""
-
-_SHARED_ATTRIBUTES = """\
-    Attributes
-    ----------
-    classes_ : ndarray or list of ndarray
-        Multi-class: the class labels. Multi-label: ``arange(K)`` or the
-        DataFrame's column names; with ``K = 2`` labels, the list
-        ``[array([0, 1]), array([0, 1])]`` (scikit-learn's multi-output
-        convention, so that probability scorers see a multi-label problem).
-    label_names_ : ndarray
-        The label names (multi-label) or class labels (multi-class).
-    multilabel_ : bool
-        Whether the model was fitted on a 2-D label indicator.
-    n_outputs_ : int
-        Number of labels or classes ``K``.
-    n_features_in_ : int
-        Number of input features.
-    feature_names_in_ : ndarray of str
-        Input feature names, when ``X`` was a DataFrame with string columns.
-    feature_dim_ : int
-        Dimension ``d`` of the features returned by ``transform``.
-    n_trainable_params_ : int
-        Number of trainable parameters of the network.
-    decoder_ : decoder or None
-        The fitted decoder (None in multi-class mode). It sees one more label
-        than ``y`` when ``background_label_`` is True.
-    background_label_ : bool
-        Whether the network has the extra background label (its last
-        output).
-    target_dtype_ : numpy dtype or None
-        dtype of the multi-label ``y``; ``predict`` returns the same.
-    module_ : PALNet
-        The trained network; its ``forward`` returns ``(logits, features)``.
-    history_ : skorch.History
-        Per-epoch losses and timings."""
-
-_PAL_FEATURE_DIM = """\
-    feature_dim : int or None, default=None
-        Feature dimension ``d`` of the default backbone; None means 256.
-        With a custom ``module``, None takes the module's output size and an
-        int must match it."""
-
-_FEATURE_NORM = """\
-    feature_norm : None, float or 'learned', default={default!r}
-        Normalized features: None trains plain features. Otherwise the
-        features are projected onto the unit sphere, the head's rows are
-        normalized too (without bias or scale), and the logits are cosines
-        divided by a temperature: this number (e.g. 0.1), or ``'learned'``,
-        one learned scalar starting at 0.1 (:class:`~sknc.NormalizedHead`).
-        ``transform`` then returns the unit-norm features, and the feature
-        decay has no effect. {why}"""
-
-_PAL_FEATURE_NORM = _FEATURE_NORM.format(
-    default="learned",
-    why="""The default by measurement on held-out parts of the training
-        splits (``benchmarks/study_defaults.py``, 2 seeds): against plain
-        features, ONN decoding was better on 6 of 8 data sets in subset
-        accuracy (digits +0.13) and in micro-F1 (enron +0.04).""",
+@Substitution(
+    params=estimator_params(PAL_FEATURE_DIM, PAL_FEATURE_NORM),
+    attributes=SHARED_ATTRIBUTES,
 )
-_ETF_FEATURE_NORM = _FEATURE_NORM.format(
-    default=None,
-    why="""Off by default: with the fixed frame it was better on the
-        larger text data sets but worse on the digits
-        (``benchmarks/study_defaults.py``).""",
-)
-
-_ETF_FEATURE_DIM = """\
-    feature_dim : int or None, default=None
-        Feature dimension ``d``; None means the number of labels ``K``. Must
-        be at least ``K - 1``. The parameter to grid-search: small values
-        save parameters. With a custom ``module``, None takes the module's
-        output size and an int must match it."""
-
-
 class PALClassifier(_PALNetBase):
     """Neural multi-label classifier trained with the pick-all-label loss.
 
@@ -1141,6 +849,10 @@ class PALClassifier(_PALNetBase):
         return LinearHead(feature_dim, n_outputs, bias=self.feature_norm is None)
 
 
+@Substitution(
+    params=estimator_params(ETF_FEATURE_DIM, ETF_FEATURE_NORM),
+    attributes=SHARED_ATTRIBUTES,
+)
 class FixedETFClassifier(_PALNetBase):
     """Neural multi-label classifier with a fixed simplex-ETF head.
 
@@ -1156,12 +868,10 @@ class FixedETFClassifier(_PALNetBase):
     etf_scale : float or 'learned', default='learned'
         The logit scale ``s`` in ``z = s * M h``: one learned scalar
         (initialised to 1), or a fixed positive number. Learned is the
-        default by measurement (``benchmarks/bench_core.py
-        --etf-scale-study``, 3 seeds): it stays within about 1.5 points of
-        the best fixed scale on digits, yeast, scene and emotions with no
-        tuning; a fixed scale of 16 trains poorly on three of them, while 4
-        does best on scene, so the scale is worth a grid search.
-        Not used with ``feature_norm``, whose temperature is the scale.
+        default by measurement: it needs no tuning, while the best fixed
+        scale differs between data sets, so a fixed scale is worth a grid
+        search (see the benchmark report in the documentation). Not used
+        with ``feature_norm``, whose temperature is the scale.
 
     {attributes}
 
@@ -1218,17 +928,3 @@ class FixedETFClassifier(_PALNetBase):
         # with normalized features the temperature is the only scale
         scale = self.etf_scale if self.feature_norm is None else 1.0
         return FixedETFHead(feature_dim, n_outputs, scale=scale, random_state=seed)
-
-
-PALClassifier.__doc__ = PALClassifier.__doc__.format(
-    params=_SHARED_PARAMS.format(
-        feature_dim=_PAL_FEATURE_DIM, feature_norm=_PAL_FEATURE_NORM
-    ).lstrip(),
-    attributes=_SHARED_ATTRIBUTES.lstrip(),
-)
-FixedETFClassifier.__doc__ = FixedETFClassifier.__doc__.format(
-    params=_SHARED_PARAMS.format(
-        feature_dim=_ETF_FEATURE_DIM, feature_norm=_ETF_FEATURE_NORM
-    ).lstrip(),
-    attributes=_SHARED_ATTRIBUTES.lstrip(),
-)

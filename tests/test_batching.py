@@ -7,7 +7,7 @@ import torch
 from skorch.dataset import Dataset
 
 from sknc import PALClassifier
-from sknc._batching import ArrayBatches, array_batches
+from sknc._inputs import ArrayBatches, array_batches
 from sknc.model_selection import MultilabelStratifiedValidSplit
 
 from .conftest import FAST

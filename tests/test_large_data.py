@@ -43,7 +43,7 @@ def test_a_float32_memmap_is_not_copied_into_memory(tmp_path, multilabel_data):
 def test_streamed_onn_fit_equals_a_fit_on_all_outputs(multilabel_data):
     X, Y = multilabel_data
     clf = PALClassifier(**{**FAST, "batch_size": 16}, decoder="onn").fit(X, Y)
-    logits, features = clf._outputs(clf._validate_X(X, reset=False))
+    logits, features = clf._outputs(clf.get_dataset(clf._validate_X(X, reset=False)))
     whole = clf._make_decoder().fit(logits, features, torch.as_tensor(Y))
     torch.testing.assert_close(clf.decoder_.prototypes_, whole.prototypes_)
     assert clf.decoder_.temperature_ == pytest.approx(whole.temperature_, rel=1e-4)
@@ -67,7 +67,7 @@ def test_cuda_training_from_a_memmap_streams_the_onn_fit(tmp_path, multilabel_da
     X_disk = _memmap(tmp_path / "X.npy", X)
     clf = FixedETFClassifier(**FAST, decoder="onn", device="cuda").fit(X_disk, Y)
     assert clf.decoder_.prototypes_.is_cuda
-    logits, features = clf._outputs(clf._validate_X(X, reset=False))
+    logits, features = clf._outputs(clf.get_dataset(clf._validate_X(X, reset=False)))
     whole = clf._make_decoder().fit(logits, features, torch.as_tensor(Y).cuda())
     torch.testing.assert_close(clf.decoder_.prototypes_, whole.prototypes_)
     assert clf.predict(X_disk).shape == Y.shape

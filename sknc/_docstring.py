@@ -1,0 +1,199 @@
+"""Shared numpydoc text, composed into docstrings at the class.
+
+:class:`Substitution` fills ``{name}`` fields of a docstring (the way
+imbalanced-learn shares parameter text), so a parameter is described once
+for both estimators.
+"""
+
+__all__ = [
+    "ETF_FEATURE_DIM",
+    "ETF_FEATURE_NORM",
+    "PAL_FEATURE_DIM",
+    "PAL_FEATURE_NORM",
+    "SHARED_ATTRIBUTES",
+    "Substitution",
+    "estimator_params",
+]
+
+
+class Substitution:
+    """Decorator filling ``{name}`` fields of a docstring with shared text.
+
+    Parameters
+    ----------
+    **params : str
+        The text of each field.
+    """
+
+    def __init__(self, **params):
+        self.params = params
+
+    def __call__(self, obj):
+        """Return ``obj`` with its docstring's fields filled."""
+        obj.__doc__ = obj.__doc__.format(**self.params)
+        return obj
+
+
+_ESTIMATOR_PARAMS = """\
+    module : torch.nn.Module class or instance, default=None
+        The backbone: maps a float32 batch ``(N, n_features)`` to ``(N, d)``
+        features (a CNN reshapes the flat input in its ``forward``). None
+        builds an :class:`~sknc.MLPBackbone` from ``hidden_layer_sizes``,
+        ``feature_dim``, ``activation``, ``dropout`` and ``batch_norm``.
+        Arguments for a custom module are given as ``module__<name>``; an
+        instance is copied, never trained in place. ``d`` is read from a dry
+        forward pass.
+    criterion : torch loss class or instance, default=None
+        None builds the PAL loss chosen by ``loss``. A custom criterion is
+        called as ``criterion(logits, targets)``.
+    optimizer : torch optimizer class, default=torch.optim.AdamW
+        Optimizer; extra arguments as ``optimizer__<name>``.
+    lr : float, default=1e-3
+        Learning rate.
+    max_epochs : int, default=100
+        Number of training epochs.
+    batch_size : int, default=128
+        Mini-batch size (``-1``: the whole data set). Training batches are
+        shuffled every epoch (``iterator_train__shuffle=False`` turns it
+        off); prediction pads its last batch to this size so that a
+        sample's outputs do not depend on the batch it is predicted in.
+    train_split : callable or None, default=None
+        skorch's internal validation split. None trains on all data. For a
+        validation split of multi-label data, pass a stratified one such as
+        ``sknc.model_selection.MultilabelStratifiedValidSplit(0.2)``; skorch's
+        default split does not work with a 2-D ``y``.
+    hidden_layer_sizes : tuple of int, default=(512,)
+        Hidden layer sizes of the default MLP backbone.
+{feature_dim}
+    activation : {{'relu', 'gelu', 'tanh', 'logistic', 'identity'}}, default='relu'
+        Activation of the default backbone's hidden layers.
+    dropout : float, default=0.0
+        Dropout after each hidden layer of the default backbone.
+    batch_norm : bool, default=True
+        Batch normalization in the default backbone's hidden layers.
+    weight_decay : float, default=5e-4
+        Weight decay ``lambda_W`` passed to the optimizer (overridden by
+        ``optimizer__weight_decay``).
+    feature_decay : float, default=1e-4
+        Feature decay ``lambda_H``: adds ``lambda_H / 2`` times the mean
+        squared norm of the batch's features to the training loss.
+{feature_norm}
+    loss : {{'pal', 'pal_n', 'pal_ls', 'pal_focal', 'pal_mse'}}, default='pal'
+        ``'pal'``: the pick-all-label cross-entropy, one softmax
+        cross-entropy per positive label; ``'pal_n'``: the same divided by
+        the number of labels of each sample (see
+        :class:`~sknc.PALCrossEntropyLoss`); ``'pal_ls'``: PAL with label
+        smoothing 0.1; ``'pal_focal'``: the PAL focal loss with ``gamma=2``
+        (:class:`~sknc.PALFocalLoss`); ``'pal_mse'``: the PAL rescaled square
+        loss with ``kappa=M=1`` (:class:`~sknc.PALMSELoss`). Change a loss's
+        parameters with ``criterion__<name>``, e.g.
+        ``criterion__label_smoothing=0.2``, ``criterion__gamma=1`` or
+        ``criterion__normalize=True``.
+    decoder : {{'knn', 'onn', 'threshold', 'topk'}} or decoder instance, default='knn'
+        How multi-label outputs become label sets and per-label
+        probabilities; fitted on the training data at the end of ``fit``
+        (prototypes from the training part, calibration from the validation
+        part when there is a ``train_split``). ``'knn'``: the label set whose
+        nearest training samples in feature space are closest
+        (:class:`~sknc.KNNDecoder`, which keeps the training features);
+        ``'onn'``: nearest label-set prototype (:class:`~sknc.ONNDecoder`,
+        one mean per label set: use it for millions of training rows or to
+        study the collapsed geometry); ``'threshold'``:
+        :class:`~sknc.ThresholdDecoder`; ``'topk'``:
+        :class:`~sknc.TopKDecoder`. Set a decoder's parameters with
+        ``decoder__<name>`` (e.g. ``decoder__metric='cosine'``), also in a
+        grid search.
+    background_label : 'auto' or bool, default='auto'
+        Train an extra, hidden label that marks the rows of ``y`` with no
+        label, so that the empty set is a first-class outcome the decoder
+        can predict. ``'auto'``: when the training ``y`` has such rows and
+        the decoder's ``allow_empty`` is not False. The extra label never
+        appears in the outputs.
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialisation, shuffling, dropout and the ETF
+        rotation. With an int, two CPU fits give identical predictions; the
+        caller's global torch random state is left untouched.
+    device : str, torch.device or None, default='cpu'
+        ``'cpu'``, ``'cuda'``, ``'cuda:N'``, ``'mps'`` or ``'auto'`` (CUDA,
+        then MPS, when available, else CPU).
+    verbose : int, default=0
+        When positive, print a per-epoch log (stdout) and show a per-batch
+        progress bar (tqdm, on stderr); 0 prints nothing.
+    **kwargs : dict
+        Any other :class:`skorch.NeuralNet` parameter (``callbacks``,
+        ``iterator_train__*``, ``module__*``, ``optimizer__*``, ...)."""
+
+SHARED_ATTRIBUTES = """Attributes
+    ----------
+    classes_ : ndarray or list of ndarray
+        Multi-class: the class labels. Multi-label: ``arange(K)`` or the
+        DataFrame's column names; with ``K = 2`` labels, the list
+        ``[array([0, 1]), array([0, 1])]`` (scikit-learn's multi-output
+        convention, so that probability scorers see a multi-label problem).
+    label_names_ : ndarray
+        The label names (multi-label) or class labels (multi-class).
+    multilabel_ : bool
+        Whether the model was fitted on a 2-D label indicator.
+    n_outputs_ : int
+        Number of labels or classes ``K``.
+    n_features_in_ : int
+        Number of input features.
+    feature_names_in_ : ndarray of str
+        Input feature names, when ``X`` was a DataFrame with string columns.
+    feature_dim_ : int
+        Dimension ``d`` of the features returned by ``transform``.
+    n_trainable_params_ : int
+        Number of trainable parameters of the network.
+    decoder_ : decoder or None
+        The fitted decoder (None in multi-class mode). It sees one more label
+        than ``y`` when ``background_label_`` is True.
+    background_label_ : bool
+        Whether the network has the extra background label (its last
+        output).
+    target_dtype_ : numpy dtype or None
+        dtype of the multi-label ``y``; ``predict`` returns the same.
+    module_ : PALNet
+        The trained network; its ``forward`` returns ``(logits, features)``.
+    history_ : skorch.History
+        Per-epoch losses and timings."""
+
+PAL_FEATURE_DIM = """\
+    feature_dim : int or None, default=None
+        Feature dimension ``d`` of the default backbone; None means 256.
+        With a custom ``module``, None takes the module's output size and an
+        int must match it."""
+
+_FEATURE_NORM = """\
+    feature_norm : None, float or 'learned', default={default!r}
+        Normalized features: None trains plain features. Otherwise the
+        features are projected onto the unit sphere, the head's rows are
+        normalized too (without bias or scale), and the logits are cosines
+        divided by a temperature: this number (e.g. 0.1), or ``'learned'``,
+        one learned scalar starting at 0.1 (:class:`~sknc.NormalizedHead`).
+        ``transform`` then returns the unit-norm features, and the feature
+        decay has no effect. {why}"""
+
+PAL_FEATURE_NORM = _FEATURE_NORM.format(
+    default="learned",
+    why="""The default by measurement on held-out parts of the training
+        splits (see the benchmark report in the documentation).""",
+)
+ETF_FEATURE_NORM = _FEATURE_NORM.format(
+    default=None,
+    why="""Off by default: with the fixed frame it helped on some data sets
+        and hurt on others (see the benchmark report in the documentation).""",
+)
+
+ETF_FEATURE_DIM = """\
+    feature_dim : int or None, default=None
+        Feature dimension ``d``; None means the number of labels ``K``. Must
+        be at least ``K - 1``. The parameter to grid-search: small values
+        save parameters. With a custom ``module``, None takes the module's
+        output size and an int must match it."""
+
+
+def estimator_params(feature_dim, feature_norm):
+    """Return the Parameters text of an estimator, with its own two entries."""
+    return _ESTIMATOR_PARAMS.format(
+        feature_dim=feature_dim, feature_norm=feature_norm
+    ).lstrip()
