@@ -5,7 +5,7 @@ import importlib.util
 import pytest
 
 # doctest name -> module it needs (an extra of the package)
-_NEEDS = {"sknc.datasets.load_arff": "arff"}
+_NEEDS = {"sknc.datasets._arff.load_arff": "arff"}
 
 
 def pytest_collection_modifyitems(config, items):

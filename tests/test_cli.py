@@ -9,8 +9,9 @@ import pytest
 from sklearn.datasets import make_multilabel_classification
 from sklearn.neighbors import KNeighborsClassifier
 
-from sknc import _benchmark
+from sknc import _bench
 from sknc.__main__ import main
+from sknc._bench import _run
 
 METRIC_HEADERS = ["micro-F1", "macro-F1", "subset acc", "Hamming loss", "LRAP"]
 TINY = ["--max-epochs", "2"]
@@ -81,7 +82,7 @@ def test_benchmark_digits_table(capsys):
         ["benchmark", "--n-train", "30", "--n-test", "15", *TINY], capsys
     )
     assert status == 0
-    for name in (_benchmark.METHODS[key] for key in _benchmark.DEFAULT_METHODS):
+    for name in (_bench.METHODS[key] for key in _bench.DEFAULT_METHODS):
         assert name in out
     assert "BCE net" not in out  # not a default method
     for header in [*METRIC_HEADERS, "fit s", "predict s", "params"]:
@@ -115,12 +116,12 @@ def test_benchmark_npz_json(tmp_path, capsys):
     report = json.loads(out)
     assert [r["method"] for r in report["results"]] == ["pal", "etf", "knn"]
     for row in report["results"]:
-        for key, *_ in _benchmark.METRICS:
+        for key, *_ in _bench.METRICS:
             assert 0 <= row[key] <= 1
         assert row["fit_s"] >= 0 and row["predict_s"] >= 0
     params = {r["method"]: r["params"] for r in report["results"]}
     assert params["pal"] > 0 and params["knn"] is None
-    assert set(report["best"]) == {key for key, *_ in _benchmark.METRICS}
+    assert set(report["best"]) == {key for key, *_ in _bench.METRICS}
     assert report["data"]["n_train"] == 60 and report["data"]["n_labels"] == 4
     assert report["data"]["split"] == "the file's own train/test split"
     assert report["preprocessing"].startswith("StandardScaler")
@@ -232,14 +233,14 @@ def test_benchmark_markdown_out(tmp_path, capsys):
 
 
 def test_benchmark_failing_method_is_reported(tmp_path, capsys, monkeypatch):
-    make = _benchmark.make_estimator
+    make = _bench.make_estimator
 
     def broken(key, **kwargs):
         if key == "knn":
             raise RuntimeError("boom")
         return make(key, **kwargs)
 
-    monkeypatch.setattr(_benchmark, "make_estimator", broken)
+    monkeypatch.setattr(_run, "make_estimator", broken)
     data = write_npz(tmp_path / "data.npz")
     status, out, err = run(
         ["benchmark", "--data", str(data), "--methods", "ovr-lr,knn"], capsys
@@ -307,7 +308,7 @@ def test_leaders_ties_and_direction():
         {"name": "b", "micro_f1": 0.4999, "macro_f1": 0.3, "subset_acc": 0.2,
          "hamming": 0.2, "lrap": 0.8},
     ]  # fmt: skip
-    best = _benchmark.leaders(rows)
+    best = _bench.leaders(rows)
     assert best["micro_f1"] == ["a", "b"]  # equal at 3 decimals
     assert best["macro_f1"] == ["b"] and best["hamming"] == ["a"]
     assert best["subset_acc"] == ["a", "b"]
@@ -317,7 +318,7 @@ def test_label_scores_of_knn_with_a_label_never_positive():
     X, Y = tiny_data()
     Y[:, 2] = 0
     knn = KNeighborsClassifier().fit(X, Y)
-    scores = _benchmark.label_scores(knn, X[:5])
+    scores = _bench.label_scores(knn, X[:5])
     assert scores.shape == (5, 4)
     assert (scores[:, 2] == 0).all()
 
@@ -327,10 +328,10 @@ def test_label_scores_of_one_vs_rest_rank_a_constant_label_last():
     # above the negative margins of the labels that do occur
     X, Y = tiny_data()
     Y[:, 2] = 0
-    ovr = _benchmark.make_estimator("ovr-lr")
+    ovr = _bench.make_estimator("ovr-lr")
     with pytest.warns(UserWarning, match="present in all training examples"):
         ovr.fit(X, Y)
-    scores = _benchmark.label_scores(ovr, X)
+    scores = _bench.label_scores(ovr, X)
     assert (scores[:, 2] == 0).all() and (scores[:, [0, 1, 3]] > 0).all()
 
 

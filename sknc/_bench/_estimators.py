@@ -1,0 +1,193 @@
+"""The benchmark's methods: sknc, the BCE baseline and scikit-learn's estimators."""
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, ClassifierMixin, MetaEstimatorMixin, clone
+from sklearn.linear_model import LogisticRegression
+from sklearn.multiclass import OneVsRestClassifier
+from sklearn.multioutput import ClassifierChain
+from sklearn.neighbors import KNeighborsClassifier
+from sklearn.neural_network import MLPClassifier
+from sklearn.utils._param_validation import HasMethods
+
+from .._classifier import FixedETFClassifier, PALClassifier
+from ._bce import BCENetClassifier
+
+__all__ = [
+    "ALIASES",
+    "DEFAULT_METHODS",
+    "METHODS",
+    "MLP_MAX_ITER",
+    "TORCH_METHODS",
+    "ConstantLabels",
+    "make_estimator",
+]
+
+# key -> name shown in the report, in report order
+METHODS = {
+    "pal": "PALClassifier",
+    "etf": "FixedETFClassifier",
+    "mlp": "MLPClassifier",
+    "bce": "BCE net (sknc backbone)",
+    "ovr-lr": "OneVsRest(LogisticRegression)",
+    "cc-lr": "ClassifierChain(LogisticRegression)",
+    "knn": "KNeighborsClassifier",
+}
+DEFAULT_METHODS = ("pal", "etf", "mlp", "ovr-lr", "cc-lr", "knn")
+ALIASES = {"br-lr": "ovr-lr"}  # the name used by benchmarks/bench_suite.py
+TORCH_METHODS = ("pal", "etf", "bce")
+MLP_MAX_ITER = 300  # MLPClassifier's max_iter when no max_epochs is given
+
+
+class ConstantLabels(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
+    """Fit a multi-label estimator on the labels that vary in training.
+
+    A label with a single value in the training data (a label that never
+    occurs, for instance) is predicted as that value; the wrapped estimator
+    sees only the other labels. Estimators that fit one binary classifier per
+    label on that label alone, such as
+    :class:`~sklearn.linear_model.LogisticRegression` inside a
+    :class:`~sklearn.multioutput.ClassifierChain`, fail on a label with a
+    single class.
+
+    Parameters
+    ----------
+    estimator : estimator object
+        A multi-label classifier with ``predict`` and, for
+        :meth:`predict_proba`, ``predict_proba`` returning an array of shape
+        ``(n_samples, n_varying_labels)``.
+
+    Attributes
+    ----------
+    estimator_ : estimator object or None
+        The estimator fitted on the varying labels; None when every label is
+        constant.
+    constant_ : ndarray of shape (n_labels,), dtype bool
+        Which labels are constant in training.
+    values_ : ndarray of shape (n_labels,)
+        The first training row of ``Y``: the value of each constant label.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from sklearn.multioutput import ClassifierChain
+    >>> from sknc._bench import ConstantLabels
+    >>> X = np.array([[0.0], [1.0], [2.0], [3.0]])
+    >>> Y = np.array([[0, 0], [0, 0], [1, 0], [1, 0]])
+    >>> clf = ConstantLabels(ClassifierChain(LogisticRegression())).fit(X, Y)
+    >>> clf.constant_
+    array([False,  True])
+    >>> clf.predict([[0.0], [3.0]])
+    array([[0, 0],
+           [1, 0]])
+    """
+
+    _parameter_constraints = {"estimator": [HasMethods(["fit", "predict"])]}
+
+    def __init__(self, estimator):
+        self.estimator = estimator
+
+    def fit(self, X, Y):
+        """Fit the estimator on the labels that are not constant.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training features.
+        Y : array-like of shape (n_samples, n_labels)
+            The 0/1 label indicator.
+
+        Returns
+        -------
+        self : ConstantLabels
+            The fitted estimator.
+        """
+        self._validate_params()
+        Y = np.asarray(Y)
+        self.values_ = Y[0].copy()
+        self.constant_ = (Y == Y[0]).all(axis=0)
+        self.estimator_ = None
+        if not self.constant_.all():
+            self.estimator_ = clone(self.estimator).fit(X, Y[:, ~self.constant_])
+        return self
+
+    def _fill(self, X, method, dtype):
+        """Return the constant labels' values and ``estimator_.method`` of the rest."""
+        X = X if sp.issparse(X) else np.asarray(X)
+        out = np.tile(self.values_.astype(dtype), (X.shape[0], 1))
+        if self.estimator_ is not None:
+            out[:, ~self.constant_] = getattr(self.estimator_, method)(X)
+        return out
+
+    def predict(self, X):
+        """Predict the label indicator.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Features.
+
+        Returns
+        -------
+        Y : ndarray of shape (n_samples, n_labels)
+            The predicted labels; constant labels take their training value.
+        """
+        return self._fill(X, "predict", self.values_.dtype)
+
+    def predict_proba(self, X):
+        """Predict the probability of each label.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Features.
+
+        Returns
+        -------
+        P : ndarray of shape (n_samples, n_labels)
+            The probabilities of the wrapped estimator; a constant label has
+            probability 1 or 0, its training value.
+        """
+        return self._fill(X, "predict_proba", np.float64)
+
+
+def make_estimator(key, *, max_epochs=None, random_state=0, device="cpu"):
+    """Build the method ``key`` (a key of :data:`METHODS`).
+
+    Parameters
+    ----------
+    key : str
+        One of ``'pal'``, ``'etf'``, ``'mlp'``, ``'bce'``, ``'ovr-lr'`` (alias
+        ``'br-lr'``), ``'cc-lr'``, ``'knn'``.
+    max_epochs : int, default=None
+        Epochs of the neural methods (sknc, the BCE net and
+        ``MLPClassifier``'s ``max_iter``). None: sknc's and the BCE net's 100,
+        ``MLPClassifier(max_iter=300)``.
+    random_state : int, default=0
+        Seed of the neural methods; the others are deterministic.
+    device : str, default='cpu'
+        Torch device of sknc and the BCE net.
+
+    Returns
+    -------
+    estimator : estimator object
+        Unfitted; ``fit(X, Y)`` takes a 0/1 label indicator ``Y``.
+    """
+    key = ALIASES.get(key, key)
+    epochs = {} if max_epochs is None else {"max_epochs": max_epochs}
+    if key in ("pal", "etf"):
+        cls = PALClassifier if key == "pal" else FixedETFClassifier
+        return cls(random_state=random_state, device=device, **epochs)
+    if key == "bce":
+        return BCENetClassifier(random_state=random_state, device=device, **epochs)
+    if key == "mlp":
+        max_iter = MLP_MAX_ITER if max_epochs is None else max_epochs
+        return MLPClassifier(max_iter=max_iter, random_state=random_state)
+    if key == "ovr-lr":
+        return OneVsRestClassifier(LogisticRegression(max_iter=1000))
+    if key == "cc-lr":
+        return ConstantLabels(ClassifierChain(LogisticRegression(max_iter=1000)))
+    if key == "knn":
+        return KNeighborsClassifier()
+    raise ValueError(f"unknown method {key!r}; choose from {', '.join(METHODS)}")
