@@ -27,12 +27,13 @@ from skorch.callbacks import (
 )
 
 from ._batching import array_batches
-from ._decoding import _DECODERS, BaseDecoder, get_decoder
 from ._device import resolve_device
 from ._loss import _LOSSES
 from ._modules import FixedETFHead, LinearHead, MLPBackbone, NormalizedHead, PALNet
 from ._targets import encode_targets
 from ._torch_dataset import LabelledDataset, check_torch_dataset, is_torch_dataset
+from .decoders import BaseDecoder, get_decoder
+from .decoders._registry import DECODERS
 
 __all__ = ["PALClassifier", "FixedETFClassifier"]
 
@@ -83,7 +84,7 @@ class _PALNetBase(ClassifierMixin, TransformerMixin, NeuralNet):
             Interval(numbers.Real, 0, None, closed="neither"),
         ],
         "loss": [StrOptions(set(_LOSSES))],
-        "decoder": [StrOptions(set(_DECODERS)), BaseDecoder],
+        "decoder": [StrOptions(set(DECODERS)), BaseDecoder],
         "background_label": [StrOptions({"auto"}), "boolean"],
         "random_state": ["random_state"],
     }
