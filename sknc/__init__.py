@@ -2,18 +2,18 @@
 
 from . import callbacks, datasets, metrics, model_selection, plotting, ufm
 from ._classifier import FixedETFClassifier, PALClassifier
-from ._decoding import (
+from ._etf import simplex_etf
+from ._loss import PALCrossEntropyLoss, PALFocalLoss, PALMSELoss
+from ._modules import FixedETFHead, LinearHead, MLPBackbone, NormalizedHead, PALNet
+from ._scorer import NeuralCollapseScorer
+from ._version import __version__
+from .decoders import (
     BaseDecoder,
     KNNDecoder,
     ONNDecoder,
     ThresholdDecoder,
     TopKDecoder,
 )
-from ._etf import simplex_etf
-from ._loss import PALCrossEntropyLoss, PALFocalLoss, PALMSELoss
-from ._modules import FixedETFHead, LinearHead, MLPBackbone, NormalizedHead, PALNet
-from ._scorer import NeuralCollapseScorer
-from ._version import __version__
 
 __all__ = [
     "PALClassifier",

@@ -24,7 +24,6 @@ from skorch.callbacks import (
     ProgressBar,
 )
 
-from ._decoding import _DECODERS, BaseDecoder, get_decoder
 from ._device import resolve_device
 from ._docstring import (
     ETF_FEATURE_DIM,
@@ -40,6 +39,8 @@ from ._loss import _LOSSES
 from ._modules import FixedETFHead, LinearHead, MLPBackbone, NormalizedHead, PALNet
 from ._persistence import PersistenceMixin
 from ._targets import encode_targets
+from .decoders import BaseDecoder, get_decoder
+from .decoders._registry import DECODERS
 
 __all__ = ["PALClassifier", "FixedETFClassifier"]
 
@@ -117,7 +118,7 @@ class _PALNetBase(PersistenceMixin, ClassifierMixin, TransformerMixin, NeuralNet
             Interval(numbers.Real, 0, None, closed="neither"),
         ],
         "loss": [StrOptions(set(_LOSSES))],
-        "decoder": [StrOptions(set(_DECODERS)), BaseDecoder],
+        "decoder": [StrOptions(set(DECODERS)), BaseDecoder],
         "background_label": [StrOptions({"auto"}), "boolean"],
         "random_state": ["random_state"],
     }

@@ -18,8 +18,7 @@ from sknc import (
     TopKDecoder,
     metrics,
 )
-from sknc._decoding import get_decoder
-from sknc._search import nearest_prototypes
+from sknc.decoders import get_decoder, nearest_prototypes
 from sknc.model_selection import (
     MultilabelStratifiedKFold,
     multilabel_train_test_split,
@@ -262,12 +261,12 @@ def _labels(Y):
         (
             lambda: ONNDecoder(temperature=0.0).fit(None, _H, _labels(_Y)),
             ValueError,
-            "temperature must be a positive number",
+            "'temperature' parameter of ONNDecoder must be",
         ),
         (
             lambda: ONNDecoder(metric="l1").fit(None, _H, _labels(_Y)),
             ValueError,
-            "metric must be one of",
+            "'metric' parameter of ONNDecoder must be",
         ),
         (
             lambda: TopKDecoder(k=5).fit(_H[:, :4], None, _labels(_Y)),
@@ -277,7 +276,7 @@ def _labels(Y):
         (
             lambda: ThresholdDecoder(threshold=1.5).fit(_H[:, :4], None, _labels(_Y)),
             ValueError,
-            "threshold must be a number in",
+            "'threshold' parameter of ThresholdDecoder must be",
         ),
         (
             lambda: nearest_prototypes(_H, _H[:3], metric="euclidean", k=4),

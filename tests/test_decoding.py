@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from sknc import ONNDecoder, ThresholdDecoder, TopKDecoder, simplex_etf
-from sknc._decoding import _micro_f1_threshold, get_decoder
+from sknc.decoders import get_decoder
+from sknc.decoders._threshold import _micro_f1_threshold
 
 
 def _collapsed_outputs():
@@ -52,7 +53,10 @@ def test_every_prediction_has_a_label_unless_empty_sets_are_allowed():
 @pytest.mark.parametrize("threshold", [0, 1, 1.5, -0.1, "high"])
 def test_invalid_threshold_raises(threshold):
     logits, Y = _collapsed_outputs()
-    with pytest.raises(ValueError, match="threshold must be a number in"):
+    with pytest.raises(
+        ValueError,
+        match=r"'threshold' parameter of ThresholdDecoder must be a float in the range",
+    ):
         ThresholdDecoder(threshold=threshold).fit(logits, None, Y)
 
 
@@ -230,14 +234,17 @@ def test_synthesis_bound_warns_and_stops():
 @pytest.mark.parametrize(
     "params, match",
     [
-        ({"temperature": 0}, "temperature must be a positive number"),
-        ({"temperature": -1.0}, "temperature must be a positive number"),
-        ({"metric": "manhattan"}, "metric must be one of"),
-        ({"space": "pixels"}, "space must be one of"),
-        ({"candidates": "all"}, "candidates must be one of"),
-        ({"min_count": 0}, "min_count must be an integer >= 1"),
+        ({"temperature": 0}, r"'temperature' parameter of ONNDecoder must be a float"),
+        ({"temperature": -1.0}, r"'temperature' parameter of ONNDecoder must be"),
+        ({"metric": "manhattan"}, r"'metric' parameter of ONNDecoder must be a str"),
+        ({"space": "pixels"}, r"'space' parameter of ONNDecoder must be a str"),
+        ({"candidates": "all"}, r"'candidates' parameter of ONNDecoder must be"),
+        (
+            {"min_count": 0},
+            r"'min_count' parameter of ONNDecoder must be an int in the range \[1",
+        ),
         ({"prune_top_r": 7}, "prune_top_r=7 is larger than the number of labels"),
-        ({"allow_empty": "yes"}, "allow_empty must be 'auto', True or False"),
+        ({"allow_empty": "yes"}, r"'allow_empty' parameter of ONNDecoder must be"),
     ],
 )
 def test_onn_invalid_parameters_raise(params, match):
@@ -266,7 +273,7 @@ def test_topk_fixed_k_and_predicted_k():
     "k, match",
     [
         (5, "k=5 is larger than the number of labels \\(4\\)"),
-        (0, "k must be a positive integer"),
+        (0, r"'k' parameter of TopKDecoder must be an int in the range \[1"),
     ],
 )
 def test_topk_invalid_k_raises(k, match):
@@ -370,7 +377,7 @@ def test_fit_batches_samples_the_temperature_rows_repeatably():
 
 
 def test_row_sample_is_uniform_without_replacement():
-    from sknc._decoding import _RowSample
+    from sknc.decoders._onn import _RowSample
 
     sample = _RowSample(30)
     rows = torch.arange(300, dtype=torch.float32)[:, None]

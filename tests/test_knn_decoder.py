@@ -6,7 +6,7 @@ import torch
 from sklearn.model_selection import GridSearchCV
 
 from sknc import KNNDecoder, ONNDecoder, PALClassifier
-from sknc._decoding import get_decoder
+from sknc.decoders import get_decoder
 from sknc.model_selection import MultilabelStratifiedKFold
 
 from .conftest import FAST

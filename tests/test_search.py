@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from sknc._search import (
+from sknc.decoders import (
     fit_temperature,
     nearest_prototypes,
     prototype_nll,

@@ -1,9 +1,10 @@
 r"""Nearest-prototype search and soft prototype assignment in bounded memory.
 
 Building blocks of ONN decoding (predict the label set whose prototype is
-nearest). Every function works on torch tensors and keeps them on the device
-of ``queries``; the work is done in the dtype of ``queries`` (prototypes are
-cast to it) and carries no gradient.
+nearest); the temperature of the soft assignment is fitted by
+:func:`fit_temperature` (``_calibration``). Every function works on torch
+tensors and keeps them on the device of ``queries``; the work is done in the
+dtype of ``queries`` (prototypes are cast to it) and carries no gradient.
 
 Distances (``metric``):
 
@@ -33,15 +34,10 @@ __all__ = [
     "nearest_prototypes",
     "soft_assign_marginals",
     "prototype_nll",
-    "fit_temperature",
 ]
 
 _DEFAULT_MAX_MEMORY = 64 * 2**20
 _METRICS = ("euclidean", "cosine")
-# The temperature fit uses at most this many queries.
-_FIT_MAX_SAMPLES = 4096
-# Bracket of the temperature fit, relative to the distance scale.
-_FIT_BRACKET = (1e-6, 1e3)
 
 
 # --------------------------------------------------------------------------
@@ -510,9 +506,10 @@ def nearest_prototypes(
     at the prototypes listed under its ``r`` labels (about ``r * P / K`` of
     them), keeps those whose labels are all among its own, and computes
     distances to these only. The cost thus grows with ``r * P / K`` rather
-    than with ``P`` (9 times faster than the full search at ``K = 2000``,
-    ``P = 30000``, ``r = 15``, ``d = 256``; see
-    ``benchmarks/bench_decoding_scale.py``). The index takes
+    than with ``P``, which pays off for thousands of labels and tens of
+    thousands of prototypes (measured by
+    ``benchmarks/bench_decoding_scale.py``; results in
+    ``benchmarks/README.md``). The index takes
     ``O(n * r + P * m)`` integers (``m``: the largest set size) and the
     rest of the work is chunked within ``max_memory``, except that a query
     which alone looks at more than ``max_memory / 64`` prototypes is
@@ -694,7 +691,7 @@ def soft_assign_marginals(
     return out.clamp_(0, 1)
 
 
-def _check_targets(queries, prototypes, targets, metric, temperature=None):
+def _check_targets(queries, prototypes, targets, metric):
     P = _check_points(queries, prototypes)
     _check_metric(metric)
     n = queries.shape[0]
@@ -757,118 +754,3 @@ def prototype_nll(
         lse = block.mul_(-1.0 / T).exp_().sum(dim=1).log_()
         total += (gap.to(wide) / T + lse.to(wide)).sum()
     return float(total) / n
-
-
-@torch.no_grad()
-def fit_temperature(
-    queries,
-    prototypes,
-    targets,
-    *,
-    metric,
-    max_samples=_FIT_MAX_SAMPLES,
-    max_memory=None,
-):
-    """Maximum-likelihood temperature of the soft assignment to prototypes.
-
-    Minimises :func:`prototype_nll` over the temperature ``T``. With
-    ``beta = 1/T`` the objective is convex, and its derivative
-    ``mean(D_target - E_beta[D])`` is increasing in ``beta``; its root is
-    found by safeguarded Newton steps on ``log(beta)`` within a bisection
-    bracket, deterministically.
-
-    Parameters
-    ----------
-    queries : torch.Tensor of shape (n, d)
-        Floating-point queries (``n >= 1``).
-    prototypes : torch.Tensor of shape (P, d)
-        Prototypes on the same device.
-    targets : torch.Tensor of shape (n,)
-        Integer index of each query's true prototype.
-    metric : {'euclidean', 'cosine'}
-        Distance ``D``, as in :func:`nearest_prototypes`.
-    max_samples : int, default=4096
-        The fit uses at most this many queries, evenly spaced over the rows.
-    max_memory : int or None, default=None
-        Bytes for the work (``None``: 64 MiB). The float64 distances of the
-        sampled queries to all prototypes are computed once and kept in 3/4
-        of it: fewer queries are used when ``max_samples * P`` of them do
-        not fit (629 queries at P = 10,000).
-
-    Returns
-    -------
-    temperature : float
-        The fitted temperature, in the units of ``D``, clipped to
-        ``[1e-6, 1e3] * s`` with ``s`` the mean excess of the distances over
-        each query's nearest one (the limits are reached when every target is
-        the nearest prototype, or when targets are no nearer than the average
-        prototype). When the likelihood does not depend on the temperature
-        (one prototype, or all equidistant), 1.0 is returned.
-    """
-    P, targets = _check_targets(queries, prototypes, targets, metric)
-    max_memory = _check_max_memory(max_memory)
-    if not _is_int(max_samples) or max_samples < 1:
-        raise ValueError(
-            f"max_samples must be a positive integer; got {max_samples!r}."
-        )
-    queries = queries.detach()
-    n, device = queries.shape[0], queries.device
-    itemsize = queries.element_size()
-    # float64 distances of the sample (3/4 of max_memory) and a work block.
-    f64 = _wide_dtype(device)
-    s = min(n, max_samples, _chunk_rows(max_memory * 3 // 4, P, 8))
-    rows = min(s, _chunk_rows(max_memory // 4, P, max(8, itemsize)))
-    sample = torch.div(torch.arange(s, device=device) * n, s, rounding_mode="floor")
-    protos = _Prototypes(prototypes, queries.dtype, metric)
-    gaps = torch.empty((s, P), dtype=f64, device=device)
-    block = queries.new_empty((rows, P))
-    for start in range(0, s, rows):
-        stop = min(start + rows, s)
-        q, _ = protos.prepare(queries[sample[start:stop]])
-        protos.partial(q, block[: stop - start])
-        gaps[start:stop] = block[: stop - start]
-    del block
-    gaps.sub_(gaps.min(dim=1, keepdim=True).values)
-    a = gaps.gather(1, targets[sample, None]).mean()
-    scale = float(gaps.mean())
-    if P == 1 or not scale > 0 or not math.isfinite(scale):
-        return 1.0
-    work = torch.empty((rows, P), dtype=f64, device=device)
-
-    def slope(u):
-        """Return the first and second derivatives of the nll in beta = exp(u)."""
-        beta = math.exp(u)
-        mean_b = torch.zeros((), dtype=f64, device=device)
-        var_b = torch.zeros((), dtype=f64, device=device)
-        for start in range(0, s, rows):
-            b = gaps[start : start + rows]
-            w = torch.mul(b, -beta, out=work[: len(b)]).exp_()
-            z = w.sum(dim=1)
-            e1 = w.mul_(b).sum(dim=1) / z
-            e2 = w.mul_(b).sum(dim=1) / z
-            mean_b += e1.sum()
-            var_b += (e2 - e1 * e1).clamp_min(0).sum()
-        return float(a - mean_b / s), float(var_b / s)
-
-    lo = math.log(1.0 / (_FIT_BRACKET[1] * scale))
-    hi = math.log(1.0 / (_FIT_BRACKET[0] * scale))
-    if slope(lo)[0] >= 0:
-        return math.exp(-lo)
-    if slope(hi)[0] <= 0:
-        return math.exp(-hi)
-    u = min(max(math.log(1.0 / scale), lo), hi)
-    for _ in range(100):
-        g, h = slope(u)
-        if g > 0:
-            hi = u
-        else:
-            lo = u
-        step = g / (math.exp(u) * h) if h > 0 else math.inf
-        new = u - step
-        if not lo < new < hi:
-            new = 0.5 * (lo + hi)
-        if abs(new - u) < 1e-8 or hi - lo < 1e-8:
-            u = new
-            break
-        u = new
-    return math.exp(-u)

@@ -1,0 +1,527 @@
+r"""ONNDecoder: the label set of the nearest label-set prototype."""
+
+import math
+import numbers
+import warnings
+from itertools import combinations
+
+import torch
+from sklearn.utils._param_validation import StrOptions
+
+from .._tagwise import LabelSetSums, fit_rho, tagwise_average
+from ._base import PROBA_EPS, BaseDecoder, StrictInterval, positive_int
+from ._calibration import fit_temperature
+from ._search import nearest_prototypes, soft_assign_marginals
+
+__all__ = ["ONNDecoder"]
+
+
+class _RowSample:
+    """A uniform sample without replacement of at most ``size`` streamed rows.
+
+    Every row gets a random key and the ``size`` smallest keys are kept
+    (bottom-k sampling), with a fixed seed so that a fit is repeatable.
+    """
+
+    def __init__(self, size, seed=0):
+        self.size = int(size)
+        self.generator = torch.Generator().manual_seed(seed)
+        self.keys = self.R = self.Y = None
+
+    def update(self, R, Y):
+        keys = torch.rand(len(R), generator=self.generator).to(R.device)
+        if self.keys is not None:
+            keys = torch.cat([self.keys, keys])
+            R, Y = torch.cat([self.R, R]), torch.cat([self.Y, Y])
+        if len(keys) > self.size:
+            keep = torch.topk(keys, self.size, largest=False).indices
+            keys, R, Y = keys[keep], R[keep], Y[keep]
+        self.keys, self.R, self.Y = keys, R.detach(), Y
+
+    def rows(self):
+        return self.R, self.Y
+
+
+def _set_index(sets, Y):
+    """Index of each row of ``Y`` among the rows of ``sets``, or -1."""
+    both = torch.cat([sets.to(torch.uint8), Y.to(torch.uint8)])
+    _, inverse = torch.unique(both, dim=0, return_inverse=True)
+    lookup = torch.full((int(inverse.max()) + 1,), -1, device=Y.device)
+    lookup[inverse[: len(sets)]] = torch.arange(len(sets), device=Y.device)
+    return lookup[inverse[len(sets) :]]
+
+
+def _lexicographic(set_sums):
+    """Return the sets, counts and sums of ``set_sums`` in lexicographic order.
+
+    The order of the 0/1 rows (first label first), which ``torch.unique(dim=0)``
+    gives: the prototypes keep it, and the nearest-prototype search breaks
+    ties by the lowest index.
+    """
+    if set_sums.keys is None:
+        raise ValueError(
+            "No label set can be predicted: there are no training rows. Fit on "
+            "rows with labels."
+        )
+    sets = set_sums.sets
+    _, rank = torch.unique(sets.to(torch.uint8), dim=0, return_inverse=True)
+    order = torch.empty_like(rank)
+    order[rank] = torch.arange(len(rank), device=rank.device)
+    return sets[order], set_sums.counts[order], set_sums.sums[order]
+
+
+class ONNDecoder(BaseDecoder):
+    r"""Predict the label set of the nearest label-set prototype (ONN).
+
+    Under the pick-all-label loss every label set :math:`S` has a predictable
+    place in feature space: the multiplicity-1 means :math:`\mu_k` form a
+    simplex ETF and the mean of a set is a scaled tag-wise average,
+    :math:`\mu_S - o = \rho_{|S|} \frac{1}{|S|}\sum_{k \in S}(\mu_k - o)`
+    (:math:`o` the mean of the :math:`\mu_k`). The decoder stores one
+    prototype per candidate label set and predicts the set of the nearest
+    one, so the number of labels and the labels come out together, with no
+    threshold.
+
+    - **Observed sets**: the prototype is the mean of the training samples
+      with exactly that label set.
+    - **Synthesised sets** (label sets never seen in training): the
+      tag-wise-average rule above, with :math:`\rho_m` fitted per
+      multiplicity by least squares on the observed sets (as in
+      :func:`sknc.metrics.rho`) and :math:`\mu_k` the mean of the samples
+      whose only label is ``k`` (or of all samples containing ``k`` when
+      ``k`` never occurs alone).
+
+    Parameters
+    ----------
+    space : {'features', 'logits', 'proba'}, default='features'
+        Where prototypes live: the penultimate features, the logits, or the
+        softmax of the logits.
+    metric : {'euclidean', 'cosine'}, default='euclidean'
+        Distance to the prototypes. Cosine distances are taken around the
+        centre :math:`o`.
+    candidates : {'observed', 'synthesized', 'both'}, default='observed'
+        The label sets that can be predicted: those seen in training; the
+        singletons seen in training plus every set of 2 to
+        ``max_multiplicity`` labels, synthesised; or the observed sets plus
+        synthesised prototypes for the sets not observed.
+    max_multiplicity : int or None, default=None
+        Largest size of a synthesised set; ``None``: the largest multiplicity
+        seen in training. At most 50,000 sets are synthesised, enumerated by
+        increasing size; a larger bound stops there with a warning.
+    min_count : int, default=2
+        Observed label sets with fewer training samples than this are not
+        trusted (a one-sample "mean" is that sample, which the network has
+        memorised): with ``candidates='observed'`` they cannot be predicted;
+        otherwise they get a synthesised prototype. Singletons and the
+        empty set are always kept (they anchor the synthesis), and so is
+        every observed set when none would be left. The default 2 scored
+        better than 1 on the benchmark data sets (see the benchmark report
+        in the documentation).
+    temperature : float or 'auto', default='auto'
+        Temperature :math:`T` of the soft assignment used by
+        :meth:`predict_proba`; ``'auto'`` fits it by maximum likelihood.
+    allow_empty : 'auto' or bool, default='auto'
+        Whether the empty set may be predicted (it needs training rows with
+        no label, which give its prototype). ``'auto'``: when there are such
+        rows.
+    prune_top_r : int or None, default=None
+        For thousands of labels and tens of thousands of sets: only consider
+        the sets whose labels are all among the sample's ``prune_top_r``
+        largest logits (a sample with no such set falls back to the full
+        search). ``None`` searches every prototype.
+
+    Attributes
+    ----------
+    prototypes_ : torch.Tensor of shape (n_prototypes, n_dims)
+        One prototype per candidate label set, in ``space``.
+    prototype_sets_ : torch.Tensor of shape (n_prototypes, K), dtype bool
+        The label set of each prototype.
+    prototype_counts_ : torch.Tensor of shape (n_prototypes,)
+        Training samples behind each prototype (0 for synthesised ones).
+    center_ : torch.Tensor of shape (n_dims,)
+        The centre :math:`o`, the mean of the label means.
+    label_means_ : torch.Tensor of shape (K, n_dims)
+        :math:`\mu_k` (NaN for a label absent from the training data).
+    rho_ : dict of int to float
+        :math:`\rho_m` per multiplicity ``m >= 2`` seen in training.
+    temperature_ : float
+        The temperature of :meth:`predict_proba`.
+    allow_empty_ : bool
+        Whether the empty set is a candidate.
+
+    Notes
+    -----
+    :meth:`predict_proba` returns the marginals of a soft nearest-prototype
+    posterior,
+
+    .. math::
+
+        P(S \mid x) \propto \exp(-D(x, \mu_S) / T), \qquad
+        P(k \in S \mid x) = \sum_{S \ni k} P(S \mid x),
+
+    with :math:`D` the squared Euclidean distance or the cosine distance.
+    ``temperature='auto'`` maximises the likelihood of the true label sets of
+    the ``calibration`` data when the estimator has some (a validation
+    split, which the network was not trained on), and otherwise of the
+    training data, whose features lie closer to their prototypes than new
+    samples' do: the probabilities are then over-confident. The temperature
+    changes the probabilities, never :meth:`predict`. Over more than 2,048
+    prototypes, the posterior is restricted to each sample's 256 nearest.
+
+    Search memory is bounded: queries are processed in chunks so that one
+    chunk's distances to all prototypes take at most 64 MiB.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from sknc import ONNDecoder
+    >>> features = torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.6, 0.6]])
+    >>> Y = torch.tensor([[1, 0], [0, 1], [1, 1]])
+    >>> dec = ONNDecoder(min_count=1).fit(None, features, Y)
+    >>> dec.predict(None, torch.tensor([[0.9, 0.1], [0.5, 0.7]]))
+    tensor([[ True, False],
+            [ True,  True]])
+    """
+
+    # Synthesis enumerates label combinations; cap their number.
+    _max_synthesized = 50_000
+    # Above this many prototypes, the soft posterior keeps the nearest ones.
+    _posterior_full_max = 2048
+    _posterior_top = 256
+
+    _parameter_constraints = {
+        **BaseDecoder._parameter_constraints,
+        "space": [StrOptions({"features", "logits", "proba"})],
+        "metric": [StrOptions({"euclidean", "cosine"})],
+        "candidates": [StrOptions({"observed", "synthesized", "both"})],
+        "max_multiplicity": [positive_int(), None],
+        "min_count": [positive_int()],
+        "temperature": [
+            StrictInterval(numbers.Real, 0, None, closed="neither"),
+            StrOptions({"auto"}),
+        ],
+        "prune_top_r": [positive_int(), None],
+    }
+
+    def __init__(
+        self,
+        space="features",
+        metric="euclidean",
+        candidates="observed",
+        max_multiplicity=None,
+        min_count=2,
+        temperature="auto",
+        allow_empty="auto",
+        prune_top_r=None,
+    ):
+        self.space = space
+        self.metric = metric
+        self.candidates = candidates
+        self.max_multiplicity = max_multiplicity
+        self.min_count = min_count
+        self.temperature = temperature
+        self.allow_empty = allow_empty
+        self.prune_top_r = prune_top_r
+
+    def _check_prune_top_r(self, K):
+        if self.prune_top_r is not None and self.prune_top_r > K:
+            raise ValueError(
+                f"prune_top_r={self.prune_top_r} is larger than the number of "
+                f"labels ({K}); use at most {K}, or None for a full search."
+            )
+
+    def _representation(self, logits, features):
+        if self.space == "features":
+            if features is None:
+                raise ValueError("space='features' needs the features.")
+            return features
+        if logits is None:
+            raise ValueError(f"space={self.space!r} needs the logits.")
+        return logits if self.space == "logits" else torch.softmax(logits, dim=1)
+
+    # ------------------------------------------------------------------- fit
+    def fit(self, logits, features, Y, calibration=None):
+        """Compute the prototypes, the tag-wise scales and the temperature.
+
+        Parameters
+        ----------
+        logits : torch.Tensor of shape (n, K) or None
+            Training logits (needed unless ``space='features'`` and no
+            pruning).
+        features : torch.Tensor of shape (n, d) or None
+            Training features (needed for ``space='features'``).
+        Y : torch.Tensor of shape (n, K)
+            Training 0/1 targets.
+        calibration : tuple (logits, features, Y) or None, default=None
+            Held-out outputs and targets for the temperature.
+
+        Returns
+        -------
+        self : ONNDecoder
+            The fitted decoder.
+        """
+        self._validate_params()
+        self._check_prune_top_r(Y.shape[1])
+        R = self._representation(logits, features)
+        Y = Y.to(R.device).bool()
+        sums = LabelSetSums(Y.shape[1]).update(R, Y)
+        return self._fit_from_sums(sums, R, Y, calibration)
+
+    def fit_batches(self, batches, calibration=None, max_temperature_rows=20_000):
+        """Fit in one pass over batches of outputs, in bounded memory.
+
+        The prototypes, label means and tag-wise scales depend on the
+        training rows only through each label set's count and feature sum,
+        which are accumulated batch by batch (in float64). The temperature
+        (``temperature='auto'`` without ``calibration``) is fitted on a
+        uniform random sample of at most ``max_temperature_rows`` rows,
+        drawn during the pass with a fixed seed. With fewer rows than that,
+        the result equals :meth:`fit` on the concatenated batches up to
+        rounding.
+
+        Parameters
+        ----------
+        batches : iterable of tuples (logits, features, Y)
+            Training outputs and 0/1 targets, a batch at a time (``logits``
+            or ``features`` may be None where :meth:`fit` allows it).
+        calibration : tuple (logits, features, Y) or None, default=None
+            Held-out outputs and targets for the temperature.
+        max_temperature_rows : int, default=20000
+            Rows kept for the temperature: memory is
+            ``O(max_temperature_rows * d + n_sets * d)``, whatever the number of
+            training rows.
+
+        Returns
+        -------
+        self : ONNDecoder
+            The fitted decoder.
+        """
+        self._validate_params()
+        sums, sample = None, _RowSample(max_temperature_rows)
+        for logits, features, Y in batches:
+            if sums is None:
+                self._check_prune_top_r(Y.shape[1])
+                sums = LabelSetSums(Y.shape[1])
+            R = self._representation(logits, features)
+            Y = Y.to(R.device).bool()
+            sums.update(R, Y)
+            sample.update(R, Y)
+        if sums is None:
+            raise ValueError("fit_batches got no batch; pass at least one.")
+        R, Y = sample.rows()
+        return self._fit_from_sums(sums, R, Y, calibration)
+
+    def _fit_from_sums(self, set_sums, R, Y, calibration):
+        """Fit from per-set counts and sums; ``R, Y`` rows for the temperature."""
+        sets, counts, sums = _lexicographic(set_sums)
+        self.allow_empty_ = self._resolve_allow_empty(sets)
+        means = sums / counts[:, None]
+        sizes = sets.sum(dim=1)
+
+        self.label_means_ = self._label_means(sets, counts, sums, sizes, means)
+        present = ~self.label_means_.isnan().any(dim=1)
+        if not present.any():
+            raise ValueError(
+                "No label set can be predicted: Y has no positive label in any "
+                "row, so there are no label prototypes. Fit on rows with labels."
+            )
+        center = self.label_means_[present].mean(dim=0)
+        offsets = self.label_means_ - center
+        self.rho_ = fit_rho(sets, means - center, offsets)
+
+        usable = torch.ones_like(sizes, dtype=torch.bool)
+        if not self.allow_empty_:
+            usable &= sizes > 0
+        trusted = usable & ((counts >= self.min_count) | (sizes <= 1))
+        if self.candidates == "synthesized":
+            trusted &= sizes <= 1
+        if not trusted.any():  # no set is frequent enough: keep them all
+            trusted = usable
+        protos, proto_sets = [means[trusted]], [sets[trusted]]
+        proto_counts = [counts[trusted]]
+        if self.candidates != "observed":
+            syn_sets = self._synthesis_candidates(sets[trusted], present, sizes)
+            if len(syn_sets):
+                protos.append(self._synthesize(syn_sets, offsets, center))
+                proto_sets.append(syn_sets)
+                proto_counts.append(torch.zeros_like(counts[: len(syn_sets)]))
+        self.prototypes_ = torch.cat(protos).to(set_sums.dtype)
+        self.prototype_sets_ = torch.cat(proto_sets)
+        self.prototype_counts_ = torch.cat(proto_counts)
+        if not len(self.prototypes_):
+            raise ValueError(
+                "No label set can be predicted: every training row is empty and "
+                "allow_empty=False. Use allow_empty='auto' or add labelled rows."
+            )
+        self.center_ = center.to(set_sums.dtype)
+        self.label_means_ = self.label_means_.to(set_sums.dtype)
+        self.temperature_ = self._fit_temperature(R, Y, calibration)
+        return self
+
+    @staticmethod
+    def _label_means(sets, counts, sums, sizes, means):
+        """mu_k: the multiplicity-1 mean, else the mean of rows containing k."""
+        K = sets.shape[1]
+        member = sets.double()
+        # the sum and count of the rows containing k, from the per-set ones
+        n_with = member.T @ counts.double()
+        label_means = (member.T @ sums) / n_with[:, None]  # NaN where absent
+        singles = sizes == 1
+        labels = sets[singles].double().argmax(dim=1)
+        label_means[labels] = means[singles]
+        return label_means.reshape(K, -1)
+
+    def _rho_for(self, m):
+        """rho_m, or that of the nearest fitted multiplicity, or 1."""
+        fitted = {k: v for k, v in self.rho_.items() if math.isfinite(v)}
+        if m in fitted:
+            return fitted[m]
+        if not fitted:
+            return 1.0
+        return fitted[min(fitted, key=lambda k: (abs(k - m), k))]
+
+    def _synthesis_candidates(self, kept_sets, present, sizes):
+        """All label sets of size 2..max_multiplicity not already kept."""
+        K = kept_sets.shape[1]
+        labels = torch.nonzero(present).flatten().tolist()
+        top = self.max_multiplicity
+        if top is None:
+            top = int(sizes.max()) if len(sizes) else 1
+        top = min(top, len(labels))
+        rows, total = [], 0
+        for m in range(2, top + 1):
+            n_sets = math.comb(len(labels), m)
+            if total + n_sets > self._max_synthesized:
+                warnings.warn(
+                    f"Synthesising label sets of size {m} would make "
+                    f"{total + n_sets} prototypes (more than "
+                    f"{self._max_synthesized}); only sets of up to {m - 1} "
+                    "labels are synthesised. Lower max_multiplicity to silence "
+                    "this warning.",
+                    UserWarning,
+                    stacklevel=4,
+                )
+                break
+            rows.extend(combinations(labels, m))
+            total += n_sets
+        device = kept_sets.device
+        if not rows:
+            return torch.zeros(0, K, dtype=torch.bool, device=device)
+        by_size = {}
+        for combo in rows:
+            by_size.setdefault(len(combo), []).append(combo)
+        blocks = []
+        for combos in by_size.values():
+            index = torch.tensor(combos, device=device)
+            block = torch.zeros(len(combos), K, dtype=torch.bool, device=device)
+            block.scatter_(1, index, True)
+            blocks.append(block)
+        candidates = torch.cat(blocks)
+        known = _set_index(kept_sets, candidates) >= 0
+        return candidates[~known]
+
+    def _synthesize(self, syn_sets, offsets, center):
+        sizes = syn_sets.sum(dim=1)
+        rho = torch.tensor(
+            [self._rho_for(int(m)) for m in sizes.tolist()],
+            dtype=torch.float64,
+            device=offsets.device,
+        )
+        average = tagwise_average(syn_sets, offsets.nan_to_num())
+        return center + rho[:, None] * average
+
+    def _fit_temperature(self, R, Y, calibration):
+        if self.temperature != "auto":
+            return float(self.temperature)
+        if calibration is not None:
+            cal_logits, cal_features, Y = calibration
+            R = self._representation(cal_logits, cal_features)
+            Y = Y.to(R.device).bool()
+        targets = _set_index(self.prototype_sets_, Y)
+        known = targets >= 0
+        if not known.any():
+            warnings.warn(
+                "No calibration sample has a label set among the candidates; "
+                "temperature set to 1. Pass temperature= explicitly.",
+                UserWarning,
+                stacklevel=4,
+            )
+            return 1.0
+        return float(
+            fit_temperature(
+                R[known] - self.center_,
+                self.prototypes_ - self.center_,
+                targets[known],
+                metric=self.metric,
+            )
+        )
+
+    # --------------------------------------------------------------- predict
+    def _queries(self, logits, features):
+        R = self._representation(logits, features)
+        Q = R.to(self.prototypes_.dtype) - self.center_.to(R.device)
+        # squared distances of float32 values beyond ~1e18 overflow: use float64
+        if Q.dtype == torch.float32 and Q.abs().max() > 1e18:
+            Q = Q.double()
+        return Q
+
+    def _pruning(self, logits):
+        if self.prune_top_r is None:
+            return {}
+        if logits is None:
+            raise ValueError("prune_top_r needs the logits.")
+        return {
+            "query_labels": logits.topk(self.prune_top_r, dim=1).indices,
+            "prototype_labels": self.prototype_sets_,
+        }
+
+    def predict(self, logits, features):
+        """Return the label set of each sample's nearest prototype.
+
+        Parameters
+        ----------
+        logits : torch.Tensor of shape (n, K) or None
+            The network's logits (unless ``space='features'`` without
+            pruning).
+        features : torch.Tensor of shape (n, d) or None
+            The network's features (for ``space='features'``).
+
+        Returns
+        -------
+        pred : torch.Tensor of shape (n, K), dtype bool
+            The predicted label sets.
+        """
+        Q = self._queries(logits, features)
+        P = (self.prototypes_ - self.center_).to(Q)
+        _, index = nearest_prototypes(
+            Q, P, metric=self.metric, k=1, **self._pruning(logits)
+        )
+        return self.prototype_sets_.to(Q.device)[index[:, 0]]
+
+    def predict_proba(self, logits, features):
+        r"""Return per-label marginals of the soft nearest-prototype posterior.
+
+        Parameters
+        ----------
+        logits : torch.Tensor of shape (n, K) or None
+            The network's logits (unless ``space='features'``).
+        features : torch.Tensor of shape (n, d) or None
+            The network's features (for ``space='features'``).
+
+        Returns
+        -------
+        proba : torch.Tensor of shape (n, K)
+            :math:`P(k \in S \mid x)`, strictly inside (0, 1), in float64.
+        """
+        Q = self._queries(logits, features)
+        P = (self.prototypes_ - self.center_).to(Q)
+        top = None if len(P) <= self._posterior_full_max else self._posterior_top
+        marginals = soft_assign_marginals(
+            Q,
+            P,
+            self.prototype_sets_.to(Q.device),
+            metric=self.metric,
+            temperature=self.temperature_,
+            top=top,
+        )
+        return marginals.double().clamp(PROBA_EPS, 1 - PROBA_EPS)
