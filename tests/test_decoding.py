@@ -377,9 +377,9 @@ def test_fit_batches_samples_the_temperature_rows_repeatably():
 
 
 def test_row_sample_is_uniform_without_replacement():
-    from sknc.decoders._onn import _RowSample
+    from sknc.decoders._base import RowSample
 
-    sample = _RowSample(30)
+    sample = RowSample(30)
     rows = torch.arange(300, dtype=torch.float32)[:, None]
     for start in range(0, 300, 40):
         chunk = rows[start : start + 40]
@@ -388,6 +388,8 @@ def test_row_sample_is_uniform_without_replacement():
     assert len(kept) == 30 and len(torch.unique(kept)) == 30
     # not the first or last rows only: spread over the stream
     assert kept.min() < 100 and kept.max() >= 200
+    # kept in stream order, with their positions in the stream
+    assert torch.equal(kept[:, 0].long(), sample.positions)
 
 
 def test_fit_batches_needs_a_batch():

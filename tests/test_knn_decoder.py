@@ -88,9 +88,9 @@ def test_local_rule_in_chunks_equals_one_block():
     queries = torch.as_tensor(rng.randn(50, 4), dtype=torch.float32)
     distances, indices = dec._neighbours(queries)
     ids = dec.set_ids_[indices]
-    whole = dec._local_winner(distances, ids)
-    chunked = dec._local_winner(distances, ids, chunk=7)
-    assert torch.equal(whole, chunked)
+    whole = dec._set_scores(distances, ids)
+    chunked = dec._set_scores(distances, ids, chunk=7)
+    assert all(torch.equal(a, b) for a, b in zip(whole, chunked, strict=True))
 
 
 @pytest.mark.parametrize("vote", ["local", "set"])
@@ -103,14 +103,67 @@ def test_tied_sets_go_to_the_nearest_neighbour(vote):
     assert dec.predict(None, _t([[0.1, 1.0]])).tolist() == [[False, True]]
 
 
-def test_proba_is_the_smoothed_share_and_k_is_clipped():
+def test_label_vote_proba_is_the_smoothed_share_and_k_is_clipped():
     features, Y = _line([[1, 0], [1, 1], [0, 1]], [0.0, 1.0, 2.0])
-    dec = KNNDecoder(n_neighbors=50, metric="euclidean").fit(None, features, Y)
+    dec = KNNDecoder(n_neighbors=50, metric="euclidean", vote="label")
+    dec.fit(None, features, Y)
     assert dec.n_neighbors_ == 3
     proba = dec.predict_proba(None, _t([[0.0, 1.0]]))
     # every point votes: label 0 on 2 of 3, label 1 on 2 of 3
-    torch.testing.assert_close(proba, _t([[2.5 / 4, 2.5 / 4]]))
+    torch.testing.assert_close(proba, _t([[2.5 / 4, 2.5 / 4]]).double())
     assert ((proba > 0) & (proba < 1)).all()
+
+
+@pytest.mark.parametrize("vote", ["local", "set"])
+def test_set_votes_hold_a_distribution_whose_mode_is_predict(vote):
+    rng = np.random.RandomState(0)
+    features = torch.as_tensor(rng.randn(300, 5), dtype=torch.float32)
+    Y = torch.as_tensor(rng.rand(300, 4) < 0.4)
+    Y[:, 0] |= ~Y.any(dim=1)
+    dec = KNNDecoder(n_neighbors=20, vote=vote).fit(None, features, Y)
+    assert 0 < dec.temperature_ < float("inf")
+    queries = torch.as_tensor(rng.randn(60, 5), dtype=torch.float32)
+    dist = dec.predict_set_proba(None, queries)
+    # probabilities of the distinct neighbour sets, most probable first
+    assert torch.allclose(dist.proba.sum(dim=1), torch.ones(60, dtype=torch.float64))
+    assert (dist.proba[:, :-1] >= dist.proba[:, 1:]).all()
+    assert torch.equal(dist.mode(), dec.predict(None, queries))
+    proba = dec.predict_proba(None, queries)
+    torch.testing.assert_close(proba, dist.marginals().clamp(1e-7, 1 - 1e-7))
+    # the temperature changes probabilities, never predictions
+    cold = KNNDecoder(n_neighbors=20, vote=vote, temperature=1e-3)
+    cold.fit(None, features, Y)
+    assert torch.equal(cold.predict(None, queries), dec.predict(None, queries))
+    assert not torch.allclose(cold.predict_proba(None, queries), proba)
+
+
+def test_training_proba_leaves_each_row_out():
+    # two well separated clusters, each row's twin carries the other label set
+    features = _t([[0.0, 0.0], [0.0, 0.01], [5.0, 5.0], [5.0, 5.01]])
+    Y = torch.tensor([[1, 0], [0, 1], [1, 0], [0, 1]])
+    dec = KNNDecoder(n_neighbors=1, metric="euclidean", temperature=1.0)
+    dec.fit(None, features, Y)
+    # as a query, each row is its own nearest neighbour ...
+    assert torch.equal(dec.predict(None, features), Y.bool())
+    # ... but left out, its twin's set is the only one near
+    loo = dec.training_proba(None, features)
+    assert torch.equal(loo > 0.5, ~Y.bool())
+
+
+def test_max_samples_bounds_the_kept_rows_in_fit_and_fit_batches():
+    rng = np.random.RandomState(0)
+    features = torch.as_tensor(rng.randn(500, 3), dtype=torch.float32)
+    Y = torch.as_tensor(rng.rand(500, 3) < 0.5)
+    Y[:, 0] |= ~Y.any(dim=1)
+    dec = KNNDecoder(max_samples=100).fit(None, features, Y)
+    assert len(dec.features_) == 100 and len(dec.sample_index_) == 100
+    assert torch.equal(dec.features_, features[dec.sample_index_])
+    streamed = KNNDecoder(max_samples=100).fit_batches(
+        (None, features[i : i + 64], Y[i : i + 64]) for i in range(0, 500, 64)
+    )
+    assert torch.equal(streamed.features_, dec.features_)
+    whole = KNNDecoder(max_samples=None).fit(None, features, Y)
+    assert len(whole.features_) == 500 and whole.sample_index_ is None
 
 
 def test_empty_sets():

@@ -1,16 +1,22 @@
 """The decoder interface and what every decoder shares."""
 
+import math
 import numbers
 
+import torch
 from sklearn.base import BaseEstimator
 from sklearn.utils._param_validation import Interval, StrOptions
+
+from ._distribution import top_product_sets
 
 __all__ = [
     "BaseDecoder",
     "PROBA_EPS",
+    "RowSample",
     "StrictInterval",
     "ensure_nonempty",
     "positive_int",
+    "positive_real",
 ]
 
 # Probabilities are kept strictly inside (0, 1): scikit-learn's multi-label
@@ -33,6 +39,62 @@ class StrictInterval(Interval):
 def positive_int():
     """Return the constraint of an integer >= 1."""
     return StrictInterval(numbers.Integral, 1, None, closed="left")
+
+
+class RowSample:
+    """A uniform sample without replacement of at most ``size`` streamed rows.
+
+    Every row gets a random key and the ``size`` smallest keys are kept
+    (bottom-k sampling), with a fixed seed so that a fit is repeatable.
+    ``update`` takes any number of row-aligned tensors; ``positions`` holds
+    the kept rows' positions in the stream.
+
+    Parameters
+    ----------
+    size : int
+        Rows kept at most.
+    seed : int, default=0
+        Seed of the keys.
+    """
+
+    def __init__(self, size, seed=0):
+        self.size = int(size)
+        self.generator = torch.Generator().manual_seed(seed)
+        self.keys = self.positions = self.tensors = None
+        self.n_seen = 0
+
+    def update(self, *tensors):
+        """Add a batch of rows (the tensors share their first dimension)."""
+        n = len(tensors[0])
+        device = tensors[0].device
+        keys = torch.rand(n, generator=self.generator).to(device)
+        positions = torch.arange(self.n_seen, self.n_seen + n, device=device)
+        tensors = [t.detach() for t in tensors]
+        self.n_seen += n
+        if self.keys is not None:
+            keys = torch.cat([self.keys, keys])
+            positions = torch.cat([self.positions, positions])
+            tensors = [
+                torch.cat([a, b]) for a, b in zip(self.tensors, tensors, strict=True)
+            ]
+        if len(keys) > self.size:
+            keep = torch.topk(keys, self.size, largest=False).indices
+            keys, positions = keys[keep], positions[keep]
+            tensors = [t[keep] for t in tensors]
+        self.keys, self.positions, self.tensors = keys, positions, tensors
+        return self
+
+    def rows(self):
+        """Return the kept rows of each tensor, in stream order."""
+        order = torch.argsort(self.positions)
+        self.keys, self.positions = self.keys[order], self.positions[order]
+        self.tensors = [t[order] for t in self.tensors]
+        return tuple(self.tensors)
+
+
+def positive_real():
+    """Return the constraint of a finite number > 0."""
+    return StrictInterval(numbers.Real, 0, math.inf, closed="neither")
 
 
 def ensure_nonempty(pred, scores):
@@ -95,6 +157,52 @@ class BaseDecoder(BaseEstimator):
     def predict(self, logits, features):
         """Return the ``(n, K)`` boolean label indicator as a tensor."""
         raise NotImplementedError  # pragma: no cover
+
+    def predict_set_proba(self, logits, features, top=None):
+        """Return the most probable label sets of each sample.
+
+        A decoder of per-label probabilities describes independent labels:
+        this default lists the most probable sets of the product
+        distribution of :meth:`predict_proba`. Set-valued decoders override
+        it with their own distribution.
+
+        Parameters
+        ----------
+        logits : torch.Tensor of shape (n, K) or None
+            The network's logits.
+        features : torch.Tensor of shape (n, d) or None
+            The network's features.
+        top : int or None, default=None
+            Sets per sample (None: 32).
+
+        Returns
+        -------
+        distribution : SetDistribution
+            The sets and their probabilities.
+        """
+        marginals = self.predict_proba(logits, features)
+        return top_product_sets(marginals, 32 if top is None else top)
+
+    def training_proba(self, logits, features):
+        """Return per-label probabilities of the rows :meth:`fit` was given.
+
+        The decoder's best estimate of what it would say of them held out;
+        this default is :meth:`predict_proba` (a decoder that can leave a row
+        out of its own fit overrides it).
+
+        Parameters
+        ----------
+        logits : torch.Tensor of shape (n, K) or None
+            The training logits, in the order given to :meth:`fit`.
+        features : torch.Tensor of shape (n, d) or None
+            The training features, in the same order.
+
+        Returns
+        -------
+        proba : torch.Tensor of shape (n, K)
+            Probabilities strictly inside (0, 1).
+        """
+        return self.predict_proba(logits, features)
 
     def _resolve_allow_empty(self, Y):
         """``allow_empty`` as a bool: ``'auto'`` if ``Y`` has an empty row."""

@@ -21,7 +21,7 @@ from ._search import (
     _wide_dtype,
 )
 
-__all__ = ["PlattScoresMixin", "fit_temperature"]
+__all__ = ["PlattScoresMixin", "fit_gap_temperature", "fit_temperature"]
 
 # The temperature fit uses at most this many queries.
 _FIT_MAX_SAMPLES = 4096
@@ -195,21 +195,57 @@ def fit_temperature(
         protos.partial(q, block[: stop - start])
         gaps[start:stop] = block[: stop - start]
     del block
-    gaps.sub_(gaps.min(dim=1, keepdim=True).values)
-    a = gaps.gather(1, targets[sample, None]).mean()
-    scale = float(gaps.mean())
-    if P == 1 or not scale > 0 or not math.isfinite(scale):
+    return fit_gap_temperature(gaps, targets[sample], max_rows=rows)
+
+
+@torch.no_grad()
+def fit_gap_temperature(gaps, targets, max_rows=None):
+    """Maximum-likelihood temperature of ``softmax(-gaps / T)`` for the targets.
+
+    The core of :func:`fit_temperature`, for any ``(n, c)`` matrix of
+    distances or scores (lower is better): with ``beta = 1/T`` the negative
+    log-likelihood of the targets is convex, and its derivative
+    ``mean(g_target - E_beta[g])`` is increasing in ``beta``; its root is
+    found by safeguarded Newton steps on ``log(beta)`` within a bisection
+    bracket, deterministically.
+
+    Parameters
+    ----------
+    gaps : torch.Tensor of shape (n, c)
+        Scores of each row's candidates, float64 or float32; ``inf`` marks a
+        candidate a row does not have. Modified in place.
+    targets : torch.Tensor of shape (n,)
+        The column of each row's true candidate (a finite entry).
+    max_rows : int or None, default=None
+        Rows per work block; None takes all.
+
+    Returns
+    -------
+    temperature : float
+        The fitted temperature, in the units of ``gaps``, clipped to
+        ``[1e-6, 1e3] * s`` with ``s`` the mean excess of the scores over each
+        row's smallest one. 1.0 when the likelihood does not depend on it.
+    """
+    s, device = gaps.shape[0], gaps.device
+    rows = s if max_rows is None else max(1, min(int(max_rows), s))
+    present = torch.isfinite(gaps)
+    gaps.sub_(gaps.masked_fill(~present, math.inf).min(dim=1, keepdim=True).values)
+    gaps.masked_fill_(~present, 0.0)
+    a = gaps.gather(1, targets[:, None]).mean()
+    scale = float(gaps.sum() / present.sum().clamp(min=1))
+    if gaps.shape[1] == 1 or not scale > 0 or not math.isfinite(scale):
         return 1.0
-    work = torch.empty((rows, P), dtype=f64, device=device)
+    work = torch.empty((rows, gaps.shape[1]), dtype=gaps.dtype, device=device)
 
     def slope(u):
         """Return the first and second derivatives of the nll in beta = exp(u)."""
         beta = math.exp(u)
-        mean_b = torch.zeros((), dtype=f64, device=device)
-        var_b = torch.zeros((), dtype=f64, device=device)
+        mean_b = torch.zeros((), dtype=gaps.dtype, device=device)
+        var_b = torch.zeros((), dtype=gaps.dtype, device=device)
         for start in range(0, s, rows):
             b = gaps[start : start + rows]
             w = torch.mul(b, -beta, out=work[: len(b)]).exp_()
+            w.mul_(present[start : start + rows])
             z = w.sum(dim=1)
             e1 = w.mul_(b).sum(dim=1) / z
             e2 = w.mul_(b).sum(dim=1) / z

@@ -1,9 +1,20 @@
 """KNNDecoder: decode from the training samples nearest in feature space."""
 
+import math
+
 import torch
 from sklearn.utils._param_validation import StrOptions
 
-from ._base import BaseDecoder, ensure_nonempty, positive_int
+from ._base import (
+    PROBA_EPS,
+    BaseDecoder,
+    RowSample,
+    ensure_nonempty,
+    positive_int,
+    positive_real,
+)
+from ._calibration import fit_gap_temperature
+from ._distribution import SetDistribution
 from ._search import nearest_prototypes
 
 __all__ = ["KNNDecoder"]
@@ -50,20 +61,34 @@ class KNNDecoder(BaseDecoder):
     n_local : int, default=4
         Samples per label set in the local mean (``vote='local'`` only).
         ``n_local=1`` is the nearest neighbour's set.
+    temperature : float or 'auto', default='auto'
+        Temperature :math:`T` of the distribution over the neighbours' label
+        sets (see Notes); ``'auto'`` fits it by maximum likelihood on the
+        ``calibration`` data when given, else on the training rows, each
+        left out of its own neighbours. Never changes :meth:`predict`.
+    max_samples : int or None, default=100000
+        Training rows kept as neighbours at most: a uniform random sample of
+        them (fixed seed) when there are more, so that memory and search
+        time stay bounded for millions of training rows. None keeps all.
     allow_empty : 'auto' or bool, default='auto'
         Whether the empty label set may be predicted; ``'auto'``: when the
         training targets have rows with no label.
 
     Attributes
     ----------
-    features_ : torch.Tensor of shape (n_train, d)
-        The training features (kept: memory grows with the training set).
-    labels_ : torch.Tensor of shape (n_train, K), dtype bool
-        The training label sets.
-    set_ids_ : torch.Tensor of shape (n_train,)
-        Index of each training row's label set among the distinct sets.
+    features_ : torch.Tensor of shape (n_kept, d)
+        The kept training features (float32).
+    sets_ : torch.Tensor of shape (n_sets, K), dtype bool
+        The distinct label sets of the kept training rows.
+    set_ids_ : torch.Tensor of shape (n_kept,)
+        Index of each kept training row's label set in ``sets_``.
+    sample_index_ : torch.Tensor of shape (n_kept,) or None
+        Positions of the kept rows among the training rows, or None when
+        all were kept.
     n_neighbors_ : int
-        The number of neighbours used: ``min(n_neighbors, n_train)``.
+        The number of neighbours used: ``min(n_neighbors, n_kept)``.
+    temperature_ : float
+        The temperature in use (NaN for ``vote='label'``, which has none).
     allow_empty_ : bool
         Whether the empty set may be predicted.
 
@@ -78,13 +103,19 @@ class KNNDecoder(BaseDecoder):
     sets have fewer than about ``n_neighbors`` samples, the frequent sets
     outvote the right one.
 
-    ``predict_proba`` is each label's share of the neighbours, smoothed to
-    stay inside (0, 1): ``(count + 1/2) / (n_neighbors + 1)``. The held-out
-    ``calibration`` data of :meth:`fit` are not used.
+    For ``vote='local'`` and ``vote='set'`` the decoder holds a distribution
+    over the label sets among a sample's neighbours,
 
-    The training features stay in memory (``n_train * d`` floats); for
-    millions of training rows prefer :class:`ONNDecoder`, which keeps one
-    mean per label set.
+    .. math::
+
+        P(S \mid x) \propto \exp(-s_S(x) / T),
+
+    with :math:`s_S` the set's local mean distance (``'local'``) or one minus
+    its share of the neighbours (``'set'``). Its mode is :meth:`predict`;
+    :meth:`predict_set_proba` lists it and :meth:`predict_proba` returns its
+    marginals :math:`P(k \in S \mid x)`. With ``vote='label'``,
+    :meth:`predict_proba` is each label's smoothed share of the neighbours,
+    ``(count + 1/2) / (n_neighbors + 1)``.
 
     Examples
     --------
@@ -103,7 +134,12 @@ class KNNDecoder(BaseDecoder):
         "metric": [StrOptions({"cosine", "euclidean"})],
         "vote": [StrOptions({"local", "set", "label"})],
         "n_local": [positive_int()],
+        "temperature": [StrOptions({"auto"}), positive_real()],
+        "max_samples": [positive_int(), None],
     }
+
+    # Rows of the training data the temperature is fitted on, at most.
+    _max_temperature_rows = 4096
 
     def __init__(
         self,
@@ -111,16 +147,21 @@ class KNNDecoder(BaseDecoder):
         metric="cosine",
         vote="local",
         n_local=4,
+        temperature="auto",
+        max_samples=100_000,
         allow_empty="auto",
     ):
         self.n_neighbors = n_neighbors
         self.metric = metric
         self.vote = vote
         self.n_local = n_local
+        self.temperature = temperature
+        self.max_samples = max_samples
         self.allow_empty = allow_empty
 
+    # ------------------------------------------------------------------- fit
     def fit(self, logits, features, Y, calibration=None):
-        """Keep the training features and label sets.
+        """Keep (a sample of) the training features and label sets.
 
         Parameters
         ----------
@@ -130,8 +171,8 @@ class KNNDecoder(BaseDecoder):
             Training features.
         Y : torch.Tensor of shape (n, K)
             Training 0/1 targets.
-        calibration : tuple or None, default=None
-            Not used.
+        calibration : tuple (logits, features, Y) or None, default=None
+            Held-out outputs and targets for the temperature.
 
         Returns
         -------
@@ -141,12 +182,56 @@ class KNNDecoder(BaseDecoder):
         self._validate_params()
         if features is None:
             raise ValueError("KNNDecoder needs the training features.")
-        Y = Y.to(features.device).bool()
         if len(features) != len(Y):
             raise ValueError(
                 f"features and Y have different numbers of rows: {len(features)} "
                 f"and {len(Y)}."
             )
+        if self.max_samples is not None and len(Y) > self.max_samples:
+            sample = RowSample(self.max_samples).update(features, Y)
+            features, Y = sample.rows()
+            return self._fit_rows(features, Y, sample.positions, calibration)
+        return self._fit_rows(features, Y, None, calibration)
+
+    def fit_batches(self, batches, calibration=None):
+        """Fit in one pass over batches of outputs, in bounded memory.
+
+        Parameters
+        ----------
+        batches : iterable of tuples (logits, features, Y)
+            Training outputs and 0/1 targets, a batch at a time.
+        calibration : tuple (logits, features, Y) or None, default=None
+            Held-out outputs and targets for the temperature.
+
+        Returns
+        -------
+        self : KNNDecoder
+            The fitted decoder.
+        """
+        self._validate_params()
+        size = math.inf if self.max_samples is None else self.max_samples
+        sample = RowSample(size) if math.isfinite(size) else None
+        kept = []
+        for _, features, Y in batches:
+            if features is None:
+                raise ValueError("KNNDecoder needs the training features.")
+            if sample is None:
+                kept.append((features.detach(), Y))
+            else:
+                sample.update(features, Y)
+        if sample is None:
+            if not kept:
+                raise ValueError("fit_batches got no batch; pass at least one.")
+            features, Y = (torch.cat(t) for t in zip(*kept, strict=True))
+            return self._fit_rows(features, Y, None, calibration)
+        if sample.tensors is None:
+            raise ValueError("fit_batches got no batch; pass at least one.")
+        features, Y = sample.rows()
+        index = None if sample.n_seen <= sample.size else sample.positions
+        return self._fit_rows(features, Y, index, calibration)
+
+    def _fit_rows(self, features, Y, sample_index, calibration):
+        Y = Y.to(features.device).bool()
         if not Y.any():
             raise ValueError(
                 "No label set can be predicted: Y has no positive label in any "
@@ -154,66 +239,227 @@ class KNNDecoder(BaseDecoder):
             )
         self.allow_empty_ = self._resolve_allow_empty(Y)
         self.features_ = features.detach().float()
-        self.labels_ = Y
-        _, self.set_ids_ = torch.unique(Y.to(torch.uint8), dim=0, return_inverse=True)
+        sets, self.set_ids_ = torch.unique(
+            Y.to(torch.uint8), dim=0, return_inverse=True
+        )
+        self.sets_ = sets.bool()
+        self.sample_index_ = sample_index
         self.n_neighbors_ = min(int(self.n_neighbors), len(Y))
+        self.temperature_ = self._fit_temperature(calibration)
         return self
 
-    def _neighbours(self, features):
-        """Distances (ascending) and indices of each query's neighbours."""
+    @property
+    def labels_(self):
+        """The label set of each kept training row, ``(n_kept, K)`` bool."""
+        return self.sets_[self.set_ids_]
+
+    def _fit_temperature(self, calibration):
+        if self.vote == "label":
+            return math.nan
+        if self.temperature != "auto":
+            return float(self.temperature)
+        if calibration is not None:
+            _, features, Y = calibration
+            distances, indices = self._neighbours(features)
+            true_ids = self._set_ids_of(Y.to(self.sets_.device).bool())
+        else:
+            # the training rows, each left out of its own neighbours
+            n = len(self.features_)
+            rows = torch.arange(n, device=self.features_.device)
+            if n > self._max_temperature_rows:
+                rows = rows[:: -(-n // self._max_temperature_rows)]
+            distances, indices = self._neighbours(self.features_[rows], exclude=rows)
+            true_ids = self.set_ids_[rows]
+        scores, first = self._set_scores(distances, self.set_ids_[indices])
+        ids = self.set_ids_[indices]
+        hit = first & (ids == true_ids[:, None])
+        known = hit.any(dim=1)
+        if not known.any():
+            return 1.0
+        gaps = scores[known].double().masked_fill(~first[known], math.inf)
+        return fit_gap_temperature(gaps, hit[known].float().argmax(dim=1))
+
+    def _set_ids_of(self, Y):
+        """Index of each row's label set in ``sets_``, or -1 for a set not kept."""
+        both = torch.cat([self.sets_.to(torch.uint8), Y.to(torch.uint8)])
+        _, inverse = torch.unique(both, dim=0, return_inverse=True)
+        lookup = torch.full((int(inverse.max()) + 1,), -1, device=Y.device)
+        lookup[inverse[: len(self.sets_)]] = torch.arange(
+            len(self.sets_), device=Y.device
+        )
+        return lookup[inverse[len(self.sets_) :]]
+
+    # ---------------------------------------------------------- neighbours
+    def _neighbours(self, features, exclude=None):
+        """Distances (ascending) and indices of each query's neighbours.
+
+        ``exclude`` gives, per query, a training row to leave out (the query
+        itself, for leave-one-out probabilities of the training rows).
+        """
         if not hasattr(self, "features_"):
             raise RuntimeError("This KNNDecoder is not fitted yet; call fit first.")
         queries = features.detach().float().to(self.features_.device)
+        k = self.n_neighbors_
+        extra = int(exclude is not None and k < len(self.features_))
         distances, indices = nearest_prototypes(
-            queries, self.features_, metric=self.metric, k=self.n_neighbors_
+            queries, self.features_, metric=self.metric, k=k + extra
         )
+        if exclude is not None:
+            keep = indices != exclude.to(indices.device)[:, None]
+            # rows that did not find themselves drop their farthest neighbour
+            keep[keep.sum(dim=1) > k, -1] = False
+            if extra:
+                distances = distances[keep].reshape(len(queries), k)
+                indices = indices[keep].reshape(len(queries), k)
         if self.metric == "euclidean":  # nearest_prototypes gives squared ones
             distances = distances.sqrt()
         return distances, indices
 
-    def _local_winner(self, distances, ids, chunk=4096):
-        """Position of the winning set's nearest sample among the neighbours."""
+    def _set_scores(self, distances, ids, chunk=4096):
+        """Score of each neighbour's label set (lower is better), ``(n, k)``.
+
+        Also returns where each set first occurs among the neighbours: the
+        sets' scores are read there.
+        """
         k = ids.shape[1]
-        m = int(self.n_local)
         earlier = torch.ones(k, k, dtype=torch.bool, device=ids.device).tril(-1)
-        winners = []
+        scores, firsts = [], []
         # (chunk, k, k) blocks bound the memory for large query sets
         for start in range(0, len(ids), chunk):
             d, s = distances[start : start + chunk], ids[start : start + chunk]
             same = s[:, :, None] == s[:, None, :]
             rank = (same & earlier).sum(dim=2)  # earlier neighbours of that set
+            firsts.append(rank == 0)
+            if self.vote == "set":
+                scores.append(1.0 - same.sum(dim=2) / k)
+                continue
+            m = int(self.n_local)
             counted = same & (rank < m)[:, None, :]
             total = (counted * d[:, None, :]).sum(dim=2)
             missing = (m - counted.sum(dim=2)).clamp(min=0)
-            score = total + missing * d[:, -1:]
-            # argmin returns the first minimum: the nearest of the tied
-            winners.append(score.argmin(dim=1, keepdim=True))
-        return torch.cat(winners)
+            scores.append((total + missing * d[:, -1:]) / m)
+        return torch.cat(scores), torch.cat(firsts)
 
-    def _counts(self, indices):
-        return self.labels_[indices].sum(dim=1, dtype=torch.float32)
+    def _distribution(self, features, exclude=None):
+        """``(P, set ids)`` over each query's neighbour sets, most probable first."""
+        distances, indices = self._neighbours(features, exclude)
+        ids = self.set_ids_[indices]
+        scores, first = self._set_scores(distances, ids)
+        gaps = (
+            scores.double()
+            - scores.double()
+            .masked_fill(~first, math.inf)
+            .min(dim=1, keepdim=True)
+            .values
+        )
+        weights = torch.exp(-gaps / self.temperature_).masked_fill(~first, 0.0)
+        proba = weights / weights.sum(dim=1, keepdim=True)
+        # a stable sort keeps the nearest of tied sets first
+        order = torch.argsort(proba, dim=1, descending=True, stable=True)
+        proba = proba.gather(1, order)
+        ids = ids.gather(1, order).masked_fill(proba == 0, -1)
+        return proba, ids, indices
+
+    # --------------------------------------------------------------- predict
+    def predict_set_proba(self, logits, features, top=None):
+        """Return the distribution over each sample's neighbour label sets.
+
+        Parameters
+        ----------
+        logits : torch.Tensor of shape (n, K) or None
+            Not used.
+        features : torch.Tensor of shape (n, d)
+            The network's features.
+        top : int or None, default=None
+            Sets listed per sample, most probable first; None lists every set
+            among the neighbours.
+
+        Returns
+        -------
+        distribution : SetDistribution
+            The sets (``sets_``), each sample's candidates and probabilities.
+        """
+        if self.vote == "label":
+            return super().predict_set_proba(logits, features, top)
+        proba, ids, _ = self._distribution(features)
+        if top is not None:
+            proba, ids = proba[:, :top], ids[:, :top]
+        return SetDistribution(self.sets_, ids, proba)
+
+    def _marginals(self, features, exclude=None):
+        if self.vote == "label":
+            _, indices = self._neighbours(features, exclude)
+            counts = self.labels_[indices].sum(dim=1, dtype=torch.float64)
+            return (counts + 0.5) / (self.n_neighbors_ + 1)
+        proba, ids, _ = self._distribution(features, exclude)
+        marginals = SetDistribution(self.sets_, ids, proba).marginals()
+        return marginals.clamp(PROBA_EPS, 1 - PROBA_EPS)
 
     def predict_proba(self, logits, features):
-        """Return each label's smoothed share of the neighbours, ``(n, K)``."""
-        _, indices = self._neighbours(features)
-        counts = self._counts(indices)
-        return (counts + 0.5) / (self.n_neighbors_ + 1)
+        """Return the per-label probabilities ``P(k in S | x)``, ``(n, K)``.
+
+        Parameters
+        ----------
+        logits : torch.Tensor of shape (n, K) or None
+            Not used.
+        features : torch.Tensor of shape (n, d)
+            The network's features.
+
+        Returns
+        -------
+        proba : torch.Tensor of shape (n, K)
+            Probabilities strictly inside (0, 1), in float64.
+        """
+        return self._marginals(features)
+
+    def training_proba(self, logits, features):
+        """Return :meth:`predict_proba` of the training rows, each left out.
+
+        Parameters
+        ----------
+        logits : torch.Tensor of shape (n, K) or None
+            Not used.
+        features : torch.Tensor of shape (n, d)
+            The features of the rows :meth:`fit` was given, in order.
+
+        Returns
+        -------
+        proba : torch.Tensor of shape (n, K)
+            Each row's probabilities with itself removed from its neighbours.
+        """
+        n = len(features)
+        own = torch.full((n,), -1, dtype=torch.long, device=self.features_.device)
+        kept = torch.arange(len(self.features_), device=own.device)
+        where = kept if self.sample_index_ is None else self.sample_index_
+        own[where.to(own.device)] = kept
+        return self._marginals(features, exclude=own)
 
     def predict(self, logits, features):
-        """Return the ``(n, K)`` boolean label indicator of the vote."""
+        """Return the ``(n, K)`` boolean label indicator of the vote.
+
+        Parameters
+        ----------
+        logits : torch.Tensor of shape (n, K) or None
+            Not used.
+        features : torch.Tensor of shape (n, d)
+            The network's features.
+
+        Returns
+        -------
+        pred : torch.Tensor of shape (n, K), dtype bool
+            The most probable label set (``'local'``, ``'set'``), or the
+            labels of at least half of the neighbours (``'label'``).
+        """
         distances, indices = self._neighbours(features)
-        counts = self._counts(indices)
+        labels = self.labels_
+        counts = labels[indices].sum(dim=1, dtype=torch.float32)
         if self.vote == "label":
             pred = 2 * counts >= self.n_neighbors_
-        elif self.vote == "local":
-            winner = self._local_winner(distances, self.set_ids_[indices])
-            pred = self.labels_[indices.gather(1, winner).squeeze(1)]
         else:
-            ids = self.set_ids_[indices]  # (n, k), nearest first
-            votes = (ids[:, :, None] == ids[:, None, :]).sum(dim=2)
-            # argmax returns the first maximum: the nearest of the tied
-            winner = votes.argmax(dim=1, keepdim=True)
-            pred = self.labels_[indices.gather(1, winner).squeeze(1)]
+            scores, first = self._set_scores(distances, self.set_ids_[indices])
+            # argmin returns the first minimum: the nearest of the tied
+            winner = scores.masked_fill(~first, math.inf).argmin(dim=1, keepdim=True)
+            pred = labels[indices.gather(1, winner).squeeze(1)]
         if not self.allow_empty_:
             pred = ensure_nonempty(pred, counts)
         return pred

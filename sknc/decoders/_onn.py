@@ -9,37 +9,11 @@ import torch
 from sklearn.utils._param_validation import StrOptions
 
 from .._tagwise import LabelSetSums, fit_rho, tagwise_average
-from ._base import PROBA_EPS, BaseDecoder, StrictInterval, positive_int
+from ._base import PROBA_EPS, BaseDecoder, RowSample, StrictInterval, positive_int
 from ._calibration import fit_temperature
 from ._search import nearest_prototypes, soft_assign_marginals
 
 __all__ = ["ONNDecoder"]
-
-
-class _RowSample:
-    """A uniform sample without replacement of at most ``size`` streamed rows.
-
-    Every row gets a random key and the ``size`` smallest keys are kept
-    (bottom-k sampling), with a fixed seed so that a fit is repeatable.
-    """
-
-    def __init__(self, size, seed=0):
-        self.size = int(size)
-        self.generator = torch.Generator().manual_seed(seed)
-        self.keys = self.R = self.Y = None
-
-    def update(self, R, Y):
-        keys = torch.rand(len(R), generator=self.generator).to(R.device)
-        if self.keys is not None:
-            keys = torch.cat([self.keys, keys])
-            R, Y = torch.cat([self.R, R]), torch.cat([self.Y, Y])
-        if len(keys) > self.size:
-            keep = torch.topk(keys, self.size, largest=False).indices
-            keys, R, Y = keys[keep], R[keep], Y[keep]
-        self.keys, self.R, self.Y = keys, R.detach(), Y
-
-    def rows(self):
-        return self.R, self.Y
 
 
 def _set_index(sets, Y):
@@ -297,7 +271,7 @@ class ONNDecoder(BaseDecoder):
             The fitted decoder.
         """
         self._validate_params()
-        sums, sample = None, _RowSample(max_temperature_rows)
+        sums, sample = None, RowSample(max_temperature_rows)
         for logits, features, Y in batches:
             if sums is None:
                 self._check_prune_top_r(Y.shape[1])
