@@ -12,8 +12,8 @@ from ._decoding import (
 from ._etf import simplex_etf
 from ._loss import PALCrossEntropyLoss, PALFocalLoss, PALMSELoss
 from ._modules import FixedETFHead, LinearHead, MLPBackbone, NormalizedHead, PALNet
-from ._scorer import NeuralCollapseScorer
 from ._version import __version__
+from .metrics import NeuralCollapseScorer
 
 __all__ = [
     "PALClassifier",

@@ -1,30 +1,25 @@
 """NeuralCollapseScorer: a neural-collapse metric as a scorer and a Pipeline step."""
 
-import numbers
 import warnings
 
-import numpy as np
-import scipy.sparse as sp
 from sklearn.base import (
     BaseEstimator,
     OneToOneFeatureMixin,
     TransformerMixin,
     _fit_context,
 )
-from sklearn.pipeline import Pipeline
-from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, column_or_1d, validate_data
+from sklearn.utils._param_validation import StrOptions
+from sklearn.utils.validation import check_is_fitted, validate_data
 
-from .metrics import (
-    _GEOMETRIES,
-    NeuralCollapseWarning,
-    nc1,
-    nc2,
-    nc2_means,
-    nc3,
-    ncm,
-    neural_collapse_report,
+from ._checks import (
+    COMMON_CONSTRAINTS,
+    GEOMETRY_CONSTRAINT,
+    SET_CONSTRAINTS,
+    as_indicator,
 )
+from ._collapse import nc1, nc2, nc2_means, nc3, ncm, neural_collapse_report
+from ._estimator import features_and_head, head_owner, head_weight
+from ._kernels import NeuralCollapseWarning
 
 __all__ = ["NeuralCollapseScorer"]
 
@@ -33,107 +28,6 @@ _HEAD_METRICS = ("nc2", "nc3")
 # The warning neural_collapse_report gives for data without a label set of
 # two or more labels; expected (and dropped) for 1-D class labels.
 _NO_SETS_MESSAGE = "Y has no sample with two or more labels"
-
-
-def _as_indicator(y, classes=None):
-    """Return ``(Y, one_hot)``: ``y`` as a 2-D 0/1 indicator the metrics accept.
-
-    A 2-D indicator (array, DataFrame, sparse matrix) is returned as is (the
-    metrics validate it). 1-D class labels, or a single column, are one-hot
-    encoded over ``classes`` (sorted unique values of ``y`` when None), so
-    that a multi-class problem is measured as multi-class neural collapse;
-    ``one_hot`` says whether that happened.
-    """
-    if y is None:
-        raise ValueError(
-            "NeuralCollapseScorer requires y to be passed, but the target y is "
-            "None. Pass the 0/1 label indicator Y (or class labels)."
-        )
-    if sp.issparse(y):
-        if y.shape[1] > 1:
-            return y, False
-        y = y.toarray()
-    if hasattr(y, "to_numpy"):  # DataFrame or Series
-        y = y.to_numpy()
-    y = np.asarray(y)
-    if y.ndim == 2 and y.shape[1] == 1:
-        y = column_or_1d(y, warn=True)
-    if y.ndim != 1:
-        return y, False
-    if classes is None:
-        classes = np.unique(y)
-    classes = np.asarray(classes)
-    if len(classes) < 2:
-        raise ValueError(
-            f"y has only 1 class ({classes[0]!r}); neural-collapse metrics "
-            "compare class means with each other and need at least 2 classes "
-            "(or a 2-D 0/1 label indicator with at least 2 labels)."
-        )
-    index = np.searchsorted(classes, y)
-    index = np.clip(index, 0, len(classes) - 1)
-    unknown = classes[index] != y
-    if unknown.any():
-        raise ValueError(
-            f"y contains classes the estimator was not fitted on: "
-            f"{np.unique(y[unknown])[:5].tolist()}."
-        )
-    Y = np.zeros((len(y), len(classes)), dtype=np.uint8)
-    Y[np.arange(len(y)), index] = 1
-    return Y, True
-
-
-def _head_owner(estimator):
-    """Return the fitted estimator whose head applies to its ``transform(X)``.
-
-    Walks down a Pipeline to its last step, skipping ``'passthrough'`` steps
-    and :class:`NeuralCollapseScorer` steps (which pass features through
-    unchanged), and into a fitted search's ``best_estimator_``. Returns the
-    step if it has a ``module_`` (a skorch net), else None.
-    """
-    while True:
-        if isinstance(estimator, Pipeline):
-            steps = [
-                step for _, step in estimator.steps if step not in (None, "passthrough")
-            ]
-            while steps and isinstance(steps[-1], NeuralCollapseScorer):
-                steps.pop()
-            if not steps:
-                return None
-            estimator = steps[-1]
-        elif hasattr(estimator, "best_estimator_"):
-            estimator = estimator.best_estimator_
-        else:
-            return estimator if hasattr(estimator, "module_") else None
-
-
-def _head_weight(owner):
-    """``module_.head.weight[:n_outputs_]`` of a fitted net as float64, or None."""
-    if owner is None:
-        return None
-    head = getattr(owner.module_, "head", None)
-    weight = getattr(head, "weight", None)
-    if weight is None:
-        return None
-    n_outputs = getattr(owner, "n_outputs_", weight.shape[0])
-    return weight[:n_outputs].detach().cpu().double().numpy()
-
-
-def _features_and_head(estimator, X):
-    """Features of ``X`` and the head that applies to them (or None)."""
-    if hasattr(estimator, "transform"):
-        return estimator.transform(X), _head_owner(estimator)
-    if isinstance(estimator, Pipeline) and len(estimator) > 1:
-        # The last step does not transform (e.g. a LogisticRegression): use
-        # the features that reach it.
-        head_part = estimator[:-1]
-        return head_part.transform(X), _head_owner(head_part)
-    raise TypeError(
-        "NeuralCollapseScorer measures the features returned by "
-        f"estimator.transform(X), but {type(estimator).__name__} has no "
-        "transform method. Score an sknc estimator (PALClassifier, "
-        "FixedETFClassifier), a Pipeline that ends with one, or any fitted "
-        "transformer."
-    )
 
 
 class NeuralCollapseScorer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
@@ -242,7 +136,7 @@ class NeuralCollapseScorer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator
 
     >>> import numpy as np
     >>> from sknc import simplex_etf
-    >>> from sknc._scorer import NeuralCollapseScorer
+    >>> from sknc.metrics import NeuralCollapseScorer
     >>> means = simplex_etf(3, 2, random_state=0)
     >>> Y = np.array([[1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 0]] * 2)
     >>> H = Y @ means
@@ -270,12 +164,13 @@ class NeuralCollapseScorer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator
 
     _parameter_constraints = {
         "metric": [StrOptions(set(_METRICS))],
-        "n_random": [Interval(numbers.Integral, 1, None, closed="left")],
-        "center": ["boolean"],
-        "random_state": ["random_state"],
-        "geometry": [StrOptions(set(_GEOMETRIES))],
-        "chunk_size": [Interval(numbers.Integral, 1, None, closed="left"), None],
+        **SET_CONSTRAINTS,
+        **GEOMETRY_CONSTRAINT,
+        "chunk_size": COMMON_CONSTRAINTS["chunk_size"],
     }
+    # transform returns its input: the head of the step before it applies
+    # to the features after it (read by _estimator.head_owner)
+    _passes_features_through = True
 
     def __init__(
         self,
@@ -364,14 +259,14 @@ class NeuralCollapseScorer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator
             )
         if self.metric == "nc2":
             H = None
-            owner = _head_owner(estimator)
+            owner = head_owner(estimator)
         else:
-            H, owner = _features_and_head(estimator, X)
-        W = _head_weight(owner)
+            H, owner = features_and_head(estimator, X)
+        W = head_weight(owner)
         classes = None
         if owner is not None and getattr(owner, "multilabel_", True) is False:
             classes = owner.classes_
-        Y = None if H is None else _as_indicator(y, classes)[0]
+        Y = None if H is None else as_indicator(y, classes)[0]
         return -self._metric(H, Y, W)
 
     # ---------------------------------------------------------- transformer
@@ -392,7 +287,7 @@ class NeuralCollapseScorer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator
             The fitted step.
         """
         H = validate_data(self, X, accept_sparse="csr", dtype="numeric")
-        Y, one_hot = _as_indicator(y)
+        Y, one_hot = as_indicator(y)
         with warnings.catch_warnings():
             if one_hot:
                 # class labels: NCm and rho are undefined, and say so
@@ -447,4 +342,4 @@ class NeuralCollapseScorer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator
         check_is_fitted(self)
         self._validate_params()
         H = validate_data(self, X, accept_sparse="csr", dtype="numeric", reset=False)
-        return -self._metric(H, _as_indicator(y)[0], None)
+        return -self._metric(H, as_indicator(y)[0], None)
