@@ -23,7 +23,8 @@ import time
 import numpy as np
 import torch
 
-from sknc.metrics import _default_chunk_size, neural_collapse_report
+from sknc.metrics import neural_collapse_report
+from sknc.metrics._checks import default_chunk_size
 
 _PAGE = os.sysconf("SC_PAGE_SIZE")
 GiB = 2**30
@@ -125,7 +126,7 @@ def main():
     if args.threads:
         torch.set_num_threads(args.threads)
     device = torch.device(args.device)
-    chunk = args.chunk_size or _default_chunk_size(args.d)
+    chunk = args.chunk_size or default_chunk_size(args.d)
 
     t0 = time.perf_counter()
     H, Y = make_data(args.n, args.d, args.k, chunk)

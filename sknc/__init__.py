@@ -5,7 +5,6 @@ from ._classifier import FixedETFClassifier, PALClassifier
 from ._etf import simplex_etf
 from ._loss import PALCrossEntropyLoss, PALFocalLoss, PALMSELoss
 from ._modules import FixedETFHead, LinearHead, MLPBackbone, NormalizedHead, PALNet
-from ._scorer import NeuralCollapseScorer
 from ._version import __version__
 from .decoders import (
     BaseDecoder,
@@ -14,6 +13,7 @@ from .decoders import (
     ThresholdDecoder,
     TopKDecoder,
 )
+from .metrics import NeuralCollapseScorer
 
 __all__ = [
     "PALClassifier",

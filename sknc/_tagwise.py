@@ -20,6 +20,8 @@ __all__ = ["LabelSetSums", "fit_rho", "tagwise_average"]
 
 # Bits per int64 word of a label-set key (62 keeps every key positive).
 _KEY_BITS = 62
+# Elements of the float64 membership matrix handled at once by fit_rho.
+_BATCH_ELEMENTS = 2**21
 
 
 def _unique_rows(keys):
@@ -151,6 +153,22 @@ class LabelSetSums:
         return torch.cat(columns, dim=1).bool()
 
     @property
+    def labels(self):
+        """The sets as sorted tuples of label indices, in the order of ``keys``."""
+        if self.keys is None:
+            return []
+        out = []
+        for key in self.keys.tolist():
+            labels = []
+            for w, value in enumerate(key):
+                while value:
+                    low = value & -value  # lowest set bit
+                    labels.append(w * _KEY_BITS + low.bit_length() - 1)
+                    value ^= low
+            out.append(tuple(labels))
+        return out
+
+    @property
     def means(self):
         """Mean feature of each set, float64 ``(n_sets, d)``."""
         return self.sums / self.counts[:, None].double()
@@ -214,13 +232,19 @@ def fit_rho(members, set_offsets, label_offsets, tol=0.0):
     usable = (sizes >= 2) & ~(members & ~usable_label).any(dim=1)
     offsets = label_offsets.nan_to_num()
     rho = {}
+    # rows per batch, so that the float64 copy of the memberships stays small
+    step = max(1, _BATCH_ELEMENTS // max(members.shape[1], 1))
     for m in torch.unique(sizes[usable]).tolist():
-        rows = usable & (sizes == m)
-        a = tagwise_average(members[rows], offsets)
-        c = set_offsets[rows].to(a)
-        denom = float((a * a).sum())
-        if denom > tol * int(rows.sum()) and denom > 0:
-            rho[int(m)] = float((a * c).sum()) / denom
+        rows = torch.nonzero(usable & (sizes == m))[:, 0]
+        numer = denom = 0.0
+        for start in range(0, len(rows), step):
+            batch = rows[start : start + step]
+            a = tagwise_average(members[batch], offsets)
+            c = set_offsets[batch].to(a)
+            numer += float((a * c).sum())
+            denom += float((a * a).sum())
+        if denom > tol * len(rows) and denom > 0:
+            rho[int(m)] = numer / denom
         else:
             rho[int(m)] = math.nan
     return rho

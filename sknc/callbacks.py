@@ -11,26 +11,58 @@ import time
 
 import torch
 from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import (
+    Interval,
+    Options,
+    validate_parameter_constraints,
+)
 from skorch.callbacks import Callback
 from skorch.dataset import unpack_data
 
-from .metrics import (
-    _GEOMETRIES,
-    _accumulation_device,
-    _default_chunk_size,
-    _emit,
-    _etf_distance,
-    _nc1,
-    _nc2_means,
-    _nc3,
-    _NCAccumulator,
-    _tagwise,
+from .metrics._accumulator import NCAccumulator
+from .metrics._checks import (
+    GEOMETRY_CONSTRAINT,
+    SET_CONSTRAINTS,
+    default_chunk_size,
+)
+from .metrics._estimator import head_weight
+from .metrics._kernels import (
+    emit_warnings,
+    nc1_of,
+    nc2_means_of,
+    nc2_of,
+    nc3_of,
+    ncm_of,
+    rho_of,
 )
 
 __all__ = ["NeuralCollapseTracker"]
 
 _METRICS = ("nc1", "nc2", "nc2_means", "nc3", "ncm", "rho")
-_DATA_METRICS = ("nc1", "nc2_means", "nc3", "ncm", "rho")
+
+
+class _MetricNames(Options):
+    """Constraint: a metric name, or a non-empty sequence of them.
+
+    An ``Options`` subclass, since scikit-learn's validation accepts only
+    its own constraint types.
+    """
+
+    def __init__(self):
+        super().__init__(str, set(_METRICS))
+
+    def is_satisfied_by(self, val):
+        names = (val,) if isinstance(val, str) else val
+        try:
+            names = tuple(names)
+        except TypeError:
+            return False
+        return bool(names) and all(
+            isinstance(name, str) and name in self.options for name in names
+        )
+
+    def __str__(self):
+        return f"one of {list(_METRICS)} or a non-empty sequence of them"
 
 
 class NeuralCollapseTracker(Callback):
@@ -130,6 +162,14 @@ class NeuralCollapseTracker(Callback):
     ['nc2', 'nc_dur', 'train_nc1', 'train_nc2_means', 'train_nc3', 'train_ncm']
     """
 
+    _parameter_constraints = {
+        "every": [Interval(numbers.Integral, 1, None, closed="left")],
+        "metrics": [_MetricNames()],
+        "on_valid": ["boolean"],
+        **SET_CONSTRAINTS,
+        **GEOMETRY_CONSTRAINT,
+    }
+
     def __init__(
         self,
         every=1,
@@ -149,48 +189,24 @@ class NeuralCollapseTracker(Callback):
         self.geometry = geometry
 
     # ------------------------------------------------------------ checks
-    def _check_params(self):
-        every = self.every
-        if (
-            not isinstance(every, numbers.Integral)
-            or isinstance(every, bool)
-            or every < 1
-        ):
-            raise ValueError(
-                f"every must be a positive int (measure every n-th epoch); "
-                f"got every={every!r}."
-            )
-        metrics = (self.metrics,) if isinstance(self.metrics, str) else self.metrics
-        metrics = tuple(metrics)
-        unknown = [m for m in metrics if m not in _METRICS]
-        if unknown or not metrics:
-            raise ValueError(
-                f"metrics must be a non-empty sequence of {list(_METRICS)}; got "
-                f"{self.metrics!r}."
-            )
-        n_random = self.n_random
-        if (
-            not isinstance(n_random, numbers.Integral)
-            or isinstance(n_random, bool)
-            or n_random < 1
-        ):
-            raise ValueError(f"n_random must be a positive int; got {n_random!r}.")
-        if not isinstance(self.geometry, str) or self.geometry not in _GEOMETRIES:
-            raise ValueError(
-                f"geometry must be one of {list(_GEOMETRIES)}: 'etf' for "
-                "unconstrained features, 'orthogonal' for non-negative (post-"
-                f"ReLU) features; got geometry={self.geometry!r}."
-            )
-        return metrics
+    def _validate_params(self):
+        validate_parameter_constraints(
+            self._parameter_constraints,
+            self.get_params(deep=False),
+            caller_name=type(self).__name__,
+        )
+
+    def _metric_names(self):
+        return (self.metrics,) if isinstance(self.metrics, str) else tuple(self.metrics)
 
     def initialize(self):
         """Check the parameters; called by skorch when the net is initialized."""
-        self._check_params()
+        self._validate_params()
         return self
 
     def on_train_begin(self, net, X=None, y=None, **kwargs):
         """Check that the net can be tracked and fix the seed of NCm."""
-        self._check_params()
+        self._validate_params()
         if self.on_valid and net.train_split is None:
             raise ValueError(
                 "NeuralCollapseTracker(on_valid=True) measures the validation "
@@ -208,7 +224,7 @@ class NeuralCollapseTracker(Callback):
         if epoch % self.every:
             return
         start = time.perf_counter()
-        metrics = self._check_params()
+        metrics = self._metric_names()
         if not hasattr(self, "seed_"):  # on_train_begin was not called
             self.seed_ = int(check_random_state(self.random_state).randint(2**31 - 1))
         module = net.module_
@@ -218,7 +234,7 @@ class NeuralCollapseTracker(Callback):
         try:
             W = self._head(net, metrics)
             if "nc2" in metrics:
-                record["nc2"] = _etf_distance(W @ W.T, "W W^T", messages)
+                record["nc2"] = nc2_of(W, messages)
             parts = [("train", dataset_train)]
             if self.on_valid:
                 parts.append(("valid", dataset_valid))
@@ -230,28 +246,22 @@ class NeuralCollapseTracker(Callback):
                     record[f"{prefix}_{key}"] = value
         finally:
             module.train(was_training)
-        _emit(messages, stacklevel=2)
+        emit_warnings(messages, stacklevel=2)
         for key, value in record.items():
             net.history.record(key, value)
         net.history.record("nc_dur", time.perf_counter() - start)
 
     def _head(self, net, metrics):
         """Return the head ``W`` (first ``n_outputs_`` rows) as float64, or None."""
-        head = getattr(net.module_, "head", None)
-        weight = getattr(head, "weight", None)
-        if weight is None:
-            if "nc2" in metrics or "nc3" in metrics:
-                raise ValueError(
-                    "NeuralCollapseTracker: metrics 'nc2' and 'nc3' need the "
-                    "classifier matrix as net.module_.head.weight (as in "
-                    "sknc.PALNet), which this module does not have. Leave them "
-                    "out of metrics."
-                )
-            return None
-        n_outputs = getattr(net, "n_outputs_", weight.shape[0])
-        # float64 where the metrics accumulate (the CPU for Apple's mps)
-        device = _accumulation_device(weight.device)
-        return weight[:n_outputs].detach().to(device=device, dtype=torch.float64)
+        W = head_weight(net)
+        if W is None and ("nc2" in metrics or "nc3" in metrics):
+            raise ValueError(
+                "NeuralCollapseTracker: metrics 'nc2' and 'nc3' need the "
+                "classifier matrix as net.module_.head.weight (as in "
+                "sknc.PALNet), which this module does not have. Leave them "
+                "out of metrics."
+            )
+        return W
 
     def _summary(self, net, dataset):
         """Stream one eval-mode pass over ``dataset`` into an accumulator.
@@ -260,7 +270,7 @@ class NeuralCollapseTracker(Callback):
         feature values) so that it is updated a few times per pass, not once
         per batch.
         """
-        acc = None
+        accumulator = None
         n_outputs = getattr(net, "n_outputs_", None)
         buffer, buffered = [], 0
         # A DataLoader draws a base seed from torch's global generator each
@@ -286,23 +296,23 @@ class NeuralCollapseTracker(Callback):
                 if Y.ndim == 1:  # class indices
                     Y = torch.nn.functional.one_hot(Y.long(), logits.shape[1])
                 Y = Y[:, : n_outputs or logits.shape[1]]
-                if acc is None:
-                    acc = _NCAccumulator(Y.shape[1])
-                    limit = _default_chunk_size(features.shape[1])
+                if accumulator is None:
+                    accumulator = NCAccumulator(Y.shape[1])
+                    limit = default_chunk_size(features.shape[1])
                 buffer.append((features, Y))
                 buffered += len(features)
                 if buffered >= limit:
-                    self._flush(acc, buffer)
+                    self._flush(accumulator, buffer)
                     buffer, buffered = [], 0
-        if acc is None:
+        if accumulator is None:
             raise ValueError("NeuralCollapseTracker: the dataset has no samples.")
         if buffer:
-            self._flush(acc, buffer)
-        return acc.summary()
+            self._flush(accumulator, buffer)
+        return accumulator.summary()
 
     @staticmethod
-    def _flush(acc, buffer):
-        acc.update(
+    def _flush(accumulator, buffer):
+        accumulator.update(
             torch.cat([features for features, _ in buffer]),
             torch.cat([Y for _, Y in buffer]),
         )
@@ -311,24 +321,24 @@ class NeuralCollapseTracker(Callback):
         """Yield ``(key, value)`` of the data-dependent metrics of summary ``s``."""
         local = list(s.messages)
         if "nc1" in metrics:
-            yield "nc1", _nc1(s, local)
+            yield "nc1", nc1_of(s, local)
         if "nc2_means" in metrics:
-            yield "nc2_means", _nc2_means(s, local, self.geometry)
+            yield "nc2_means", nc2_means_of(s, local, self.geometry)
         if "nc3" in metrics:
-            yield "nc3", _nc3(s, W.to(s.mu.device), local)
-        multilabel = getattr(net, "multilabel_", True)
-        if multilabel and ("ncm" in metrics or "rho" in metrics):
-            value, rho = _tagwise(
-                s,
-                local,
-                center=self.center,
-                n_random=self.n_random if "ncm" in metrics else None,
-                random_state=self.seed_,
-                with_rho="rho" in metrics,
-            )
+            yield "nc3", nc3_of(s, W.to(s.mu.device), local)
+        # a net fitted on class labels has no label set of two labels
+        if getattr(net, "multilabel_", True):
+            # rho first, so that its warnings come before those of NCm
+            rho = rho_of(s, local, center=self.center) if "rho" in metrics else {}
             if "ncm" in metrics:
+                value = ncm_of(
+                    s,
+                    local,
+                    center=self.center,
+                    n_random=self.n_random,
+                    random_state=self.seed_,
+                )
                 yield "ncm", value
-            if "rho" in metrics:
-                for m, r in sorted(rho.items()):
-                    yield f"rho_{m}", r
+            for m, r in rho.items():
+                yield f"rho_{m}", r
         messages.extend(local)

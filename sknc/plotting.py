@@ -20,7 +20,8 @@ import warnings
 import numpy as np
 import torch
 
-from .metrics import _accumulate, _emit, _tagwise
+from .metrics._accumulator import accumulate
+from .metrics._kernels import emit_warnings, rho_of
 
 __all__ = ["plot_nc_history", "plot_feature_geometry", "plot_label_report"]
 
@@ -295,11 +296,10 @@ def plot_feature_geometry(
         raise ValueError(
             f"projection must be 'polygon' or 'svd'; got projection={projection!r}."
         )
-    acc = _accumulate(H, Y, None)
-    s = acc.summary()
+    s = accumulate(H, Y).summary()
     messages = list(s.messages)
-    _, rho = _tagwise(s, messages, center=True)
-    _emit(messages, stacklevel=2)
+    rho = rho_of(s, messages, center=True)
+    emit_warnings(messages, stacklevel=2)
     K = s.n_labels
     names = [str(k) for k in range(K)] if label_names is None else list(label_names)
     if len(names) != K:

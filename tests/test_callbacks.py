@@ -118,10 +118,10 @@ def test_on_valid_needs_a_train_split(multilabel_data):
 @pytest.mark.parametrize(
     "params, match",
     [
-        ({"every": 0}, "every must be a positive int"),
-        ({"every": 1.5}, "every must be a positive int"),
-        ({"metrics": ("nc1", "nc4")}, "metrics must be"),
-        ({"metrics": ()}, "metrics must be"),
+        ({"every": 0}, r"'every' parameter .* must be an int in the range \[1"),
+        ({"every": 1.5}, r"'every' parameter .* must be an int in the range \[1"),
+        ({"metrics": ("nc1", "nc4")}, "'metrics' parameter .* must be"),
+        ({"metrics": ()}, "'metrics' parameter .* must be"),
         ({"n_random": 0}, "n_random"),
     ],
 )

@@ -207,5 +207,5 @@ def test_scorer_and_tracker_pass_geometry_through(multilabel_data):
 def test_tracker_rejects_a_bad_geometry(multilabel_data):
     X, Y = multilabel_data
     clf = PALClassifier(**FAST, callbacks=[NeuralCollapseTracker(geometry="relu")])
-    with pytest.raises(ValueError, match=r"geometry must be one of \['etf', 'orth"):
+    with pytest.raises(ValueError, match=r"'geometry' parameter .* a str among"):
         clf.fit(X, Y)

@@ -11,8 +11,6 @@ import torch
 
 from sknc.metrics import (
     NeuralCollapseWarning,
-    _NCAccumulator,
-    _report,
     nc1,
     nc2,
     nc2_means,
@@ -21,6 +19,8 @@ from sknc.metrics import (
     neural_collapse_report,
     rho,
 )
+from sknc.metrics._accumulator import NCAccumulator
+from sknc.metrics._kernels import report_of
 
 METRICS = ["nc1", "nc2", "nc2_means", "nc3", "ncm"]
 
@@ -337,12 +337,12 @@ def test_chunk_size_does_not_change_results(chunk_size):
 
 def test_incremental_updates_match_one_pass():
     H, Y, W = random_data()
-    whole = _NCAccumulator(Y.shape[1]).update(H, Y)
-    parts = _NCAccumulator(Y.shape[1])
+    whole = NCAccumulator(Y.shape[1]).update(H, Y)
+    parts = NCAccumulator(Y.shape[1])
     for start in range(0, len(H), 50):
         parts.update(torch.as_tensor(H[start : start + 50]), Y[start : start + 50])
-    a, _ = _report(whole, W, random_state=0)
-    b, _ = _report(parts, W, random_state=0)
+    a, _ = report_of(whole.summary(), W, random_state=0)
+    b, _ = report_of(parts.summary(), W, random_state=0)
     assert_reports_close(a, b)
 
 
@@ -613,13 +613,13 @@ def test_invalid_parameters_raise():
 
 def test_accumulator_checks_consistency():
     H, Y, _ = random_data()
-    acc = _NCAccumulator(Y.shape[1]).update(H, Y)
+    acc = NCAccumulator(Y.shape[1]).update(H, Y)
     with pytest.raises(ValueError, match="built for 6"):
         acc.update(H, Y[:, :4])
     with pytest.raises(ValueError, match="earlier chunks had 12"):
         acc.update(H[:, :5], Y)
     with pytest.raises(ValueError, match="call update"):
-        _NCAccumulator(3).summary()
+        NCAccumulator(3).summary()
 
 
 @pytest.mark.gpu

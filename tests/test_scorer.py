@@ -16,8 +16,8 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sknc import FixedETFClassifier, PALClassifier, simplex_etf
-from sknc._scorer import NeuralCollapseScorer
 from sknc.metrics import (
+    NeuralCollapseScorer,
     NeuralCollapseWarning,
     nc1,
     nc2_means,

@@ -1,0 +1,428 @@
+"""The neural-collapse metrics computed from a :class:`Summary`.
+
+Each kernel takes the summary of a streamed pass (and the head ``W`` where
+it needs one) and a list ``messages`` to which it appends, instead of
+returning NaN silently, why a value is undefined on these data;
+:func:`emit_warnings` then raises each message once as a
+:class:`NeuralCollapseWarning`.
+"""
+
+import itertools
+import math
+import warnings
+
+import numpy as np
+import torch
+from sklearn.utils import check_random_state
+
+from .._tagwise import fit_rho
+from ._checks import BATCH_ELEMENTS, check_head
+
+__all__ = [
+    "NeuralCollapseWarning",
+    "emit_warnings",
+    "etf_distance",
+    "nc1_of",
+    "nc2_of",
+    "nc2_means_of",
+    "nc3_of",
+    "ncm_of",
+    "report_of",
+    "rho_of",
+]
+
+# Relative size under which a tag-wise direction counts as zero.
+_DEGENERATE_RTOL = 1e-4
+
+
+class NeuralCollapseWarning(UserWarning):
+    """Warning for a neural-collapse metric that is undefined or partial.
+
+    Raised when a label has no multiplicity-1 sample, when a metric is NaN
+    because the data do not define it (for example no label set with two or
+    more labels for :func:`ncm`), or when some label sets are left out.
+    """
+
+
+def emit_warnings(messages, stacklevel=4):
+    """Raise each distinct message once, in order, as a NeuralCollapseWarning.
+
+    Parameters
+    ----------
+    messages : list of str
+        Messages collected by the kernels.
+    stacklevel : int, default=4
+        Passed to :func:`warnings.warn`; the default points at the caller of
+        a public metric (through its parameter-validation wrapper).
+    """
+    for message in dict.fromkeys(messages):  # unique, in order
+        warnings.warn(message, NeuralCollapseWarning, stacklevel=stacklevel)
+
+
+def etf_distance(G, what, messages, geometry="etf"):
+    """``|| G / ||G||_F - T ||_F`` for a square Gram-like matrix ``G``.
+
+    ``T`` is the normalised Gram matrix of the frame named by ``geometry``:
+    ``E = (I - 11^T/K)/sqrt(K-1)`` (simplex ETF) or ``I/sqrt(K)``
+    (orthogonal frame). Both have unit Frobenius norm.
+
+    Parameters
+    ----------
+    G : torch.Tensor of shape (K, K)
+        The matrix, float64.
+    what : str
+        What ``G`` is, for the message when it is zero.
+    messages : list of str
+        Where that message goes.
+    geometry : {'etf', 'orthogonal'}, default='etf'
+        The frame.
+
+    Returns
+    -------
+    distance : float
+        The distance; NaN when ``G`` is zero.
+    """
+    K = G.shape[0]
+    norm = torch.linalg.matrix_norm(G)
+    if not norm > 0:
+        frame = "ETF" if geometry == "etf" else "orthogonal-frame"
+        messages.append(f"{what} is zero, so its {frame} distance is undefined: NaN.")
+        return math.nan
+    if geometry == "etf":
+        T = torch.eye(K, dtype=G.dtype, device=G.device) - 1.0 / K
+        T /= math.sqrt(K - 1)
+    else:
+        T = torch.eye(K, dtype=G.dtype, device=G.device) / math.sqrt(K)
+    return float(torch.linalg.matrix_norm(G / norm - T))
+
+
+def _enough_labels(s, metric, messages):
+    if s.mu.shape[0] >= 2:
+        return True
+    messages.append(
+        f"{metric} needs class means of at least 2 labels, but only "
+        f"{s.mu.shape[0]} label(s) have a multiplicity-1 sample: NaN."
+    )
+    return False
+
+
+def nc1_of(s, messages):
+    """NC1 of a summary; see :func:`sknc.metrics.nc1`.
+
+    Parameters
+    ----------
+    s : Summary
+        The statistics.
+    messages : list of str
+        Where the reasons for a NaN go.
+
+    Returns
+    -------
+    nc1 : float
+        The value, or NaN.
+    """
+    if not _enough_labels(s, "NC1", messages):
+        return math.nan
+    Mbar = s.mu - s.mu_G  # (K', d)
+    # Sigma_B = Mbar^T Mbar / K' = V diag(sv^2) V^T / K', so
+    # (1/K') tr(Sigma_W pinv(Sigma_B)) = sum_i v_i^T Sigma_W v_i / sv_i^2.
+    # Its rank is at most min(K' - 1, d): the centred means sum to zero, and
+    # that null direction is dropped explicitly (it is not exactly zero in
+    # floating point, and relative to the spread of the means it can be
+    # large when the features are far from the origin). Directions below
+    # the rounding level of the input precision are dropped too.
+    _, sv, Vh = torch.linalg.svd(Mbar, full_matrices=False)
+    rank = min(Mbar.shape[0] - 1, Mbar.shape[1])
+    tol = sv[0] * max(Mbar.shape) * s.eps
+    keep = sv[:rank] > tol
+    if not keep.any():
+        messages.append(
+            "NC1 is undefined: all class means coincide (the between-class "
+            "covariance is zero): NaN."
+        )
+        return math.nan
+    V = Vh[:rank][keep]
+    within = ((V @ s.sigma_W) * V).sum(dim=1)
+    return float((within / sv[:rank][keep] ** 2).sum())
+
+
+def nc2_of(W, messages):
+    """NC2 of a checked float64 head ``W``; see :func:`sknc.metrics.nc2`.
+
+    Parameters
+    ----------
+    W : torch.Tensor of shape (K, d)
+        The head.
+    messages : list of str
+        Where the reason for a NaN goes.
+
+    Returns
+    -------
+    nc2 : float
+        The value, or NaN.
+    """
+    return etf_distance(W @ W.T, "W W^T", messages)
+
+
+def nc2_means_of(s, messages, geometry="etf"):
+    """NC2 of the class means of a summary; see :func:`sknc.metrics.nc2_means`.
+
+    Parameters
+    ----------
+    s : Summary
+        The statistics.
+    messages : list of str
+        Where the reasons for a NaN go.
+    geometry : {'etf', 'orthogonal'}, default='etf'
+        The collapsed frame.
+
+    Returns
+    -------
+    nc2_means : float
+        The value, or NaN.
+    """
+    if not _enough_labels(s, "NC2 on the class means", messages):
+        return math.nan
+    if geometry == "orthogonal":  # the uncentred means
+        return etf_distance(
+            s.mu @ s.mu.T, "The class-mean matrix", messages, "orthogonal"
+        )
+    Mbar = s.mu - s.mu_G
+    return etf_distance(Mbar @ Mbar.T, "The centred class-mean matrix", messages)
+
+
+def nc3_of(s, W, messages):
+    """NC3 of a summary and a checked head; see :func:`sknc.metrics.nc3`.
+
+    Parameters
+    ----------
+    s : Summary
+        The statistics.
+    W : torch.Tensor of shape (n_labels, d)
+        The head, float64, on the device of the summary.
+    messages : list of str
+        Where the reasons for a NaN go.
+
+    Returns
+    -------
+    nc3 : float
+        The value, or NaN.
+    """
+    if not _enough_labels(s, "NC3", messages):
+        return math.nan
+    Mbar = s.mu - s.mu_G
+    WM = W[s.labels_used.to(W.device)] @ Mbar.T
+    return etf_distance(WM, "W times the centred class means", messages)
+
+
+def _usable_sets(s, messages):
+    """Return :attr:`Summary.sets_by_size` (and say why), or None if undefined."""
+    if not s.set_labels:
+        messages.append(
+            "Y has no sample with two or more labels, so the tag-wise "
+            "average property (NCm, rho) is undefined: NaN / empty."
+        )
+        return None
+    if s.mu.shape[0] == 0:
+        messages.append(
+            "No label has a multiplicity-1 sample, so NCm and rho are "
+            "undefined: NaN / empty."
+        )
+        return None
+    groups, n_skipped = s.sets_by_size
+    if n_skipped:
+        messages.append(
+            f"{n_skipped} of {len(s.set_labels)} label set(s) with two or more "
+            "labels contain a label without a multiplicity-1 sample and are "
+            "left out of NCm and rho."
+        )
+    return groups
+
+
+def _around(s, center):
+    """Origin, label offsets ``mu_k - o``, their Gram matrix and zero level."""
+    origin = s.mu_G if center else torch.zeros_like(s.mu_G)
+    offsets = s.mu - origin  # (K', d)
+    gram = offsets @ offsets.T
+    tol2 = _DEGENERATE_RTOL**2 * float(gram.diagonal().mean())
+    return origin, offsets, gram, tol2
+
+
+def rho_of(s, messages, *, center=True):
+    """Least-squares scales rho_m of a summary; see :func:`sknc.metrics.rho`.
+
+    Parameters
+    ----------
+    s : Summary
+        The statistics.
+    messages : list of str
+        Where the reasons for an empty dict or a NaN go.
+    center : bool, default=True
+        Fit around the mean of the class means (else the origin).
+
+    Returns
+    -------
+    rho : dict of int to float
+        rho_m per multiplicity, sorted by ``m``.
+    """
+    groups = _usable_sets(s, messages)
+    if groups is None:
+        return {}
+    origin, offsets, _, tol2 = _around(s, center)
+    rho = {}
+    for m, (rows, positions) in groups.items():
+        members = torch.zeros(
+            len(rows), offsets.shape[0], dtype=torch.bool, device=offsets.device
+        )
+        members.scatter_(1, positions, True)
+        # the zero level is that of the sum of the m labels' offsets, whose
+        # square is m^2 that of their average, which fit_rho tests
+        value = fit_rho(members, s.set_means[rows] - origin, offsets, tol2 / m**2)[m]
+        if math.isnan(value):
+            messages.append(
+                f"rho for multiplicity {m} is undefined: the tag-wise "
+                "average of every observed set of that size is zero (with "
+                "center=True a set that contains every label averages to "
+                "mu_G): NaN."
+            )
+        rho[m] = value
+    return dict(sorted(rho.items()))
+
+
+def _subset_pool(n_labels, m, n_random, rng, device):
+    """Return indicator rows (float64) of the ``m``-subsets for the chance level.
+
+    All ``m``-subsets of ``range(n_labels)`` when there are at most
+    ``n_random`` of them, else ``n_random`` uniformly random ones.
+    """
+    if math.comb(n_labels, m) <= n_random:
+        subsets = np.array(list(itertools.combinations(range(n_labels), m)))
+    else:
+        keys = rng.random_sample((n_random, n_labels))
+        subsets = np.argpartition(keys, m - 1, axis=1)[:, :m]
+    Z = np.zeros((len(subsets), n_labels))
+    np.put_along_axis(Z, subsets, 1.0, axis=1)
+    return torch.as_tensor(Z, device=device)
+
+
+def ncm_of(s, messages, *, center=True, n_random=1000, random_state=None):
+    """NCm of a summary; see :func:`sknc.metrics.ncm`.
+
+    Parameters
+    ----------
+    s : Summary
+        The statistics.
+    messages : list of str
+        Where the reasons for a NaN (or left-out sets) go.
+    center : bool, default=True
+        Measure the angles around the mean of the class means.
+    n_random : int, default=1000
+        Random label sets per size for the chance level.
+    random_state : int, RandomState instance or None, default=None
+        Seeds them.
+
+    Returns
+    -------
+    ncm : float
+        The value, or NaN.
+    """
+    groups = _usable_sets(s, messages)
+    if groups is None:
+        return math.nan
+    origin, offsets, gram, tol2 = _around(s, center)
+    n_used = offsets.shape[0]
+    rng = check_random_state(random_state)
+    angle_sum, n_angles = 0.0, 0
+    base_sum, n_base = 0.0, 0
+    n_degenerate = 0
+    for m, (rows, positions) in groups.items():
+        # Chance level: the same angle with random label sets of size m, one
+        # pool of them shared by all observed sets of that size.
+        pool = _subset_pool(n_used, m, n_random, rng, offsets.device)  # (R, K')
+        pool_norm2 = ((pool @ gram) * pool).sum(dim=1)
+        pool = pool[pool_norm2 > tol2]
+        pool_norm = pool_norm2[pool_norm2 > tol2].sqrt()
+        batch = max(1, BATCH_ELEMENTS // max(n_used, n_random))
+        for b in range(0, len(rows), batch):
+            C = s.set_means[rows[b : b + batch]] - origin  # (B, d): c_S
+            G = C @ offsets.T  # (B, K'): <c_S, mu_k - origin>
+            Z = torch.zeros_like(G).scatter_(1, positions[b : b + batch], 1.0)
+            dots = (G * Z).sum(dim=1)  # <c_S, t_S>, t_S = sum_{k in S} mu_k - o
+            norm2 = ((Z @ gram) * Z).sum(dim=1)  # ||t_S||^2
+            c_norm = torch.linalg.vector_norm(C, dim=1)
+            ok = (norm2 > tol2) & (c_norm**2 > tol2)
+            n_degenerate += int((~ok).sum())
+            if not ok.any():
+                continue
+            cos = dots[ok] / (c_norm[ok] * norm2[ok].sqrt())
+            angle_sum += float(torch.arccos(cos.clamp(-1.0, 1.0)).sum())
+            n_angles += int(ok.sum())
+            if len(pool):
+                cos = (G[ok] @ pool.T) / (c_norm[ok, None] * pool_norm)
+                base_sum += float(torch.arccos(cos.clamp(-1.0, 1.0)).sum())
+                n_base += cos.numel()
+    if n_degenerate:
+        messages.append(
+            f"{n_degenerate} label set(s) are left out of NCm because their "
+            "mean or the sum of their labels' means is zero after centring "
+            "(with center=True, a set that contains every label always is)."
+        )
+    if n_angles == 0 or n_base == 0 or base_sum == 0:
+        messages.append("No label set gives a usable angle, so NCm is undefined: NaN.")
+        return math.nan
+    return (angle_sum / n_angles) / (base_sum / n_base)
+
+
+def report_of(
+    s, W=None, *, n_random=1000, center=True, random_state=None, geometry="etf"
+):
+    """Every metric of a summary; see :func:`sknc.metrics.neural_collapse_report`.
+
+    Parameters
+    ----------
+    s : Summary
+        The statistics.
+    W : array-like or torch.Tensor of shape (n_labels, n_features), default=None
+        The head; without it ``"nc2"`` and ``"nc3"`` are absent.
+    n_random : int, default=1000
+        Random label sets per size for the chance level of NCm.
+    center : bool, default=True
+        Centre NCm and rho at the mean of the class means.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the random label sets of NCm.
+    geometry : {'etf', 'orthogonal'}, default='etf'
+        The collapsed frame of ``"nc2_means"``.
+
+    Returns
+    -------
+    report : dict
+        The metrics and counts of :func:`sknc.metrics.neural_collapse_report`.
+    messages : list of str
+        The reasons for NaN values, to pass to :func:`emit_warnings`.
+    """
+    messages = list(s.messages)
+    out = {"nc1": nc1_of(s, messages)}
+    if W is not None:
+        W = check_head(W, s.n_labels, s.n_features, s.mu.device)
+        out["nc2"] = nc2_of(W, messages)
+    out["nc2_means"] = nc2_means_of(s, messages, geometry)
+    if W is not None:
+        out["nc3"] = nc3_of(s, W, messages)
+    # rho first, so that its warnings come before those of NCm
+    rho = rho_of(s, messages, center=center)
+    out["ncm"] = ncm_of(
+        s, messages, center=center, n_random=n_random, random_state=random_state
+    )
+    out["rho"] = rho
+    out.update(
+        n_samples=s.n_samples,
+        n_features=s.n_features,
+        n_labels=s.n_labels,
+        n_labels_used=int(s.mu.shape[0]),
+        n_mult1=s.n_mult1,
+        n_unlabeled=s.n_unlabeled,
+        n_label_sets=len(s.set_labels),
+        multiplicity_counts=s.multiplicity_counts,
+        geometry=geometry,
+    )
+    return out, messages
