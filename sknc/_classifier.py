@@ -35,7 +35,7 @@ from ._docstring import (
     estimator_params,
 )
 from ._inputs import LabelledDataset, array_batches, validate_inputs
-from ._loss import _LOSSES
+from ._loss import LOSSES
 from ._modules import FixedETFHead, LinearHead, MLPBackbone, NormalizedHead, PALNet
 from ._persistence import PersistenceMixin
 from ._targets import encode_targets
@@ -117,7 +117,7 @@ class _PALNetBase(PersistenceMixin, ClassifierMixin, TransformerMixin, NeuralNet
             StrOptions({"learned"}),
             Interval(numbers.Real, 0, None, closed="neither"),
         ],
-        "loss": [StrOptions(set(_LOSSES))],
+        "loss": [StrOptions(set(LOSSES))],
         "decoder": [StrOptions(set(DECODERS)), BaseDecoder],
         "background_label": [StrOptions({"auto"}), "boolean"],
         "random_state": ["random_state"],
@@ -442,7 +442,7 @@ class _PALNetBase(PersistenceMixin, ClassifierMixin, TransformerMixin, NeuralNet
         """Build the PAL loss from ``loss``, unless ``criterion`` is given."""
         kwargs = self.get_params_for("criterion")
         if self.criterion is None:
-            cls, defaults = _LOSSES[self.loss]
+            cls, defaults = LOSSES[self.loss]
             self.criterion_ = cls(**{**defaults, **kwargs})
         else:
             self.criterion_ = self.initialized_instance(self.criterion, kwargs)

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["PALCrossEntropyLoss", "PALFocalLoss", "PALMSELoss"]
+__all__ = ["LOSSES", "PALCrossEntropyLoss", "PALFocalLoss", "PALMSELoss"]
 
 _REDUCTIONS = ("mean", "sum", "none")
 
@@ -429,7 +429,7 @@ class PALMSELoss(_PALLoss):
 
 
 # the estimators' and the simulator's ``loss=`` names: (class, its arguments)
-_LOSSES = {
+LOSSES = {
     "pal": (PALCrossEntropyLoss, {"normalize": False}),
     "pal_n": (PALCrossEntropyLoss, {"normalize": True}),
     "pal_ls": (PALCrossEntropyLoss, {"normalize": False, "label_smoothing": 0.1}),

@@ -45,12 +45,12 @@ from sklearn.utils._param_validation import Interval, StrOptions, validate_param
 
 from ._device import resolve_device
 from ._etf import simplex_etf
-from ._loss import _LOSSES
+from ._loss import LOSSES
 from .metrics import NeuralCollapseWarning, neural_collapse_report
 
 __all__ = ["UFMResult", "collapsed_optimum", "make_label_structure", "simulate_ufm"]
 
-_LOSS_NAMES = tuple(_LOSSES)
+_LOSS_NAMES = tuple(LOSSES)
 _DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 
@@ -222,7 +222,7 @@ def _make_loss(loss, loss_params):
     """Return the loss module of a name (the estimators' mapping) or a callable."""
     params = dict(loss_params or {})
     if isinstance(loss, str):
-        cls, defaults = _LOSSES[loss]
+        cls, defaults = LOSSES[loss]
         return cls(**{**defaults, **params})
     if params:
         raise ValueError(
