@@ -24,6 +24,7 @@ from skorch.callbacks import (
     ProgressBar,
 )
 
+from ._decision import DecisionMixin
 from ._device import resolve_device
 from ._docstring import (
     ETF_FEATURE_DIM,
@@ -39,7 +40,8 @@ from ._loss import LOSSES
 from ._modules import FixedETFHead, LinearHead, MLPBackbone, NormalizedHead, PALNet
 from ._persistence import PersistenceMixin
 from ._targets import encode_targets
-from .decoders import BaseDecoder, get_decoder
+from .decoders import BaseDecoder
+from .decoders._objectives import OBJECTIVES
 from .decoders._registry import DECODERS
 
 __all__ = ["PALClassifier", "FixedETFClassifier"]
@@ -92,7 +94,9 @@ class _DivergenceCheck(Callback):
             )
 
 
-class _PALNetBase(PersistenceMixin, ClassifierMixin, TransformerMixin, NeuralNet):
+class _PALNetBase(
+    DecisionMixin, PersistenceMixin, ClassifierMixin, TransformerMixin, NeuralNet
+):
     """Shared machinery of the PAL estimators (not public)."""
 
     # decoder__<name> sets a parameter of the decoder (e.g. in a grid search)
@@ -119,6 +123,7 @@ class _PALNetBase(PersistenceMixin, ClassifierMixin, TransformerMixin, NeuralNet
         ],
         "loss": [StrOptions(set(LOSSES))],
         "decoder": [StrOptions(set(DECODERS)), BaseDecoder],
+        "objective": [StrOptions(set(OBJECTIVES)), None],
         "background_label": [StrOptions({"auto"}), "boolean"],
         "random_state": ["random_state"],
     }
@@ -143,6 +148,7 @@ class _PALNetBase(PersistenceMixin, ClassifierMixin, TransformerMixin, NeuralNet
         feature_norm=None,
         loss="pal",
         decoder="knn",
+        objective=None,
         background_label="auto",
         random_state=None,
         device="cpu",
@@ -172,6 +178,7 @@ class _PALNetBase(PersistenceMixin, ClassifierMixin, TransformerMixin, NeuralNet
         self.feature_norm = feature_norm
         self.loss = loss
         self.decoder = decoder
+        self.objective = objective
         self.background_label = background_label
         self.random_state = random_state
 
@@ -326,9 +333,6 @@ class _PALNetBase(PersistenceMixin, ClassifierMixin, TransformerMixin, NeuralNet
         if multilabel:
             y_enc = self._add_background_column(y_enc)
         return X, y_enc
-
-    def _make_decoder(self):
-        return get_decoder(self.decoder).set_params(**self.get_params_for("decoder"))
 
     def _use_background_label(self, y_enc):
         """Whether to train an extra label for the rows with no label.
@@ -564,61 +568,6 @@ class _PALNetBase(PersistenceMixin, ClassifierMixin, TransformerMixin, NeuralNet
             )
         self._fit_decoder(X, y_enc)
 
-    def set_params(self, **kwargs):
-        """Set parameters; ``decoder`` and ``decoder__<name>`` apply at the next fit.
-
-        skorch would re-initialise the network for any prefixed parameter of
-        an initialised net; the decoder's parameters do not need that.
-        """
-        decoder_params = {
-            k: v
-            for k, v in kwargs.items()
-            if k == "decoder" or k.startswith("decoder__")
-        }
-        for key, value in decoder_params.items():
-            setattr(self, key, value)
-            self._params_to_validate.add(key)
-        rest = {k: v for k, v in kwargs.items() if k not in decoder_params}
-        if rest or not decoder_params:
-            super().set_params(**rest)
-        return self
-
-    def get_split_datasets(self, X, y=None, **fit_params):
-        """Skorch's split, remembered so that the decoder can use it."""
-        datasets = super().get_split_datasets(X, y, **fit_params)
-        self._split_datasets_ = datasets
-        return datasets
-
-    def _fit_decoder(self, X, y_enc):
-        """Fit the decoder on one eval-mode pass over the training data.
-
-        With a validation split, the decoder's prototypes (or profiles) come
-        from the training part and its calibration (temperature, threshold,
-        probability curve) from the validation part, which the network did
-        not train on.
-        """
-        train, valid = self.__dict__.pop("_split_datasets_", (None, None))
-        if not self.multilabel_:
-            self.decoder_ = None
-            return
-        calibration = None
-        if valid is not None and len(valid):
-            logits, features, Y = self._labelled_outputs(train)
-            calibration = self._labelled_outputs(valid)
-        else:
-            dataset = self.get_dataset(X, y_enc)
-            decoder = self._make_decoder()
-            if hasattr(decoder, "fit_batches"):
-                # one streamed pass: memory does not grow with the training set
-                self.decoder_ = decoder.fit_batches(
-                    self._iter_labelled_outputs(dataset, y_enc)
-                )
-                return
-            logits, features, Y = self._labelled_outputs(dataset)
-        self.decoder_ = self._make_decoder().fit(
-            logits, features, Y, calibration=calibration
-        )
-
     # ------------------------------------------------------------ prediction
     def get_dataset(self, X, y=None):
         """Skorch's dataset of ``X``; a torch Dataset gets the targets ``y``."""
@@ -707,49 +656,6 @@ class _PALNetBase(PersistenceMixin, ClassifierMixin, TransformerMixin, NeuralNet
         if not self.multilabel_ and self.n_outputs_ == 2:
             logits = logits[:, 1] - logits[:, 0]
         return logits.cpu().numpy()
-
-    def predict_proba(self, X):
-        """Return probabilities.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features)
-            Input data, or a ``torch.utils.data.Dataset`` of 1-D samples.
-
-        Returns
-        -------
-        proba : ndarray of shape (n_samples, n_labels)
-            Multi-label: each label's probability, from the decoder, strictly
-            inside (0, 1). Multi-class: the softmax over classes (rows sum
-            to 1).
-        """
-        logits, features = self._predict_outputs(X)
-        if self.multilabel_:
-            proba = self.decoder_.predict_proba(logits, features)
-            proba = proba[:, : self.n_outputs_]
-        else:
-            proba = torch.softmax(logits.double(), dim=1)
-        return proba.cpu().numpy()
-
-    def predict(self, X):
-        """Predict label sets (multi-label) or class labels (multi-class).
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features)
-            Input data, or a ``torch.utils.data.Dataset`` of 1-D samples.
-
-        Returns
-        -------
-        y_pred : ndarray of shape (n_samples, n_labels) or (n_samples,)
-            A 0/1 indicator with the dtype of the training ``y``, or the
-            predicted class labels.
-        """
-        logits, features = self._predict_outputs(X)
-        if self.multilabel_:
-            pred = self.decoder_.predict(logits, features)[:, : self.n_outputs_]
-            return pred.cpu().numpy().astype(self.target_dtype_)
-        return self.classes_[logits.argmax(dim=1).cpu().numpy()]
 
     def transform(self, X):
         """Return the penultimate features, so the estimator can be a Pipeline step.

@@ -36,6 +36,8 @@ class PersistenceMixin:
         "target_dtype_",
         "background_label_",
         "decoder_",
+        "decoder_key_",
+        "thresholds_",
     )
 
     def save_params(

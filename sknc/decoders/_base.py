@@ -183,7 +183,7 @@ class BaseDecoder(BaseEstimator):
         marginals = self.predict_proba(logits, features)
         return top_product_sets(marginals, 32 if top is None else top)
 
-    def training_proba(self, logits, features):
+    def training_proba(self, logits, features, positions=None):
         """Return per-label probabilities of the rows :meth:`fit` was given.
 
         The decoder's best estimate of what it would say of them held out;
@@ -196,6 +196,9 @@ class BaseDecoder(BaseEstimator):
             The training logits, in the order given to :meth:`fit`.
         features : torch.Tensor of shape (n, d) or None
             The training features, in the same order.
+        positions : torch.Tensor of shape (n,) or None, default=None
+            The rows' positions among the rows :meth:`fit` was given (None:
+            all of them, in order); unused by this default.
 
         Returns
         -------

@@ -412,26 +412,35 @@ class KNNDecoder(BaseDecoder):
         """
         return self._marginals(features)
 
-    def training_proba(self, logits, features):
-        """Return :meth:`predict_proba` of the training rows, each left out.
+    def training_proba(self, logits, features, positions=None):
+        """Return :meth:`predict_proba` of training rows, each left out.
 
         Parameters
         ----------
         logits : torch.Tensor of shape (n, K) or None
             Not used.
         features : torch.Tensor of shape (n, d)
-            The features of the rows :meth:`fit` was given, in order.
+            Features of rows :meth:`fit` was given.
+        positions : torch.Tensor of shape (n,) or None, default=None
+            Their positions among the rows :meth:`fit` was given; None means
+            all of those rows, in order.
 
         Returns
         -------
         proba : torch.Tensor of shape (n, K)
             Each row's probabilities with itself removed from its neighbours.
         """
-        n = len(features)
-        own = torch.full((n,), -1, dtype=torch.long, device=self.features_.device)
-        kept = torch.arange(len(self.features_), device=own.device)
-        where = kept if self.sample_index_ is None else self.sample_index_
-        own[where.to(own.device)] = kept
+        device = self.features_.device
+        n_kept = len(self.features_)
+        kept_at = torch.arange(n_kept, device=device)
+        if self.sample_index_ is not None:
+            kept_at = self.sample_index_.to(device)
+        if positions is None:
+            positions = torch.arange(len(features), device=device)
+        positions = positions.to(device)
+        # the kept row (if any) that each query is: kept_at is sorted
+        slot = torch.searchsorted(kept_at, positions).clamp(max=n_kept - 1)
+        own = torch.where(kept_at[slot] == positions, slot, -1)
         return self._marginals(features, exclude=own)
 
     def predict(self, logits, features):

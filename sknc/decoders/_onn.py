@@ -11,6 +11,7 @@ from sklearn.utils._param_validation import StrOptions
 from .._tagwise import LabelSetSums, fit_rho, tagwise_average
 from ._base import PROBA_EPS, BaseDecoder, RowSample, StrictInterval, positive_int
 from ._calibration import fit_temperature
+from ._distribution import SetDistribution
 from ._search import nearest_prototypes, soft_assign_marginals
 
 __all__ = ["ONNDecoder"]
@@ -471,6 +472,42 @@ class ONNDecoder(BaseDecoder):
             Q, P, metric=self.metric, k=1, **self._pruning(logits)
         )
         return self.prototype_sets_.to(Q.device)[index[:, 0]]
+
+    def predict_set_proba(self, logits, features, top=None):
+        r"""Return the most probable label sets of the soft nearest-prototype posterior.
+
+        :math:`P(S \mid x) \propto \exp(-D(x, \mu_S) / T)` over the
+        prototypes (over each sample's 256 nearest when there are more than
+        2,048, as in :meth:`predict_proba`).
+
+        Parameters
+        ----------
+        logits : torch.Tensor of shape (n, K) or None
+            The network's logits (unless ``space='features'``).
+        features : torch.Tensor of shape (n, d) or None
+            The network's features (for ``space='features'``).
+        top : int or None, default=None
+            Sets listed per sample, most probable first (None: 32).
+
+        Returns
+        -------
+        distribution : SetDistribution
+            The prototypes' sets, each sample's most probable ones and their
+            probabilities.
+        """
+        Q = self._queries(logits, features)
+        P = (self.prototypes_ - self.center_).to(Q)
+        width = len(P) if len(P) <= self._posterior_full_max else self._posterior_top
+        distances, index = nearest_prototypes(
+            Q, P, metric=self.metric, k=width, **self._pruning(logits)
+        )
+        distances = distances.double()
+        weights = torch.exp(-(distances - distances[:, :1]) / self.temperature_)
+        proba = weights / weights.sum(dim=1, keepdim=True)
+        keep = min(width, 32 if top is None else int(top))
+        return SetDistribution(
+            self.prototype_sets_, index[:, :keep], proba[:, :keep].contiguous()
+        )
 
     def predict_proba(self, logits, features):
         r"""Return per-label marginals of the soft nearest-prototype posterior.
