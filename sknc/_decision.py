@@ -84,7 +84,8 @@ class DecisionMixin:
         }
         for key, value in own.items():
             setattr(self, key, value)
-            self._params_to_validate.add(key)
+            if key.startswith("decoder__"):  # skorch checks prefixed names
+                self._params_to_validate.add(key)
         if "decoder" in own:
             self._drop_stale_decoder_params(set(own))
         rest = {k: v for k, v in kwargs.items() if k not in own}
@@ -166,10 +167,12 @@ class DecisionMixin:
     def fit_decoder(self, X, y):
         """Refit only the decoder (and the objective thresholds); keep the network.
 
-        Use it after changing ``decoder`` or ``decoder__<name>`` on a fitted
-        estimator, or to fit the decoder on other data than the network (for
-        example more labelled rows). The network's parameters are not
-        touched.
+        The decoder is fitted as at the end of :meth:`fit` (on the training
+        part of ``train_split``, calibrated on its validation part, when
+        there is one). Use it after changing ``decoder`` or
+        ``decoder__<name>`` on a fitted estimator, or to fit the decoder on
+        other data than the network (for example more labelled rows). The
+        network's parameters are not touched.
 
         Parameters
         ----------
@@ -197,6 +200,9 @@ class DecisionMixin:
         y_enc = self._add_background_column(y_enc)
         self.__dict__.pop("_split_datasets_", None)
         with self._device_context():
+            if self.train_split is not None:
+                # the split fit would make: prototypes and calibration apart
+                self.get_split_datasets(X, y_enc)
             self._fit_decoder(X, y_enc)
         return self
 

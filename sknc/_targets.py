@@ -123,8 +123,8 @@ def _invalid_values_message(name, values, n_columns):
     listed = np.asarray(values[:5]).tolist()
     return (
         f"{name} must be a 0/1 label indicator of shape (n_samples, n_labels); "
-        f"it contains other values, e.g. {listed}, that is the value(s) "
-        f"{shown}.{hint}"
+        f"it has values other than 0 and 1, e.g. {listed}: it contains the "
+        f"value(s) {shown}.{hint}"
     )
 
 

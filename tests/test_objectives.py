@@ -256,3 +256,80 @@ def test_a_new_decoder_drops_stale_decoder_parameters(multilabel_data):
         warnings.simplefilter("error")
         clf.fit_decoder(X, Y)
     assert clf.predict(X).shape == Y.shape
+
+
+# --------------------------------------------------------------------------
+# TunedDecoderCV
+# --------------------------------------------------------------------------
+class _CountingPAL(PALClassifier):
+    networks = 0
+
+    def initialize_module(self):
+        type(self).networks += 1
+        return super().initialize_module()
+
+
+GRID = {"decoder": ["knn", "onn"], "objective": [None, "f1_samples", "hamming"]}
+
+
+def test_tuned_decoder_cv_trains_one_network_per_fold_plus_the_refit(multilabel_data):
+    from sknc.model_selection import MultilabelStratifiedKFold, TunedDecoderCV
+
+    X, Y = multilabel_data
+    _CountingPAL.networks = 0
+    cv = MultilabelStratifiedKFold(n_splits=3, shuffle=True, random_state=0)
+    search = TunedDecoderCV(_CountingPAL(**FAST), GRID, scoring="f1_micro", cv=cv)
+    search.fit(X, Y)
+    assert _CountingPAL.networks == 3 + 1
+    assert len(search.cv_results_["params"]) == 6
+    assert search.best_params_ == search.cv_results_["params"][search.best_index_]
+    assert search.cv_results_["rank_test_score"][search.best_index_] == 1
+    best = search.best_estimator_
+    assert {k: best.get_params()[k] for k in search.best_params_} == search.best_params_
+    np.testing.assert_array_equal(search.predict(X), best.predict(X))
+
+
+def test_tuned_decoder_cv_scores_equal_a_grid_search(multilabel_data):
+    from sklearn.model_selection import GridSearchCV
+
+    from sknc.model_selection import MultilabelStratifiedKFold, TunedDecoderCV
+
+    X, Y = multilabel_data
+    cv = MultilabelStratifiedKFold(n_splits=2, shuffle=True, random_state=0)
+    grid = {"decoder": ["knn", "onn"], "objective": [None, "f1_micro"]}
+    tuned = TunedDecoderCV(PALClassifier(**FAST), grid, scoring="f1_micro", cv=cv)
+    search = GridSearchCV(PALClassifier(**FAST), grid, scoring="f1_micro", cv=cv)
+    tuned.fit(X, Y)
+    search.fit(X, Y)
+    # the same deterministic network per fold: the same decoders and scores
+    np.testing.assert_allclose(
+        tuned.cv_results_["mean_test_score"], search.cv_results_["mean_test_score"]
+    )
+    assert tuned.best_params_ == search.best_params_
+
+
+def test_tuned_decoder_cv_rejects_network_parameters(multilabel_data):
+    from sknc.model_selection import TunedDecoderCV
+
+    X, Y = multilabel_data
+    search = TunedDecoderCV(PALClassifier(**FAST), {"lr": [0.1, 0.01]}, cv=2)
+    with pytest.raises(ValueError, match="'lr' changes the network"):
+        search.fit(X, Y)
+
+
+def test_tuned_decoder_cv_clones_pickles_and_pipelines(multilabel_data):
+    import pickle
+
+    from sklearn.base import clone
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from sknc.model_selection import TunedDecoderCV
+
+    X, Y = multilabel_data
+    search = TunedDecoderCV(PALClassifier(**FAST), {"decoder": ["knn", "onn"]}, cv=2)
+    assert clone(search).get_params()["param_grid"] == {"decoder": ["knn", "onn"]}
+    pipe = make_pipeline(StandardScaler(), search).fit(X, Y)
+    again = pickle.loads(pickle.dumps(pipe))
+    np.testing.assert_array_equal(again.predict(X), pipe.predict(X))
+    np.testing.assert_allclose(again.predict_proba(X), pipe.predict_proba(X))

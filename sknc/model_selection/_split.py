@@ -39,7 +39,6 @@ import warnings
 from itertools import chain
 
 import numpy as np
-import scipy.sparse as sp
 import torch
 from iterstrat import ml_stratifiers as _iterstrat
 from sklearn.model_selection._split import _BaseKFold, _validate_shuffle_split
@@ -47,6 +46,8 @@ from sklearn.utils import _safe_indexing, check_random_state, indexable
 from sklearn.utils._param_validation import Interval, RealNotInt, validate_params
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import _num_samples
+
+from .._targets import check_indicator, one_hot, to_array
 
 __all__ = [
     "MultilabelStratifiedKFold",
@@ -87,25 +88,6 @@ class StratificationWarning(UserWarning):
     """
 
 
-def _to_numpy(y, param):
-    """Convert ``y`` to a NumPy array (dense) and return it with label names."""
-    names = None
-    if hasattr(y, "columns"):  # pandas DataFrame
-        names = list(y.columns)
-    if isinstance(y, torch.Tensor):
-        y = y.detach().cpu().numpy()
-    if sp.issparse(y):
-        return y.toarray(), names
-    try:
-        return np.asarray(y), names
-    except ValueError as exc:  # ragged lists
-        raise ValueError(
-            f"{param} could not be converted to an array ({exc}). If {param} is "
-            "a list of label sets, encode it first with "
-            "sklearn.preprocessing.MultiLabelBinarizer."
-        ) from exc
-
-
 def _check_label_indicator(y, param="y"):
     """Validate ``y`` and return it as a dense boolean label indicator.
 
@@ -130,8 +112,7 @@ def _check_label_indicator(y, param="y"):
             f"{param}=None: stratified splitting needs the targets. Pass {param} "
             "as a 2-D 0/1 label indicator of shape (n_samples, n_labels)."
         )
-    array, names = _to_numpy(y, param)
-
+    array, names = to_array(y, param)
     if array.ndim == 1:
         try:
             kind = type_of_target(array, input_name=param)
@@ -143,53 +124,11 @@ def _check_label_indicator(y, param="y"):
                 "class labels. Pass a 1-D vector of class labels or a 2-D 0/1 "
                 "label indicator of shape (n_samples, n_labels)."
             )
-        classes, codes = np.unique(array, return_inverse=True)
-        indicator = np.zeros((array.shape[0], classes.shape[0]), dtype=bool)
-        indicator[np.arange(array.shape[0]), codes] = True
-        return indicator, classes.tolist()
-
-    if array.ndim != 2:
-        raise ValueError(
-            f"{param} must be a 2-D 0/1 label indicator of shape "
-            f"(n_samples, n_labels); got an array with shape {array.shape}."
-        )
-    if array.shape[1] == 0:
-        raise ValueError(
-            f"{param} has no columns (shape {array.shape}); it needs at least "
-            "one label."
-        )
-    if array.dtype != bool:
-        if array.dtype.kind not in "iuf":
-            try:
-                array = array.astype(np.float64)
-            except (TypeError, ValueError) as exc:
-                raise ValueError(
-                    f"{param} must be a numeric 0/1 label indicator; its values "
-                    f"(dtype {array.dtype}) are not all numbers. Encode strings "
-                    "and fill missing values first."
-                ) from exc
-        if array.dtype.kind == "f" and not np.isfinite(array).all():
-            raise ValueError(
-                f"{param} contains NaN or infinity; it must be a 0/1 label indicator."
-            )
-        bad = (array != 0) & (array != 1)
-        if bad.any():
-            values = np.unique(array[bad])
-            shown = ", ".join(f"{v:g}" for v in values[:5])
-            hint = (
-                f" For a multi-class target stored as a column, pass "
-                f"{param}.ravel() (1-D class labels)."
-                if array.shape[1] == 1
-                else " Binarize it first (for example with "
-                "sklearn.preprocessing.MultiLabelBinarizer or a threshold)."
-            )
-            raise ValueError(
-                f"{param} must be a 0/1 label indicator of shape (n_samples, "
-                f"n_labels), but it contains the value(s) {shown}.{hint}"
-            )
-    if names is None:
-        names = list(range(array.shape[1]))
-    return array.astype(bool, copy=False), names
+        indicator, classes = one_hot(array, name=param)
+        return indicator.astype(bool), classes.tolist()
+    indicator, _ = check_indicator(array, param)
+    names = list(range(indicator.shape[1])) if names is None else list(names)
+    return indicator, names
 
 
 def _warn_rare_labels(indicator, names, min_positives, reason):
