@@ -7,7 +7,7 @@ training part), fits one ``PALClassifier`` with default parameters (only
 the *same* training outputs, so that the rows of a table differ only in the
 decoder. Beside them: scikit-learn's ``MLPClassifier(max_iter=300)`` and a
 skorch net with the same backbone trained with ``BCEWithLogitsLoss`` (the
-usual multi-label recipe), on the same split.
+usual multi-label recipe: ``sknc._bench.BCENetClassifier``), on the same split.
 
 Tables:
 
@@ -24,44 +24,32 @@ training data and calibrates its decoder on the other 20 %.
 
 Examples
 --------
-    python benchmarks/bench_decoders.py --threads 1 --out benchmarks/results/decoders.md
-    python benchmarks/bench_decoders.py --datasets scene emotions --valid
+    python -m benchmarks.bench_decoders --threads 1 --out benchmarks/results/decoders.md
+    python -m benchmarks.bench_decoders --datasets scene emotions --valid
 """
 
-import argparse
-import datetime
-import os
-import platform
-import shlex
 import sys
 import time
 import warnings
-from pathlib import Path
 
 import numpy as np
 import sklearn
-import skorch
 import torch
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.metrics import f1_score, hamming_loss, log_loss
-from sklearn.neural_network import MLPClassifier
+from sklearn.metrics import log_loss
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_core import DEFAULT_DATA_DIR, git_state, load_dataset, log, table  # noqa: E402
+from sknc import ONNDecoder, ThresholdDecoder, TopKDecoder
+from sknc.model_selection import MultilabelStratifiedValidSplit
 
-import sknc  # noqa: E402
-from sknc import ONNDecoder, ThresholdDecoder, TopKDecoder  # noqa: E402
-from sknc.model_selection import MultilabelStratifiedValidSplit  # noqa: E402
-
-DATASETS = (
-    "digits",
-    "yeast",
-    "scene",
-    "emotions",
-    "medical",
-    "enron",
-    "bibtex",
-    "tmc2007",
+from . import (
+    Run,
+    load_dataset,
+    log,
+    make_estimator,
+    network_outputs,
+    scores,
+    study_parser,
+    table,
 )
 
 DEFAULT = "ONN features/euclidean (default)"
@@ -87,49 +75,6 @@ DECODERS = {
 }
 
 
-class BCENet(torch.nn.Module):
-    """The default sknc backbone with a linear head: the BCE baseline."""
-
-    def __init__(self, n_features, n_labels):
-        super().__init__()
-        self.backbone = sknc.MLPBackbone(n_features, 256, hidden_layer_sizes=(512,))
-        self.head = torch.nn.Linear(256, n_labels)
-
-    def forward(self, X):
-        return self.head(self.backbone(X))
-
-
-def bce_net(seed, n_features, n_labels, device, net_cls=skorch.NeuralNet, **kwargs):
-    """The BCE baseline; ``kwargs`` override its skorch parameters."""
-    torch.manual_seed(seed)
-    params = {
-        "module__n_features": n_features,
-        "module__n_labels": n_labels,
-        "criterion": torch.nn.BCEWithLogitsLoss,
-        "optimizer": torch.optim.AdamW,
-        "optimizer__weight_decay": 5e-4,
-        "lr": 1e-3,
-        "max_epochs": 100,
-        "batch_size": 128,
-        "iterator_train__shuffle": True,
-        "train_split": None,
-        "predict_nonlinearity": None,  # predict_proba returns the logits
-        "device": device,
-        "verbose": 0,
-    }
-    return net_cls(BCENet, **{**params, **kwargs})
-
-
-def scores(Y, pred):
-    return {
-        "micro-F1": f1_score(Y, pred, average="micro", zero_division=0),
-        "macro-F1": f1_score(Y, pred, average="macro", zero_division=0),
-        "subset": float((pred == Y).all(1).mean()),
-        "hamming": hamming_loss(Y, pred),
-        "labels/row": float(pred.sum(1).mean()),
-    }
-
-
 def calibration(Y, proba):
     proba = np.clip(np.asarray(proba, dtype=np.float64), 1e-7, 1 - 1e-7)
     brier = ((proba - Y) ** 2).mean(0)
@@ -137,21 +82,16 @@ def calibration(Y, proba):
     return {"brier": float(brier.mean()), "log loss": float(np.mean(losses))}
 
 
-def outputs(clf, X):
-    logits = torch.as_tensor(clf.decision_function(X), dtype=torch.float32)
-    return logits, torch.as_tensor(clf.transform(X))
-
-
 def run_dataset(name, data, args):
     X_train, Y_train, X_test, Y_test = data
     rows, calib = {}, {}
     t0 = time.perf_counter()
-    clf = sknc.PALClassifier(random_state=args.seed, device=args.device)
+    clf = make_estimator("pal", args.seed, device=args.device)
     clf.fit(X_train, Y_train)
     fit_s = time.perf_counter() - t0
     log(f"  PALClassifier fitted in {fit_s:.0f} s")
-    z_tr, h_tr = outputs(clf, X_train)
-    z_te, h_te = outputs(clf, X_test)
+    z_tr, h_tr = network_outputs(clf, X_train)
+    z_te, h_te = network_outputs(clf, X_test)
     Y_tr = torch.as_tensor(Y_train)
     for label, template in DECODERS.items():
         t = time.perf_counter()
@@ -167,8 +107,9 @@ def run_dataset(name, data, args):
             rows[label]["prototypes"] = len(dec.prototypes_)
     if args.valid:
         split = MultilabelStratifiedValidSplit(0.2, random_state=args.seed)
-        val = sknc.PALClassifier(
-            random_state=args.seed, device=args.device, train_split=split
+        # the ONN decoder (not the default): its temperature is the point
+        val = make_estimator(
+            "pal", args.seed, device=args.device, train_split=split, decoder="onn"
         ).fit(X_train, Y_train)
         pred = val.predict(X_test)
         rows["ONN, train_split=0.2 (trained on 80 %)"] = scores(Y_test, pred)
@@ -178,15 +119,12 @@ def run_dataset(name, data, args):
         }
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        mlp = MLPClassifier(max_iter=300, random_state=args.seed)
-        mlp.fit(X_train, Y_train)
+        mlp = make_estimator("mlp", args.seed).fit(X_train, Y_train)
     rows["MLPClassifier"] = scores(Y_test, mlp.predict(X_test))
     calib["MLPClassifier"] = calibration(Y_test, mlp.predict_proba(X_test))
-    net = bce_net(args.seed, X_train.shape[1], Y_train.shape[1], args.device)
-    net.fit(X_train, Y_train.astype(np.float32))
-    proba = torch.sigmoid(torch.as_tensor(net.predict_proba(X_test))).numpy()
-    rows["BCE net, same backbone"] = scores(Y_test, (proba >= 0.5).astype(np.uint8))
-    calib["BCE net, same backbone"] = calibration(Y_test, proba)
+    bce = make_estimator("bce", args.seed, device=args.device).fit(X_train, Y_train)
+    rows["BCE net, same backbone"] = scores(Y_test, bce.predict(X_test))
+    calib["BCE net, same backbone"] = calibration(Y_test, bce.predict_proba(X_test))
     log(f"  done in {time.perf_counter() - t0:.0f} s")
     return rows, calib, fit_s
 
@@ -195,20 +133,80 @@ def fmt(row, key, spec="{:.3f}"):
     return spec.format(row[key]) if key in row else "—"
 
 
+def dataset_section(name, data, rows, calib, fit_s):
+    K = data.Y_train.shape[1]
+    return (
+        f"### {name} (K={K}, {len(np.unique(data.Y_train, axis=0))} training "
+        f"label sets, PAL fit {fit_s:.0f} s)\n\n"
+        + table(
+            [
+                "method",
+                "micro-F1",
+                "macro-F1",
+                "subset acc",
+                "Hamming loss",
+                f"labels/row (true {data.Y_test.sum(1).mean():.2f})",
+            ],
+            [
+                [label]
+                + [fmt(r, k) for k in ("micro_f1", "macro_f1", "subset_acc")]
+                + [fmt(r, "hamming"), fmt(r, "pred_card", "{:.2f}")]
+                for label, r in rows.items()
+            ],
+        )
+        + "\n\nCalibration of predict_proba on the test data (mean over "
+        "labels):\n\n"
+        + table(
+            ["probabilities", "Brier", "log loss", "temperature"],
+            [
+                [
+                    label,
+                    fmt(c, "brier", "{:.4f}"),
+                    fmt(c, "log loss", "{:.4f}"),
+                    fmt(c, "T", "{:.3g}"),
+                ]
+                for label, c in calib.items()
+            ],
+        )
+    )
+
+
+def overview(summary):
+    labels = list(next(iter(summary.values())))
+    return table(
+        ["method", *summary],
+        [
+            [label]
+            + [
+                fmt(rows[label], "micro_f1") + " / " + fmt(rows[label], "subset_acc")
+                if label in rows
+                else "—"
+                for rows in summary.values()
+            ]
+            for label in labels
+        ],
+    )
+
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--datasets", nargs="+", default=list(DATASETS))
-    parser.add_argument("--data-dir", default=str(DEFAULT_DATA_DIR))
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--valid", action="store_true")
-    parser.add_argument("--out", default=None)
+    parser = study_parser(
+        __doc__,
+        "datasets",
+        "data_dir",
+        "seed",
+        "threads",
+        "device",
+        "out",
+    )
+    parser.add_argument(
+        "--valid",
+        action="store_true",
+        help="also fit a PALClassifier with train_split="
+        "MultilabelStratifiedValidSplit(0.2): its decoder's temperature is "
+        "fitted on the held-out 20 %%",
+    )
     args = parser.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    start = time.perf_counter()
-    load = os.getloadavg()[0]
+    run = Run(args)
     sections, summary = [], {}
     for name in args.datasets:
         data = load_dataset(name, args.data_dir)
@@ -217,76 +215,13 @@ def main(argv=None):
         log(f"{name}: {data[0].shape[0]}/{data[2].shape[0]} x {data[0].shape[1]}")
         rows, calib, fit_s = run_dataset(name, data, args)
         summary[name] = rows
-        K = data[1].shape[1]
-        sections.append(
-            f"### {name} (K={K}, {len(np.unique(data[1], axis=0))} training "
-            f"label sets, PAL fit {fit_s:.0f} s)\n\n"
-            + table(
-                [
-                    "method",
-                    "micro-F1",
-                    "macro-F1",
-                    "subset acc",
-                    "Hamming loss",
-                    f"labels/row (true {data[3].sum(1).mean():.2f})",
-                ],
-                [
-                    [label]
-                    + [fmt(r, k) for k in ("micro-F1", "macro-F1", "subset", "hamming")]
-                    + [fmt(r, "labels/row", "{:.2f}")]
-                    for label, r in rows.items()
-                ],
-            )
-            + "\n\nCalibration of predict_proba on the test data (mean over "
-            "labels):\n\n"
-            + table(
-                ["probabilities", "Brier", "log loss", "temperature"],
-                [
-                    [
-                        label,
-                        fmt(c, "brier", "{:.4f}"),
-                        fmt(c, "log loss", "{:.4f}"),
-                        fmt(c, "T", "{:.3g}"),
-                    ]
-                    for label, c in calib.items()
-                ],
-            )
-        )
-    command = " ".join(["python"] + [shlex.quote(a) for a in sys.argv])
-    header = [
-        "# sknc decoder benchmark",
-        "",
-        f"- date: {datetime.datetime.now().astimezone().isoformat(timespec='seconds')}",
-        f"- command: `{command}`",
-        f"- {os.cpu_count()} CPUs, torch threads {torch.get_num_threads()}, "
-        f"load average at start {load:.2f}; python {platform.python_version()}, "
-        f"torch {torch.__version__}, scikit-learn {sklearn.__version__}, "
-        f"skorch {skorch.__version__}; sknc checkout {git_state()}",
-        f"- seed {args.seed}; total {time.perf_counter() - start:.0f} s",
-        "",
-    ]
+        sections.append(dataset_section(name, data, rows, calib, fit_s))
+    parts = [run.header("# sknc decoder benchmark", [f"- seed {args.seed}"])]
     if summary:
-        labels = list(next(iter(summary.values())))
-        overview = table(
-            ["method"] + list(summary),
-            [
-                [label]
-                + [
-                    fmt(rows[label], "micro-F1") + " / " + fmt(rows[label], "subset")
-                    if label in rows
-                    else "—"
-                    for rows in summary.values()
-                ]
-                for label in labels
-            ],
-        )
-        header += ["## Overview: micro-F1 / subset accuracy", "", overview, ""]
-    report = "\n".join(header) + "\n\n## Per dataset\n\n" + "\n\n".join(sections)
-    print(report)
-    if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(report + "\n")
+        parts += ["## Overview: micro-F1 / subset accuracy", overview(summary)]
+    parts += ["## Per dataset", *sections]
+    return run.finish("\n\n".join(parts))
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

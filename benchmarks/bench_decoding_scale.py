@@ -18,36 +18,38 @@ Two scenarios, printed as Markdown tables:
    against the pruned one (time ratio, agreement of the two answers, and
    how often each finds the true set).
 
-    python benchmarks/bench_decoding_scale.py --threads 1 2
-
 Memory is the resident set size (RSS) of the process, sampled every 2 ms by
-a thread while each step runs (``PeakRSS`` from ``bench_metrics.py``), as
-the peak minus the RSS at the start of the step, with the inputs already
+a thread while each step runs (``benchmarks._harness.PeakRSS``), as the
+peak minus the RSS at the start of the step, with the inputs already
 allocated. On CUDA, ``torch.cuda.max_memory_allocated`` over the start
 instead. Times are the best of ``--repeat`` runs.
+
+Examples
+--------
+    python -m benchmarks.bench_decoding_scale --threads 1 2 \\
+        --out benchmarks/results/decoding_scale.md
 """
 
-import argparse
-import datetime
 import gc
 import os
-import platform
-import shlex
 import sys
 import time
 
 import torch
-from bench_core import git_state
-from bench_metrics import PeakRSS
 
-from sknc._search import _LabelIndex, nearest_prototypes
+from sknc.decoders import nearest_prototypes
+
+from . import (
+    PeakRSS,
+    Run,
+    add_common_arguments,
+    positive_int,
+    study_parser,
+    synchronize,
+    table,
+)
 
 MB = 1e6
-
-
-def sync(device):
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def measure(fn, device, repeat, keep=True):
@@ -64,7 +66,7 @@ def measure(fn, device, repeat, keep=True):
         with PeakRSS() as mem:
             t0 = time.perf_counter()
             out = fn()
-            sync(device)
+            synchronize(device)
             best = min(best, time.perf_counter() - t0)
         if device.type == "cuda":
             extra = max(extra, torch.cuda.max_memory_allocated(device) - start)
@@ -124,14 +126,20 @@ def make_pruning_data(args):
     return queries, prototypes, sets, query_labels, truth
 
 
-def admissible_counts(sets, query_labels, chunk=2000):
+def admissible_counts(sets, query_labels, chunk=1024):
     """Prototypes whose label set is inside each query's labels."""
-    index = _LabelIndex(sets, len(sets), sets.device)
-    R, keep = index.unique_labels(query_labels)
+    K = sets.shape[1]
+    width = int(sets.sum(1).max())
+    # each set's labels, padded with label K, which every query has
+    order = torch.argsort((~sets).to(torch.uint8), dim=1, stable=True)[:, :width]
+    labels = torch.where(sets.gather(1, order), order, K)
     counts = []
-    for start in range(0, len(R), chunk):
-        qid, _ = index.candidates(R[start : start + chunk], keep[start : start + chunk])
-        counts.append(torch.bincount(qid, minlength=len(R[start : start + chunk])))
+    for start in range(0, len(query_labels), chunk):
+        q = query_labels[start : start + chunk]
+        member = torch.zeros(K + 1, len(q), dtype=torch.bool)  # label x query
+        member[K] = True
+        member.scatter_(0, q.T, True)
+        counts.append(member[labels].all(dim=1).sum(dim=0))
     return torch.cat(counts)
 
 
@@ -140,37 +148,22 @@ def admissible_counts(sets, query_labels, chunk=2000):
 # --------------------------------------------------------------------------
 
 
-def cpu_name():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def table(header, rows):
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines)
-
-
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=100_000, help="queries")
-    parser.add_argument("--p", type=int, default=10_000, help="prototypes")
-    parser.add_argument("--d", type=int, default=256, help="dimensions")
-    parser.add_argument(
-        "--threads",
-        type=int,
-        nargs="+",
-        default=[1, 2],
-        help="torch CPU thread counts to measure (default: 1 2)",
+def main(argv=None):
+    parser = study_parser(__doc__)
+    parser.add_argument("--n", type=positive_int, default=100_000, help="queries")
+    parser.add_argument("--p", type=positive_int, default=10_000, help="prototypes")
+    parser.add_argument("--d", type=positive_int, default=256, help="dimensions")
+    add_common_arguments(
+        parser,
+        "threads",
+        "device",
+        threads={
+            "nargs": "+",
+            "default": [1, 2],
+            "help": "torch CPU thread counts to measure, each in turn (default: 1 2)",
+        },
     )
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=positive_int, default=3)
     parser.add_argument(
         "--max-memory", type=int, default=None, help="bytes (default: the library's)"
     )
@@ -182,11 +175,11 @@ def main():
     parser.add_argument("--r", type=int, default=15, help="top-r logit labels")
     parser.add_argument("--signal", type=float, default=4.5)
     parser.add_argument("--noise", type=float, default=0.9)
-    parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
+    add_common_arguments(parser, "seed", "out")
+    args = parser.parse_args(argv)
+    run = Run(args)  # --threads is a list here: measured in turn, not limited
     device = torch.device(args.device)
     load_start = os.getloadavg()
-    t_start = time.perf_counter()
     out = []
 
     if not args.skip_full:
@@ -330,25 +323,18 @@ def main():
             "",
         ]
 
-    command = " ".join(["python"] + [shlex.quote(a) for a in sys.argv])
-    header = [
-        "# Nearest-prototype search at scale",
-        "",
-        f"- date: {datetime.datetime.now().astimezone().isoformat(timespec='seconds')}",
-        f"- command: `{command}`",
-        f"- torch {torch.__version__}, device {device}, threads measured: "
-        f"{args.threads}, {os.cpu_count()} CPUs ({cpu_name()}), sknc "
-        f"{git_state()}",
+    settings = [
+        f"- device {device}, threads measured: {args.threads}",
         "- load average (1, 5, 15 min) at start: "
         + ", ".join(f"{x:.2f}" for x in load_start)
         + "; at end: "
         + ", ".join(f"{x:.2f}" for x in os.getloadavg()),
         f"- max_memory: {args.max_memory or 'default (64 MiB)'}; best of "
-        f"{args.repeat} runs; total wall time {time.perf_counter() - t_start:.0f} s",
-        "",
+        f"{args.repeat} runs",
     ]
-    print("\n".join(header + out))
+    header = run.header("# Nearest-prototype search at scale", settings)
+    return run.finish("\n".join([header, "", *out]))
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

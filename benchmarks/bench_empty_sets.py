@@ -12,32 +12,29 @@ the other rows, overall subset accuracy and micro-F1.
 
 Examples
 --------
-    python benchmarks/bench_empty_sets.py --threads 1
-    python benchmarks/bench_empty_sets.py --device cuda
+    python -m benchmarks.bench_empty_sets --threads 1
+    python -m benchmarks.bench_empty_sets --device cuda
 """
 
-import argparse
 import sys
 import time
 import warnings
-from pathlib import Path
 
-import torch
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.metrics import f1_score
-from sklearn.neural_network import MLPClassifier
-from sklearn.preprocessing import StandardScaler
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_core import (  # noqa: E402
-    add_device_argument,
-    git_state,
+from sknc._bench import preprocess
+from sknc.datasets import make_multilabel_digits
+
+from . import (
+    Run,
+    add_common_arguments,
     log,
+    make_estimator,
+    positive_int,
+    scores,
+    study_parser,
     table,
 )
-
-import sknc  # noqa: E402
-from sknc.datasets import make_multilabel_digits  # noqa: E402
 
 KEPT = 5
 
@@ -49,74 +46,76 @@ def load(seed, n):
 
 def row(name, Y, pred):
     empty = Y.sum(1) == 0
-    exact = (pred == Y).all(1)
+    exact = (pred == Y).all(1)  # subset accuracy of each row
+    result = scores(Y, pred)
     return [
         name,
         f"{exact[empty].mean():.3f}",
         f"{exact[~empty].mean():.3f}",
-        f"{exact.mean():.3f}",
-        f"{f1_score(Y, pred, average='micro', zero_division=0):.3f}",
-        f"{(pred.sum(1) == 0).mean():.3f}",
+        f"{result['subset_acc']:.3f}",
+        f"{result['micro_f1']:.3f}",
+        f"{result['empty_pred']:.3f}",
     ]
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--n", type=int, default=1000)
-    add_device_argument(parser)
+    parser = study_parser(__doc__, "threads", "seed")
+    parser.add_argument(
+        "--n",
+        type=positive_int,
+        default=1000,
+        help="training images per multiplicity (default: 1000; half for testing)",
+    )
+    add_common_arguments(parser, "device", "out")
     args = parser.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    run = Run(args)
     X, Y = load(args.seed, args.n)
     X_test, Y_test = load(args.seed + 1, args.n // 2)
-    scaler = StandardScaler().fit(X)
-    X, X_test = scaler.transform(X), scaler.transform(X_test)
+    X, X_test, _ = preprocess(X, X_test, "standard")
     log(
         f"empty rows: train {(Y.sum(1) == 0).mean():.2f}, test "
         f"{(Y_test.sum(1) == 0).mean():.2f}"
     )
     rows = []
     warnings.simplefilter("ignore", UserWarning)
-    for cls in (sknc.PALClassifier, sknc.FixedETFClassifier):
+    for key, cls_name in (("pal", "PALClassifier"), ("etf", "FixedETFClassifier")):
         for background in (True, False):
             for decoder in ("onn", "threshold", "topk"):
                 t0 = time.perf_counter()
-                clf = cls(
+                clf = make_estimator(
+                    key,
+                    args.seed,
+                    device=args.device,
                     background_label=background,
                     decoder=decoder,
-                    random_state=args.seed,
-                    device=args.device,
                 ).fit(X, Y)
-                name = f"{cls.__name__}, background_label={background}, {decoder}"
+                name = f"{cls_name}, background_label={background}, {decoder}"
                 log(f"{name}: {time.perf_counter() - t0:.0f} s")
                 rows.append(row(name, Y_test, clf.predict(X_test)))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        mlp = MLPClassifier(max_iter=300, random_state=args.seed).fit(X, Y)
+        mlp = make_estimator("mlp", args.seed).fit(X, Y)
     rows.append(row("MLPClassifier", Y_test, mlp.predict(X_test)))
-    print(
-        f"# Empty label sets (digits, labels 0-{KEPT - 1} kept; "
-        f"{(Y.sum(1) == 0).mean():.0%} of training rows and "
-        f"{(Y_test.sum(1) == 0).mean():.0%} of test rows empty; "
-        f"{len(Y)}/{len(Y_test)} rows; seed {args.seed}; device: {args.device}; "
-        f"sknc {git_state()})\n"
+    settings = [
+        f"- digits, labels 0-{KEPT - 1} kept: {(Y.sum(1) == 0).mean():.0%} of "
+        f"training rows and {(Y_test.sum(1) == 0).mean():.0%} of test rows "
+        f"empty; {len(Y)}/{len(Y_test)} rows; seed {args.seed}; device: "
+        f"{args.device}"
+    ]
+    header = run.header("# Empty label sets", settings)
+    body = table(
+        [
+            "model",
+            "exact, empty rows",
+            "exact, other rows",
+            "subset accuracy",
+            "micro-F1",
+            "predicted empty",
+        ],
+        rows,
     )
-    print(
-        table(
-            [
-                "model",
-                "exact, empty rows",
-                "exact, other rows",
-                "subset accuracy",
-                "micro-F1",
-                "predicted empty",
-            ],
-            rows,
-        )
-    )
+    return run.finish(header + "\n\n" + body)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -1,7 +1,7 @@
 """Epochs to collapse with and without normalized features (``feature_norm``).
 
-For each data set (official train/test split, ``StandardScaler`` as in
-``bench_core.py``), fits ``PALClassifier`` and
+For each data set (official train/test split, ``StandardScaler`` fitted on
+the training part), fits ``PALClassifier`` and
 ``FixedETFClassifier`` with ``feature_norm`` None (plain features), 0.1 (unit
 features, fixed temperature) and ``'learned'``, with a
 ``NeuralCollapseTracker`` measuring NC1 on the training data after every
@@ -16,30 +16,28 @@ features are compared on the same footing.
 
 Examples
 --------
-    python benchmarks/bench_feature_norm.py --threads 1 --seeds 3
-    python benchmarks/bench_feature_norm.py --datasets digits scene --max-epochs 50
+    python -m benchmarks.bench_feature_norm --threads 1 --seeds 3
+    python -m benchmarks.bench_feature_norm --datasets digits scene --max-epochs 50
 """
 
-import argparse
-import datetime
-import shlex
 import sys
-import time
-from pathlib import Path
 
 import numpy as np
-import sklearn
-import skorch
-import torch
-from sklearn.metrics import f1_score
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_core import DEFAULT_DATA_DIR, git_state, load_dataset, log, table  # noqa: E402
+from sknc.callbacks import NeuralCollapseTracker
 
-import sknc  # noqa: E402
-from sknc.callbacks import NeuralCollapseTracker  # noqa: E402
+from . import (
+    Run,
+    Runner,
+    add_common_arguments,
+    cell,
+    load_datasets,
+    make_estimator,
+    study_parser,
+    table,
+)
 
-ESTIMATORS = {"PAL": sknc.PALClassifier, "FixedETF": sknc.FixedETFClassifier}
+ESTIMATORS = {"PAL": "pal", "FixedETF": "etf"}
 NORMS = (None, 0.1, "learned")
 
 
@@ -49,115 +47,107 @@ def first_below(curve, threshold):
     return int(below[0]) + 1 if len(below) else None
 
 
-def run(cls, feature_norm, data, seed, args):
-    X_train, Y_train, X_test, Y_test = data
-    tracker = NeuralCollapseTracker(metrics=("nc1",), random_state=0)
-    clf = cls(
-        feature_norm=feature_norm,
-        random_state=seed,
-        device=args.device,
-        callbacks=[("nc", tracker)],
-        **({} if args.max_epochs is None else {"max_epochs": args.max_epochs}),
+def builder(args):
+    """``build`` of the :class:`Runner`: method ``(estimator, feature_norm)``."""
+
+    def build(method, seed, data, params):
+        est, feature_norm = method
+        tracker = NeuralCollapseTracker(metrics=("nc1",), random_state=0)
+        return make_estimator(
+            ESTIMATORS[est],
+            seed,
+            device=args.device,
+            max_epochs=args.max_epochs,
+            feature_norm=feature_norm,
+            callbacks=[("nc", tracker)],
+        )
+
+    return build
+
+
+def collapse_epochs(args):
+    """``measure`` of the :class:`Runner`: NC1 at the end, epochs to thresholds."""
+
+    def measure(clf, data, Y_pred):
+        curve = clf.history[:, "train_nc1"]
+        row = {"nc1_end": float(curve[-1])}
+        for threshold in args.thresholds:
+            row[f"epochs<{threshold}"] = first_below(curve, threshold)
+        return row
+
+    return measure
+
+
+def epochs_cell(rows, key):
+    """Median epoch over the seeds that got there (and how many, if not all)."""
+    reached = [r[key] for r in rows if r[key] is not None]
+    if not reached:
+        return "—"
+    text = f"{np.median(reached):.0f}"
+    return text if len(reached) == len(rows) else f"{text} ({len(reached)}/{len(rows)})"
+
+
+def dataset_section(name, results, thresholds):
+    rows = [
+        [est, str(norm)]
+        + [epochs_cell(res, f"epochs<{t}") for t in thresholds]
+        + [
+            cell(res, "nc1_end", "{:.3g}"),
+            cell(res, "micro_f1"),
+            cell(res, "subset_acc"),
+            f"{np.mean([r['fit_s'] for r in res]):.1f}",
+        ]
+        for (dataset, (est, norm)), res in results.items()
+        if dataset == name
+    ]
+    header = (
+        ["estimator", "feature_norm"]
+        + [f"epochs to NC1 < {t}" for t in thresholds]
+        + ["NC1 at the end", "test micro-F1", "test subset acc", "fit s"]
     )
-    t = time.perf_counter()
-    clf.fit(X_train, Y_train)
-    fit_s = time.perf_counter() - t
-    curve = clf.history[:, "train_nc1"]
-    pred = clf.predict(X_test)
-    row = {
-        "nc1_end": float(curve[-1]),
-        "micro": f1_score(Y_test, pred, average="micro", zero_division=0),
-        "subset": float((pred == Y_test).all(1).mean()),
-        "fit_s": fit_s,
-    }
-    for threshold in args.thresholds:
-        row[f"epochs<{threshold}"] = first_below(curve, threshold)
-    return row, curve
-
-
-def summarise(rows, thresholds):
-    cells = {}
-    for threshold in thresholds:
-        key = f"epochs<{threshold}"
-        reached = [r[key] for r in rows if r[key] is not None]
-        if len(reached) < len(rows):
-            cells[key] = (
-                f"{np.median(reached):.0f} ({len(reached)}/{len(rows)})"
-                if reached
-                else "—"
-            )
-        else:
-            cells[key] = f"{np.median(reached):.0f}"
-    for key, fmt in (("nc1_end", "{:.3g}"), ("micro", "{:.3f}"), ("subset", "{:.3f}")):
-        values = np.array([r[key] for r in rows])
-        cells[key] = fmt.format(values.mean())
-        if len(values) > 1:
-            cells[key] += " ± " + fmt.format(values.std())
-    cells["fit_s"] = f"{np.mean([r['fit_s'] for r in rows]):.1f}"
-    return cells
+    return f"### {name}\n\n" + table(header, rows)
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--datasets", nargs="+", default=["digits", "scene"])
-    parser.add_argument("--data-dir", default=str(DEFAULT_DATA_DIR))
-    parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--max-epochs", type=int, default=None)
-    parser.add_argument("--thresholds", type=float, nargs="+", default=[0.5, 0.2])
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--out", default=None, help="Markdown file (default: stdout)")
-    args = parser.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    start = time.perf_counter()
-    sections = []
-    for name in args.datasets:
-        data = load_dataset(name, args.data_dir)
-        if data is None:
-            continue
-        rows = []
-        for label, cls in ESTIMATORS.items():
-            for norm in NORMS:
-                results = []
-                for seed in range(args.seeds):
-                    row, _ = run(cls, norm, data, seed, args)
-                    results.append(row)
-                cells = summarise(results, args.thresholds)
-                log(f"{name} {label} feature_norm={norm}: {cells}")
-                keys = [f"epochs<{t}" for t in args.thresholds]
-                rows.append(
-                    [label, str(norm)]
-                    + [cells[k] for k in keys]
-                    + [cells[k] for k in ("nc1_end", "micro", "subset", "fit_s")]
-                )
-        header = (
-            ["estimator", "feature_norm"]
-            + [f"epochs to NC1 < {t}" for t in args.thresholds]
-            + ["NC1 at the end", "test micro-F1", "test subset acc", "fit s"]
-        )
-        sections.append(f"### {name}\n\n" + table(header, rows) + "\n")
-    report = "\n".join(
-        [
-            "# Epochs to collapse with and without normalized features",
-            "",
-            f"- date: {datetime.date.today()}",
-            f"- command: `python {shlex.join(sys.argv)}`",
-            f"- sknc commit {git_state()}; "
-            f"torch {torch.__version__}, skorch {skorch.__version__}, "
-            f"scikit-learn {sklearn.__version__}; {args.seeds} seeds; "
-            f"total {time.perf_counter() - start:.0f} s",
-            "- epochs: median over seeds (in brackets: seeds that got there, if "
-            "not all); other cells: mean ± std",
-            "",
-            *sections,
-        ]
+    parser = study_parser(
+        __doc__,
+        "datasets",
+        "data_dir",
+        "seeds",
+        "max_epochs",
+        datasets={"default": ["digits", "scene"]},
+        seeds={"default": 3},
     )
-    if args.out:
-        Path(args.out).write_text(report + "\n")
-    else:
-        print(report)
+    parser.add_argument(
+        "--thresholds",
+        type=float,
+        nargs="+",
+        default=[0.5, 0.2],
+        help="NC1 thresholds (default: 0.5 0.2)",
+    )
+    add_common_arguments(parser, "device", "threads", "out")
+    args = parser.parse_args(argv)
+    run = Run(args)
+    datasets, info = load_datasets(args.datasets, args.data_dir)
+    runner = Runner(builder(args), measure=collapse_epochs(args), label=str)
+    for name, data in datasets.items():
+        for est in ESTIMATORS:
+            for norm in NORMS:
+                runner.run(name, data, (est, norm), range(args.seeds))
+    settings = [
+        f"- device: {args.device}; {args.seeds} seeds; max_epochs: "
+        + (str(args.max_epochs) if args.max_epochs is not None else "default"),
+        "- epochs: median over seeds (in brackets: seeds that got there, if "
+        "not all); other cells: mean ± std",
+    ]
+    header = run.header(
+        "# Epochs to collapse with and without normalized features", settings, info
+    )
+    sections = [
+        dataset_section(name, runner.results, args.thresholds) for name in datasets
+    ]
+    return run.finish("\n\n".join([header, *sections]))
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -14,25 +14,26 @@ and during predict, minus the RSS before the call.
 
 Examples
 --------
-    python benchmarks/bench_hard_shapes.py --threads 1
-    python benchmarks/bench_hard_shapes.py --device cuda
+    python -m benchmarks.bench_hard_shapes --threads 1
+    python -m benchmarks.bench_hard_shapes --device cuda
 """
 
-import argparse
 import sys
 import time
 import warnings
-from pathlib import Path
 
 import numpy as np
-import torch
-from sklearn.metrics import f1_score
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_core import add_device_argument, git_state, table  # noqa: E402
-from bench_metrics import PeakRSS  # noqa: E402
-
-import sknc  # noqa: E402
+from . import (
+    PeakRSS,
+    Run,
+    add_common_arguments,
+    log,
+    make_estimator,
+    scores,
+    study_parser,
+    table,
+)
 
 MiB = 2**20
 
@@ -60,83 +61,84 @@ def make_problem(name, n, seed):
     return X.astype(np.float32), Y
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--max-epochs", type=int, default=20)
-    parser.add_argument(
-        "--problems", nargs="+", default=["empty", "dense", "many-sets"]
+SIZES = {"empty": 5000, "dense": 500, "many-sets": 20000}
+HEADER = [
+    "problem",
+    "train shape",
+    "labels/row",
+    "empty rows",
+    "distinct sets",
+    "ONN prototypes",
+    "fit s",
+    "fit extra peak MB",
+    "predict + proba s (test)",
+    "predict extra peak MB",
+    "test micro-F1",
+    "empty rows predicted empty",
+]
+
+
+def run_problem(name, args):
+    X, Y = make_problem(name, SIZES[name], seed=0)
+    X_test, Y_test = make_problem(name, SIZES[name] // 2, seed=1)
+    # the ONN decoder: the report counts its label-set prototypes
+    clf = make_estimator(
+        "pal", 0, device=args.device, max_epochs=args.max_epochs, decoder="onn"
     )
-    add_device_argument(parser)
-    args = parser.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    sizes = {"empty": 5000, "dense": 500, "many-sets": 20000}
-    rows = []
-    for name in args.problems:
-        X, Y = make_problem(name, sizes[name], seed=0)
-        X_test, Y_test = make_problem(name, sizes[name] // 2, seed=1)
-        # the ONN decoder: the report counts its label-set prototypes
-        clf = sknc.PALClassifier(
-            max_epochs=args.max_epochs,
-            random_state=0,
-            device=args.device,
-            decoder="onn",
-        )
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # labels never seen
-            with PeakRSS() as fit_mem:
-                t0 = time.perf_counter()
-                clf.fit(X, Y)
-                fit_s = time.perf_counter() - t0
-        with PeakRSS() as pred_mem:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # labels never seen
+        with PeakRSS() as fit_mem:
             t0 = time.perf_counter()
-            pred = clf.predict(X_test)
-            clf.predict_proba(X_test)
-            pred_s = time.perf_counter() - t0
-        empty = Y_test.sum(1) == 0
-        rows.append(
-            [
-                name,
-                f"{len(Y)} x {X.shape[1]}, K={Y.shape[1]}",
-                f"{Y.sum(1).mean():.1f}",
-                f"{(Y.sum(1) == 0).mean():.0%}",
-                len(np.unique(Y, axis=0)),
-                len(clf.decoder_.prototypes_),
-                f"{fit_s:.1f}",
-                f"{(fit_mem.peak - fit_mem.start) / MiB:.0f}",
-                f"{pred_s:.2f}",
-                f"{(pred_mem.peak - pred_mem.start) / MiB:.0f}",
-                f"{f1_score(Y_test, pred, average='micro', zero_division=0):.3f}",
-                f"{(pred[empty].sum(1) == 0).mean():.2f}" if empty.any() else "—",
-            ]
-        )
-        print(f"{name}: done", file=sys.stderr, flush=True)
-    print(
-        f"# Hard data shapes (PALClassifier defaults, max_epochs={args.max_epochs}, "
-        f"torch threads {torch.get_num_threads()}, device: {args.device}; "
-        f"sknc {git_state()})\n"
+            clf.fit(X, Y)
+            fit_s = time.perf_counter() - t0
+    with PeakRSS() as pred_mem:
+        t0 = time.perf_counter()
+        pred = clf.predict(X_test)
+        clf.predict_proba(X_test)
+        pred_s = time.perf_counter() - t0
+    empty = Y_test.sum(1) == 0
+    log(f"{name}: done")
+    return [
+        name,
+        f"{len(Y)} x {X.shape[1]}, K={Y.shape[1]}",
+        f"{Y.sum(1).mean():.1f}",
+        f"{(Y.sum(1) == 0).mean():.0%}",
+        len(np.unique(Y, axis=0)),
+        len(clf.decoder_.prototypes_),
+        f"{fit_s:.1f}",
+        f"{(fit_mem.peak - fit_mem.start) / MiB:.0f}",
+        f"{pred_s:.2f}",
+        f"{(pred_mem.peak - pred_mem.start) / MiB:.0f}",
+        f"{scores(Y_test, pred)['micro_f1']:.3f}",
+        f"{(pred[empty].sum(1) == 0).mean():.2f}" if empty.any() else "—",
+    ]
+
+
+def main(argv=None):
+    parser = study_parser(
+        __doc__,
+        "threads",
+        "max_epochs",
+        max_epochs={"default": 20, "help": "max_epochs (default: 20)"},
     )
-    print(
-        table(
-            [
-                "problem",
-                "train shape",
-                "labels/row",
-                "empty rows",
-                "distinct sets",
-                "ONN prototypes",
-                "fit s",
-                "fit extra peak MB",
-                "predict + proba s (test)",
-                "predict extra peak MB",
-                "test micro-F1",
-                "empty rows predicted empty",
-            ],
-            rows,
-        )
+    parser.add_argument(
+        "--problems",
+        nargs="+",
+        choices=list(SIZES),
+        default=list(SIZES),
+        help="problems to run (default: all three)",
     )
+    add_common_arguments(parser, "device", "out")
+    args = parser.parse_args(argv)
+    run = Run(args)
+    rows = [run_problem(name, args) for name in args.problems]
+    settings = [
+        f"- PALClassifier defaults, max_epochs={args.max_epochs}, "
+        f"decoder='onn'; device: {args.device}"
+    ]
+    header = run.header("# Hard data shapes", settings)
+    return run.finish(header + "\n\n" + table(HEADER, rows))
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

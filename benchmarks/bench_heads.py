@@ -35,41 +35,32 @@ Reported per data set and estimator (mean ± std over seeds):
 
 Examples
 --------
-    python benchmarks/bench_heads.py --threads 1
-    python benchmarks/bench_heads.py --threads 1 --seeds 3 --out results/heads.md
-    python benchmarks/bench_heads.py --datasets medical yeast --max-epochs 20
+    python -m benchmarks.bench_heads --threads 1
+    python -m benchmarks.bench_heads --threads 1 --seeds 3 \\
+        --out benchmarks/results/heads.md
+    python -m benchmarks.bench_heads --datasets medical yeast --max-epochs 20
 """
 
-import argparse
-import datetime
-import os
-import platform
-import shlex
 import sys
-import time
 import warnings
-from pathlib import Path
 
 import numpy as np
-import sklearn
-import skorch
-import torch
 from sklearn.metrics import f1_score
-from threadpoolctl import threadpool_limits
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_core import (  # noqa: E402
-    DEFAULT_DATA_DIR,
+import sknc
+from sknc.metrics import NeuralCollapseWarning, label_report_from_estimator
+
+from . import (
+    DATASETS,
+    Run,
+    Runner,
+    add_common_arguments,
     cell,
-    describe,
-    git_state,
-    load_dataset,
-    log,
+    load_datasets,
+    make_estimator,
+    study_parser,
     table,
 )
-
-import sknc  # noqa: E402
-from sknc.metrics import NeuralCollapseWarning, label_report_from_estimator  # noqa: E402
 
 ALL_DATASETS = ("medical", "enron", "bibtex", "yeast")
 METHODS = (
@@ -97,19 +88,28 @@ def methods():
     return [m for m in METHODS if not (plain_is_default and "feature_norm" in m)]
 
 
-def make_estimator(method, seed, args):
-    kwargs = {"random_state": seed, "device": args.device}
-    if args.max_epochs is not None:
-        kwargs["max_epochs"] = args.max_epochs
-    if method == "PALClassifier (d=256)":
-        return sknc.PALClassifier(feature_dim=256, **kwargs)
-    if method == "PALClassifier (d=256, feature_norm=None)":
-        return sknc.PALClassifier(feature_dim=256, feature_norm=None, **kwargs)
-    if method == "FixedETFClassifier (d=256)":
-        return sknc.FixedETFClassifier(feature_dim=256, **kwargs)
-    if method == "FixedETFClassifier (d=K)":
-        return sknc.FixedETFClassifier(**kwargs)
-    raise ValueError(f"unknown method {method!r}")
+# method -> key of make_estimator, its parameters
+PARAMS = {
+    "PALClassifier (d=256)": ("pal", {"feature_dim": 256}),
+    "PALClassifier (d=256, feature_norm=None)": (
+        "pal",
+        {"feature_dim": 256, "feature_norm": None},
+    ),
+    "FixedETFClassifier (d=256)": ("etf", {"feature_dim": 256}),
+    "FixedETFClassifier (d=K)": ("etf", {}),
+}
+
+
+def builder(args):
+    """``build`` of the :class:`Runner`: the estimator named ``method``."""
+
+    def build(method, seed, data, params):
+        key, params = PARAMS[method]
+        return make_estimator(
+            key, seed, device=args.device, max_epochs=args.max_epochs, **params
+        )
+
+    return build
 
 
 def frequency_thirds(Y_train):
@@ -126,47 +126,33 @@ def frequency_thirds(Y_train):
     return order[:third], order[-third:]
 
 
-def run(dataset, data, method, seed, args):
-    X_train, Y_train, X_test, Y_test = data
-    rare, frequent = frequency_thirds(Y_train)
-    est = make_estimator(method, seed, args)
-    with warnings.catch_warnings():
+def geometry(args):
+    """``measure`` of the :class:`Runner`: rare-label F1 and label geometry."""
+
+    def measure(est, data, Y_pred):
+        X_train, Y_train, _, Y_test = data
+        rare, frequent = frequency_thirds(Y_train)
         # labels absent from the training part or without a direction are
         # counted below; their warnings would only repeat it
         warnings.simplefilter("ignore", NeuralCollapseWarning)
-        start = time.perf_counter()
-        est.fit(X_train, Y_train)
-        fit_s = time.perf_counter() - start
-        Y_pred = est.predict(X_test)
         report = label_report_from_estimator(
             est, X_train, Y_train, threshold=args.threshold
         )
-    f1 = {
-        average: f1_score(Y_test, Y_pred, average=average, zero_division=0)
-        for average in ("micro", "macro")
-    }
-    result = {
-        "micro_f1": f1["micro"],
-        "macro_f1": f1["macro"],
-        "rare_macro_f1": f1_score(
-            Y_test[:, rare], Y_pred[:, rare], average="macro", zero_division=0
-        ),
-        "fit_s": fit_s,
-        "collapsed": int(report.collapsed.sum()),
-        "rare_cos": float(np.nanmean(report.max_cosine[rare])),
-        "frequent_cos": float(np.nanmean(report.max_cosine[frequent])),
-        "rare_norm": float(np.mean(report.weight_norm[rare])),
-        "frequent_norm": float(np.mean(report.weight_norm[frequent])),
-        "mean_collapsed": int(np.sum(report.mean_max_cosine > args.threshold)),
-        "rare_mean_cos": float(np.nanmean(report.mean_max_cosine[rare])),
-        "frequent_mean_cos": float(np.nanmean(report.mean_max_cosine[frequent])),
-    }
-    log(
-        f"  {dataset:8s} {method:28s} seed={seed} fit {fit_s:6.1f}s  "
-        f"micro {result['micro_f1']:.3f} macro {result['macro_f1']:.3f} "
-        f"rare {result['rare_macro_f1']:.3f}  collapsed {result['collapsed']}"
-    )
-    return result
+        return {
+            "rare_macro_f1": f1_score(
+                Y_test[:, rare], Y_pred[:, rare], average="macro", zero_division=0
+            ),
+            "collapsed": int(report.collapsed.sum()),
+            "rare_cos": float(np.nanmean(report.max_cosine[rare])),
+            "frequent_cos": float(np.nanmean(report.max_cosine[frequent])),
+            "rare_norm": float(np.mean(report.weight_norm[rare])),
+            "frequent_norm": float(np.mean(report.weight_norm[frequent])),
+            "mean_collapsed": int(np.sum(report.mean_max_cosine > args.threshold)),
+            "rare_mean_cos": float(np.nanmean(report.mean_max_cosine[rare])),
+            "frequent_mean_cos": float(np.nanmean(report.mean_max_cosine[frequent])),
+        }
+
+    return measure
 
 
 def data_notes(data):
@@ -186,27 +172,9 @@ def data_notes(data):
     )
 
 
-def header(args, info, total_s):
-    command = " ".join(
-        ["python"] + [shlex.quote(a) for a in [sys.argv[0]] + sys.argv[1:]]
-    )
-    load = (
-        f", 1-min load average at start / end: {args.load_at_start:.2f} / "
-        f"{os.getloadavg()[0]:.2f}"
-        if args.load_at_start is not None
-        else ""
-    )
-    lines = [
-        "# sknc head benchmark: learned head against fixed ETF head",
-        "",
-        "- date: " + datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
-        f"- command: `{command}`",
-        f"- machine: {platform.node()}, {os.cpu_count()} CPUs, torch threads: "
-        f"{torch.get_num_threads()}, device: {args.device}{load}",
-        f"- python {platform.python_version()}, numpy {np.__version__}, "
-        f"torch {torch.__version__}, scikit-learn {sklearn.__version__}, "
-        f"skorch {skorch.__version__}, sknc {sknc.__version__}",
-        f"- sknc checkout: {args.git}; default feature_norm: PALClassifier "
+def settings(args):
+    return [
+        f"- device: {args.device}; default feature_norm: PALClassifier "
         f"{default_feature_norm(sknc.PALClassifier)!r}, FixedETFClassifier "
         f"{default_feature_norm(sknc.FixedETFClassifier)!r}",
         f"- seeds: {args.seeds} (0..{args.seeds - 1}; cells are mean ± std when "
@@ -215,13 +183,7 @@ def header(args, info, total_s):
         + f"; collapse threshold (cosine): {args.threshold}",
         "- preprocessing: StandardScaler fitted on the training part; official "
         "train/test splits",
-        f"- total wall time: {total_s:.0f} s",
-        "",
-        "Datasets:",
-        "",
     ]
-    lines += [f"- {name}: {text}" for name, text in info.items()]
-    return "\n".join(lines)
 
 
 def tables(results):
@@ -291,31 +253,19 @@ def tables(results):
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument(
-        "--datasets",
-        nargs="+",
-        default=list(ALL_DATASETS),
-        help="Mulan data sets to run (default: %(default)s)",
-    )
-    parser.add_argument(
-        "--data-dir",
-        default=str(DEFAULT_DATA_DIR),
-        help="folder of the <name>.npz files (default: %(default)s); a missing "
-        "folder or file is skipped with a message",
-    )
-    parser.add_argument(
-        "--seeds", type=int, default=1, help="number of seeds 0..n-1 (default: 1)"
-    )
-    parser.add_argument("--device", default="cpu", help="sknc device (default: cpu)")
-    parser.add_argument(
-        "--max-epochs",
-        type=int,
-        default=None,
-        help="max_epochs of the estimators (default: their default)",
+    parser = study_parser(
+        __doc__,
+        "datasets",
+        "data_dir",
+        "seeds",
+        "device",
+        "max_epochs",
+        datasets={
+            "choices": DATASETS[1:],
+            "default": list(ALL_DATASETS),
+            "help": "Mulan data sets to run (default: %(default)s)",
+        },
+        max_epochs={"help": "max_epochs of the estimators (default: their default)"},
     )
     parser.add_argument(
         "--threshold",
@@ -323,58 +273,26 @@ def parse_args(argv=None):
         default=0.9,
         help="cosine above which a label counts as collapsed (default: 0.9)",
     )
-    parser.add_argument(
-        "--threads",
-        type=int,
-        default=None,
-        help="limit torch and BLAS/OpenMP threads (1 on a shared machine)",
-    )
-    parser.add_argument(
-        "--out", default=None, help="Markdown file to write (default: stdout)"
-    )
-    args = parser.parse_args(argv)
-    if args.seeds < 1:
-        parser.error("--seeds must be at least 1")
-    if args.datasets and "digits" in args.datasets:
-        parser.error("digits is balanced; this benchmark is about long tails")
-    return args
+    add_common_arguments(parser, "threads", "out")
+    return parser.parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
-    args.load_at_start = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
-    args.git = git_state()
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
-        threadpool_limits(args.threads)
-    start = time.perf_counter()
-    datasets, info = {}, {}
-    for name in args.datasets:
-        data = load_dataset(name, args.data_dir)
-        if data is not None:
-            datasets[name] = data
-            info[name] = describe(data) + "; " + data_notes(data)
-            log(f"[load] {name}: {info[name]}")
-    if not datasets:
-        log("No dataset could be loaded; nothing to do.")
-        return 1
-    results = {}
+    run = Run(args)
+    datasets, info = load_datasets(
+        args.datasets, args.data_dir, notes=lambda name, data: data_notes(data)
+    )
+    runner = Runner(builder(args), measure=geometry(args))
     for name, data in datasets.items():
         for method in methods():
-            results[name, method] = [
-                run(name, data, method, seed, args) for seed in range(args.seeds)
-            ]
-    total_s = time.perf_counter() - start
-    report = header(args, info, total_s) + "\n\n" + tables(results) + "\n"
-    if args.out:
-        out = Path(args.out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(report)
-        log(f"[done] {total_s:.0f} s; report written to {out}")
-    else:
-        sys.stdout.write(report)
-        log(f"[done] {total_s:.0f} s")
-    return 0
+            runner.run(name, data, method, range(args.seeds))
+    header = run.header(
+        "# sknc head benchmark: learned head against fixed ETF head",
+        settings(args),
+        info,
+    )
+    return run.finish(header + "\n\n" + tables(runner.results))
 
 
 if __name__ == "__main__":

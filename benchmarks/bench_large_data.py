@@ -22,36 +22,41 @@ Peak memory is sampled every 20 ms from ``/proc/self/status``: ``RssAnon``
 counts the memmap's file pages the kernel keeps cached while they are read;
 those pages can be dropped under memory pressure). Linux only.
 
-``--tmc2007`` adds a run on the tmc2007 training split (``../shared/data``),
+``--tmc2007`` adds a run on the tmc2007 training split (``--data-dir``),
 saved as ``.npy`` and opened as a memmap.
 
 Examples
 --------
-    python benchmarks/bench_large_data.py --threads 1 \\
+    python -m benchmarks.bench_large_data --threads 1 \\
         --sizes 100000 300000 1000000 --out benchmarks/results/large_data.md
-    python benchmarks/bench_large_data.py --threads 1 --modes dataset \\
+    python -m benchmarks.bench_large_data --threads 1 --modes dataset \\
         --workers 0 2 --sizes 100000 1000000
-    python benchmarks/bench_large_data.py --device cuda --modes memmap dataset
+    python -m benchmarks.bench_large_data --device cuda --modes memmap dataset
 """
 
-import argparse
 import json
 import multiprocessing as mp
 import os
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_core import (  # noqa: E402
-    DEFAULT_DATA_DIR,
-    add_device_argument,
+from sknc._bench import load_data
+
+from . import (
+    PeakRSS,
+    Run,
+    add_common_arguments,
+    limit_threads,
     log,
+    make_estimator,
+    positive_int,
+    study_parser,
+    table,
 )
 
 MiB = 2**20
@@ -104,44 +109,10 @@ def write_tmc2007(folder, data_dir):
     path = Path(data_dir) / "tmc2007.npz"
     if not path.is_file():
         return False
-    with np.load(path) as data:
-        np.save(folder / "X.npy", np.asarray(data["X_train"], dtype=np.float32))
-        np.save(folder / "Y.npy", np.asarray(data["Y_train"], dtype=np.uint8))
+    data = load_data(path)
+    np.save(folder / "X.npy", data["X_train"])
+    np.save(folder / "Y.npy", data["Y_train"])
     return True
-
-
-class PeakMemory:
-    """Sample RssAnon and VmHWM of this process in a background thread."""
-
-    def __init__(self, interval=0.02):
-        self.interval = interval
-        self.peak_anon = 0
-        self._stop = threading.Event()
-
-    @staticmethod
-    def status(field):
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1]) * 1024
-        return 0
-
-    def _run(self):
-        while not self._stop.is_set():
-            self.peak_anon = max(self.peak_anon, self.status("RssAnon"))
-            time.sleep(self.interval)
-
-    def __enter__(self):
-        self.base_anon = self.status("RssAnon")
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self.thread.join()
-        self.peak_anon = max(self.peak_anon, self.status("RssAnon"))
-        self.peak_rss = self.status("VmHWM")
 
 
 def run_one(folder, mode, workers, args, queue):
@@ -150,14 +121,12 @@ def run_one(folder, mode, workers, args, queue):
     # workers would then re-import torch and this script at every epoch
     # (seconds each); fork them, as a Linux process started normally does
     mp.set_start_method("fork", force=True)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    from sknc import FixedETFClassifier
+    limit_threads(args.threads)
     from sknc.metrics import neural_collapse_report
 
     # the imports' memory is the baseline, not part of the run
     torch.zeros(1) @ torch.zeros(1)
-    with PeakMemory() as mem:
+    with PeakRSS(interval=0.02) as mem:
         X = np.load(folder / "X.npy", mmap_mode=None if mode == "memory" else "r")
         Y = np.load(folder / "Y.npy")  # n x K uint8: small next to X
         loader = {}
@@ -168,13 +137,14 @@ def run_one(folder, mode, workers, args, queue):
             }
         if mode == "dataset" and str(args.device).startswith("cuda"):
             loader["iterator_train__pin_memory"] = True
-        clf = FixedETFClassifier(
-            hidden_layer_sizes=(args.hidden,),
+        clf = make_estimator(
+            "etf",
+            0,
+            device=args.device,
             max_epochs=args.epochs,
+            hidden_layer_sizes=(args.hidden,),
             batch_size=args.batch_size,
             decoder="onn",
-            random_state=0,
-            device=args.device,
             **loader,
         )
         t = time.perf_counter()
@@ -209,9 +179,9 @@ def run_one(folder, mode, workers, args, queue):
             "mode": mode
             + (f" ({workers} DataLoader workers)" if mode == "dataset" else ""),
             "x_mib": X.nbytes / MiB,
-            "base_anon_mib": mem.base_anon / MiB,
+            "base_anon_mib": mem.start_anon / MiB,
             "peak_anon_mib": mem.peak_anon / MiB,
-            "peak_rss_mib": mem.peak_rss / MiB,
+            "peak_rss_mib": mem.hwm / MiB,
             "fit_s": fit_s,
             "nc_s": nc_s,
             "predict_s": predict_s,
@@ -232,31 +202,50 @@ def measure(folder, mode, workers, args):
     return result
 
 
-def table(rows):
-    head = (
-        "| data | rows | X on disk (MiB) | X held as | peak own memory, RssAnon "
-        "(MiB) | of which the run | peak resident incl. file pages (MiB) | fit (s) "
-        "| features + NC report (s) | NC1 |"
-    )
-    lines = [head, "|" + "---|" * 10]
-    for r in rows:
-        lines.append(
-            f"| {r['name']} | {r['rows']:,} | {r['x_mib']:.0f} | {r['mode']} | "
-            f"{r['peak_anon_mib']:.0f} | {r['peak_anon_mib'] - r['base_anon_mib']:.0f} "
-            f"| {r['peak_rss_mib']:.0f} | {r['fit_s']:.1f} | {r['nc_s']:.1f} | "
-            f"{r['nc1']:.3f} |"
-        )
-    return "\n".join(lines)
+HEADER = [
+    "data",
+    "rows",
+    "X on disk (MiB)",
+    "X held as",
+    "peak own memory, RssAnon (MiB)",
+    "of which the run",
+    "peak resident incl. file pages (MiB)",
+    "fit (s)",
+    "features + NC report (s)",
+    "NC1",
+]
+
+
+def row(r):
+    return [
+        r["name"],
+        f"{r['rows']:,}",
+        f"{r['x_mib']:.0f}",
+        r["mode"],
+        f"{r['peak_anon_mib']:.0f}",
+        f"{r['peak_anon_mib'] - r['base_anon_mib']:.0f}",
+        f"{r['peak_rss_mib']:.0f}",
+        f"{r['fit_s']:.1f}",
+        f"{r['nc_s']:.1f}",
+        f"{r['nc1']:.3f}",
+    ]
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser = study_parser(__doc__)
+    parser.add_argument(
+        "--sizes",
+        type=positive_int,
+        nargs="+",
+        default=[100_000, 1_000_000],
+        help="rows of the synthetic data sets (default: 100000 1000000)",
+    )
     parser.add_argument(
         "--modes",
         nargs="+",
         choices=["memmap", "memory", "dataset"],
         default=["memmap", "memory"],
+        help="how X is held (default: memmap memory)",
     )
     parser.add_argument(
         "--workers",
@@ -265,22 +254,23 @@ def main(argv=None):
         default=[0],
         help="DataLoader worker processes of the dataset mode (one run each)",
     )
-    parser.add_argument("--features", type=int, default=64)
-    parser.add_argument("--labels", type=int, default=10)
-    parser.add_argument("--hidden", type=int, default=128)
-    parser.add_argument("--epochs", type=int, default=1)
-    parser.add_argument("--batch-size", type=int, default=1024)
-    parser.add_argument("--tmc2007", action="store_true")
-    parser.add_argument("--data-dir", default=str(DEFAULT_DATA_DIR))
-    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--features", type=positive_int, default=64)
+    parser.add_argument("--labels", type=positive_int, default=10)
+    parser.add_argument("--hidden", type=positive_int, default=128)
+    parser.add_argument("--epochs", type=positive_int, default=1)
+    parser.add_argument("--batch-size", type=positive_int, default=1024)
+    parser.add_argument(
+        "--tmc2007", action="store_true", help="add the tmc2007 training split"
+    )
+    add_common_arguments(parser, "data_dir", "threads")
     parser.add_argument("--workdir", default=None, help="for the .npy files")
-    parser.add_argument("--out", default=None, help="Markdown report")
-    add_device_argument(parser)
+    add_common_arguments(parser, "out", "device")
     args = parser.parse_args(argv)
     if not Path("/proc/self/status").exists():
         parser.error("peak memory is read from /proc/self/status: Linux only")
+    run = Run(args)
     if args.threads:
-        os.environ["OMP_NUM_THREADS"] = str(args.threads)
+        os.environ["OMP_NUM_THREADS"] = str(args.threads)  # the spawned processes
     rows = []
     with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
         jobs = [(f"synthetic {n:,}", n) for n in args.sizes]
@@ -305,30 +295,19 @@ def main(argv=None):
                     rows.append(result)
             for f in folder.iterdir():
                 f.unlink()
-    import sknc
-
-    report = "\n\n".join(
-        [
-            "# Large data: peak memory against data size",
-            f"`python benchmarks/bench_large_data.py {' '.join(sys.argv[1:])}`; "
-            f"sknc {sknc.__version__}, torch {torch.__version__}, numpy "
-            f"{np.__version__}, {os.cpu_count()} CPUs, device: {args.device}, "
-            f"{time.strftime('%Y-%m-%d')}.",
-            f"FixedETFClassifier(hidden_layer_sizes=({args.hidden},), "
-            f"max_epochs={args.epochs}, batch_size={args.batch_size}, "
-            "decoder='onn'); features written to a memmap in 100,000-row chunks and "
-            "`neural_collapse_report` computed from it. RssAnon: the process's own "
-            "memory (the baseline after imports is about the first 300 MiB); the "
-            "resident peak also counts cached pages of the memmapped files. "
-            "The DataLoader workers' own memory is not counted (separate "
-            "processes).",
-            table(rows),
-        ]
-    )
-    if args.out:
-        Path(args.out).write_text(report + "\n")
-    print(report)
+    settings = [
+        f"- device: {args.device}; FixedETFClassifier(hidden_layer_sizes="
+        f"({args.hidden},), max_epochs={args.epochs}, batch_size={args.batch_size}, "
+        "decoder='onn'); features written to a memmap in 100,000-row chunks and "
+        "`neural_collapse_report` computed from it",
+        "- RssAnon: the process's own memory (the baseline after imports is "
+        "about the first 300 MiB); the resident peak also counts cached pages "
+        "of the memmapped files. The DataLoader workers' own memory is not "
+        "counted (separate processes).",
+    ]
+    header = run.header("# Large data: peak memory against data size", settings)
+    return run.finish(header + "\n\n" + table(HEADER, [row(r) for r in rows]))
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -2,22 +2,21 @@
 
 Compares the report with the cheapest pass that touches the same data: one
 streamed pass computing ``H^T H`` with the same chunking (float32 products
-accumulated in float64). Prints a Markdown table.
-
-    python benchmarks/bench_metrics.py --n 1000000 --d 512 --k 100
+accumulated in float64). Writes a Markdown table.
 
 Memory is the resident set size (RSS) of the process, sampled every 2 ms by a
-thread while each step runs (torch's CPU allocations are invisible to
-tracemalloc), and ``ru_maxrss`` for the whole run; on CUDA, torch's own peak
-allocation is reported too.
+thread while each step runs (``benchmarks._harness.PeakRSS``: torch's CPU
+allocations are invisible to tracemalloc), and ``ru_maxrss`` for the whole
+run; on CUDA, torch's own peak allocation is reported too.
+
+Examples
+--------
+    python -m benchmarks.bench_metrics --threads 1 --n 1000000 --d 512 --k 100
 """
 
-import argparse
 import gc
-import os
-import platform
 import resource
-import threading
+import sys
 import time
 
 import numpy as np
@@ -26,38 +25,9 @@ import torch
 from sknc.metrics import neural_collapse_report
 from sknc.metrics._checks import default_chunk_size
 
-_PAGE = os.sysconf("SC_PAGE_SIZE")
+from . import PeakRSS, Run, add_common_arguments, positive_int, study_parser, table
+
 GiB = 2**30
-
-
-def current_rss():
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * _PAGE
-
-
-class PeakRSS:
-    """Sample the RSS in a thread; ``peak`` is the largest value seen."""
-
-    def __init__(self, interval=0.002):
-        self.interval = interval
-
-    def __enter__(self):
-        self.start = current_rss()
-        self.peak = self.start
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        return self
-
-    def _run(self):
-        while not self._stop.is_set():
-            self.peak = max(self.peak, current_rss())
-            time.sleep(self.interval)
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, current_rss())
 
 
 def make_data(n, d, k, chunk, seed=0):
@@ -110,21 +80,26 @@ def timed(fn, repeat):
     return best, peak, base, out
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=1_000_000)
-    parser.add_argument("--d", type=int, default=512)
-    parser.add_argument("--k", type=int, default=100)
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--chunk-size", type=int, default=None)
-    parser.add_argument("--n-random", type=int, default=1000)
-    parser.add_argument("--repeat", type=int, default=1)
+def main(argv=None):
+    parser = study_parser(__doc__)
+    parser.add_argument("--n", type=positive_int, default=1_000_000, help="rows")
+    parser.add_argument("--d", type=positive_int, default=512, help="features")
+    parser.add_argument("--k", type=positive_int, default=100, help="labels")
+    add_common_arguments(parser, "device")
     parser.add_argument(
-        "--threads", type=int, default=None, help="torch CPU threads (default: torch's)"
+        "--chunk-size",
+        type=positive_int,
+        default=None,
+        help="rows per chunk, of the report and of the baseline alike "
+        "(default: 2**22 // d, at least 256, as the library's default)",
     )
-    args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    parser.add_argument("--n-random", type=positive_int, default=1000)
+    parser.add_argument(
+        "--repeat", type=positive_int, default=1, help="best of (default: 1)"
+    )
+    add_common_arguments(parser, "threads", "out")
+    args = parser.parse_args(argv)
+    run = Run(args)
     device = torch.device(args.device)
     chunk = args.chunk_size or default_chunk_size(args.d)
 
@@ -149,39 +124,49 @@ def main():
     )
     maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
-    print(
-        f"n={args.n}, d={args.d}, K={args.k}, chunk_size={chunk}, "
-        f"device={device}, torch threads={torch.get_num_threads()}, "
-        f"torch {torch.__version__}, {platform.processor() or platform.machine()}; "
-        f"data generation {t_gen:.1f} s; H = {size_H / GiB:.2f} GiB, "
-        f"Y = {Y.nbytes / GiB:.2f} GiB\n"
-    )
-    print(
-        "| step | time (s) | ratio to H^T H pass | peak RSS (GiB) | "
-        "extra over start (GiB) | peak RSS / size of H |"
-    )
-    print("|---|---|---|---|---|---|")
-    for name, t, peak, base in (
-        ("H^T H pass (baseline)", t_gram, peak_gram, base_gram),
-        ("neural_collapse_report", t_rep, peak_rep, base_rep),
-    ):
-        print(
-            f"| {name} | {t:.2f} | {t / t_gram:.2f} | {peak / GiB:.2f} | "
-            f"{(peak - base) / GiB:.3f} | {peak / size_H:.2f} |"
+    rows = [
+        [
+            name,
+            f"{t:.2f}",
+            f"{t / t_gram:.2f}",
+            f"{peak / GiB:.2f}",
+            f"{(peak - base) / GiB:.3f}",
+            f"{peak / size_H:.2f}",
+        ]
+        for name, t, peak, base in (
+            ("H^T H pass (baseline)", t_gram, peak_gram, base_gram),
+            ("neural_collapse_report", t_rep, peak_rep, base_rep),
         )
-    print(f"\nru_maxrss of the whole process: {maxrss / GiB:.2f} GiB")
+    ]
+    lines = [f"ru_maxrss of the whole process: {maxrss / GiB:.2f} GiB"]
     if device.type == "cuda":
-        print(
+        lines.append(
             f"torch.cuda.max_memory_allocated: "
             f"{torch.cuda.max_memory_allocated() / GiB:.2f} GiB"
         )
     shown = {k: v for k, v in report.items() if k != "multiplicity_counts"}
     shown["rho"] = {m: round(r, 4) for m, r in shown["rho"].items()}
-    print(
-        "\nreport:",
-        {k: round(v, 4) if isinstance(v, float) else v for k, v in shown.items()},
+    shown = {k: round(v, 4) if isinstance(v, float) else v for k, v in shown.items()}
+    lines.append(f"report: {shown}")
+    settings = [
+        f"- n={args.n}, d={args.d}, K={args.k}, chunk_size={chunk}, "
+        f"device={device}; data generation {t_gen:.1f} s; H = {size_H / GiB:.2f} "
+        f"GiB, Y = {Y.nbytes / GiB:.2f} GiB; best of {args.repeat}"
+    ]
+    header = run.header("# neural_collapse_report on large features", settings)
+    body = table(
+        [
+            "step",
+            "time (s)",
+            "ratio to H^T H pass",
+            "peak RSS (GiB)",
+            "extra over start (GiB)",
+            "peak RSS / size of H",
+        ],
+        rows,
     )
+    return run.finish("\n\n".join([header, body, *lines]))
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -15,52 +15,53 @@ each, interleaved so that machine load affects both alike.
 
 Examples
 --------
-    python benchmarks/bench_overhead.py --threads 1
-    python benchmarks/bench_overhead.py --datasets digits scene --epochs 20 --repeat 5
+    python -m benchmarks.bench_overhead --threads 1
+    python -m benchmarks.bench_overhead --datasets digits scene --epochs 20 --repeat 5
 """
 
-import argparse
 import copy
-import datetime
-import platform
-import shlex
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
-import sklearn
-import skorch
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_core import DEFAULT_DATA_DIR, git_state, load_dataset, log, table  # noqa: E402
+from sknc import PALCrossEntropyLoss
 
-import sknc  # noqa: E402
-from sknc import PALCrossEntropyLoss  # noqa: E402
+from . import (
+    Run,
+    add_common_arguments,
+    load_datasets,
+    log,
+    make_estimator,
+    positive_int,
+    study_parser,
+    synchronize,
+    table,
+    warm_up,
+)
+
+ESTIMATORS = {"PALClassifier": "pal", "FixedETFClassifier": "etf"}
 
 
-def make_estimator(cls, args, seed=0):
-    return cls(max_epochs=args.epochs, random_state=seed, device=args.device)
+def build(name, args):
+    return make_estimator(
+        ESTIMATORS[name], 0, device=args.device, max_epochs=args.epochs
+    )
 
 
-def sknc_fit(cls, X, Y, args):
-    clf = make_estimator(cls, args)
-    sync(args.device)
+def sknc_fit(name, X, Y, args):
+    clf = build(name, args)
+    synchronize(args.device)
     t = time.perf_counter()
     clf.fit(X, Y)
-    sync(args.device)
+    synchronize(args.device)
     return time.perf_counter() - t, clf
 
 
-def sync(device):
-    if str(device).startswith("cuda"):
-        torch.cuda.synchronize()
-
-
-def reference_net(cls, X, Y, args):
+def reference_net(name, X, Y, args):
     """An untrained copy of the network sknc builds for this data."""
-    clf = make_estimator(cls, args)
+    clf = build(name, args)
     clf.max_epochs = 0
     clf.fit(X[:256], Y[:256])  # builds module_ for (n_features, K)
     return copy.deepcopy(clf.module_), clf
@@ -76,7 +77,7 @@ def torch_loop(net, X, Y, args, clf, dataloader=True):
     )
     criterion = PALCrossEntropyLoss()
     feature_decay = clf.feature_decay
-    sync(args.device)
+    synchronize(args.device)
     t = time.perf_counter()
     X_t = torch.as_tensor(X, dtype=torch.float32)
     Y_t = torch.as_tensor(Y, dtype=torch.float32)
@@ -103,17 +104,17 @@ def torch_loop(net, X, Y, args, clf, dataloader=True):
             loss = loss + 0.5 * feature_decay * features.pow(2).sum(1).mean()
             loss.backward()
             optimizer.step()
-    sync(args.device)
+    synchronize(args.device)
     return time.perf_counter() - t
 
 
-def measure(name, data, cls, args):
+def measure(dataset, data, name, args):
     X, Y = data[0], data[1]
     times = {"sknc fit": [], "loop (DataLoader)": [], "loop (tensor slices)": []}
     for _ in range(args.repeat):
-        seconds, clf = sknc_fit(cls, X, Y, args)
+        seconds, clf = sknc_fit(name, X, Y, args)
         times["sknc fit"].append(seconds)
-        net, ref = reference_net(cls, X, Y, args)
+        net, ref = reference_net(name, X, Y, args)
         times["loop (DataLoader)"].append(
             torch_loop(copy.deepcopy(net), X, Y, args, ref)
         )
@@ -126,10 +127,10 @@ def measure(name, data, cls, args):
     clf._fit_decoder(clf._validate_X(X, reset=False), Y)
     decoder_s = time.perf_counter() - t
     epoch_s = float(np.median(clf.history[:, "dur"])) * args.epochs
-    log(f"{name} {cls.__name__}: {med}")
+    log(f"{dataset} {name}: {med}")
     return [
+        dataset,
         name,
-        cls.__name__,
         f"{X.shape[0]} x {X.shape[1]}, K={Y.shape[1]}",
         f"{med['sknc fit']:.2f}",
         f"{med['loop (DataLoader)']:.2f}",
@@ -141,60 +142,54 @@ def measure(name, data, cls, args):
     ]
 
 
+HEADER = [
+    "data",
+    "estimator",
+    "shape",
+    "sknc fit s",
+    "loop s (DataLoader)",
+    "loop s (slices)",
+    "ratio to DataLoader loop",
+    "ratio to slices loop",
+    "of which epochs s (history)",
+    "decoder fit s",
+]
+
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--datasets", nargs="+", default=["digits", "scene", "tmc2007"])
-    parser.add_argument("--data-dir", default=str(DEFAULT_DATA_DIR))
-    parser.add_argument("--epochs", type=int, default=20)
-    parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--out", default=None, help="Markdown file (default: stdout)")
-    args = parser.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    start = time.perf_counter()
-    rows = []
-    for name in args.datasets:
-        data = load_dataset(name, args.data_dir)
-        if data is None:
-            continue
-        for cls in (sknc.PALClassifier, sknc.FixedETFClassifier):
-            sknc_fit(cls, data[0][:200], data[1][:200], args)  # warm-up
-            rows.append(measure(name, data, cls, args))
-    header = [
-        "data",
-        "estimator",
-        "shape",
-        "sknc fit s",
-        "loop s (DataLoader)",
-        "loop s (slices)",
-        "ratio to DataLoader loop",
-        "ratio to slices loop",
-        "of which epochs s (history)",
-        "decoder fit s",
-    ]
-    report = "\n".join(
-        [
-            "# Training overhead: sknc fit / hand-written PyTorch loop",
-            "",
-            f"- date: {datetime.date.today()}",
-            f"- command: `python {shlex.join(sys.argv)}`",
-            f"- machine: {platform.processor() or platform.machine()}, "
-            f"torch threads {torch.get_num_threads()}, device {args.device}",
-            f"- sknc {git_state()}; torch {torch.__version__}, skorch "
-            f"{skorch.__version__}, scikit-learn {sklearn.__version__}",
-            f"- {args.epochs} epochs, median of {args.repeat}; total "
-            f"{time.perf_counter() - start:.0f} s",
-            "",
-            table(header, rows),
-        ]
+    parser = study_parser(
+        __doc__,
+        "datasets",
+        "data_dir",
+        datasets={"default": ["digits", "scene", "tmc2007"]},
     )
-    if args.out:
-        Path(args.out).write_text(report + "\n")
-    else:
-        print(report)
+    parser.add_argument(
+        "--epochs", type=positive_int, default=20, help="epochs (default: 20)"
+    )
+    parser.add_argument(
+        "--repeat",
+        type=positive_int,
+        default=3,
+        help="interleaved repeats; times are medians (default: 3)",
+    )
+    add_common_arguments(parser, "device", "threads", "out")
+    args = parser.parse_args(argv)
+    run = Run(args)
+    datasets, info = load_datasets(args.datasets, args.data_dir)
+    warm_up(args.device)
+    rows = []
+    for dataset, data in datasets.items():
+        for name in ESTIMATORS:
+            sknc_fit(name, data[0][:200], data[1][:200], args)  # warm-up
+            rows.append(measure(dataset, data, name, args))
+    settings = [
+        f"- device: {args.device}; {args.epochs} epochs, median of {args.repeat}"
+    ]
+    header = run.header(
+        "# Training overhead: sknc fit / hand-written PyTorch loop", settings
+    )
+    return run.finish(header + "\n\n" + table(HEADER, rows))
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -10,8 +10,8 @@ and writes one Markdown report (``docs/benchmarks.md``):
   only (``MultilabelStratifiedKFold(3)`` folds, ``scoring='f1_micro'``), then
   refitted on the whole training split with the chosen parameters;
 - the peers: ``MLPClassifier``, a skorch net with sknc's default backbone
-  trained with ``BCEWithLogitsLoss``, binary relevance
-  (``OneVsRestClassifier(LogisticRegression)``),
+  trained with ``BCEWithLogitsLoss`` (``sknc._bench.BCENetClassifier``),
+  binary relevance (``OneVsRestClassifier(LogisticRegression)``),
   ``ClassifierChain(LogisticRegression)``, ``KNeighborsClassifier`` and, when
   scikit-multilearn is installed, ``MLkNN``.
 
@@ -31,81 +31,59 @@ and fits both estimators with a small CNN backbone on the digits images.
 
 Examples
 --------
-    python benchmarks/bench_suite.py --threads 1 --out docs/benchmarks.md
+    python -m benchmarks.bench_suite --threads 1 --out docs/benchmarks.md
     # docs/benchmarks.md as committed (about 65 min on 2 CPUs; a stopped run
     # resumes from the checkpoint folder)
-    python benchmarks/bench_suite.py --threads 1 --seeds 3 --jobs 2 \\
+    python -m benchmarks.bench_suite --threads 1 --seeds 3 --jobs 2 \\
         --tune-max-rows 3000 --checkpoint benchmarks/results/suite_ckpt \\
         --include benchmarks/results/overhead.md --out docs/benchmarks.md
-    python benchmarks/bench_suite.py --threads 1 --datasets emotions scene \\
+    python -m benchmarks.bench_suite --threads 1 --datasets emotions scene \\
         --seeds 2 --max-epochs 10 --out /tmp/suite_smoke.md
-    python benchmarks/bench_suite.py --device cuda --amp --out docs/benchmarks.md
+    python -m benchmarks.bench_suite --device cuda --amp --out docs/benchmarks.md
 """
 
 import argparse
 import json
-import os
 import pickle
 import re
 import sys
 import time
-import traceback
 import warnings
 from pathlib import Path
 
 import numpy as np
-import skorch
 import torch
 from joblib import Parallel, delayed
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import (
-    accuracy_score,
-    f1_score,
-    hamming_loss,
-    label_ranking_average_precision_score,
-)
+from sklearn.metrics import label_ranking_average_precision_score
 from sklearn.model_selection import GridSearchCV
-from sklearn.multiclass import OneVsRestClassifier
-from sklearn.multioutput import ClassifierChain
-from sklearn.neighbors import KNeighborsClassifier
-from sklearn.neural_network import MLPClassifier
-from skorch.dataset import unpack_data
-from skorch.utils import TeeGenerator
-from threadpoolctl import threadpool_limits
 from torch import nn
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_core import (  # noqa: E402
-    DEFAULT_DATA_DIR,
-    DIGITS_TEST,
-    DIGITS_TRAIN,
-    add_device_argument,
-    cell,
-    describe,
-    git_state,
-    is_binary,
-    load_dataset,
-    log,
-    machine_header,
-    table,
-    warm_up,
-)
-from bench_decoders import DATASETS, bce_net  # noqa: E402
-
-import sknc  # noqa: E402
-from sknc._benchmark import ConstantLabels, label_scores  # noqa: E402
-from sknc.model_selection import (  # noqa: E402
+from sknc._bench import is_binary, label_scores
+from sknc.model_selection import (
     MultilabelStratifiedKFold,
     multilabel_train_test_split,
 )
 
-try:  # optional peer: scikit-multilearn's MLkNN
-    from skmultilearn.adapt import MLkNN
-except ImportError as exc:  # pragma: no cover - depends on the environment
-    MLkNN = None
-    MLKNN_IMPORT_ERROR = f"{type(exc).__name__}: {exc}"
-else:
-    MLKNN_IMPORT_ERROR = None
+from . import (
+    DATASETS,
+    DIGITS_TEST,
+    DIGITS_TRAIN,
+    MLKNN_IMPORT_ERROR,
+    Run,
+    Runner,
+    add_common_arguments,
+    cell,
+    int_cell,
+    limit_threads,
+    load_datasets,
+    log,
+    make_estimator,
+    positive_int,
+    study_parser,
+    table,
+    warm_up,
+)
+from . import METRICS as ALL_METRICS
 
 # What we found when we tried it (see benchmarks/README.md).
 MLKNN_NOTE = (
@@ -142,71 +120,12 @@ EXTRA = {
     "etf-cnn": ("FixedETFClassifier(module=SmallCNN, d=K)", "sknc", True),
 }
 ALL = {**METHODS, **EXTRA}
-METRICS = (  # key, header, format, higher is better
-    ("micro_f1", "micro-F1", "{:.3f}", True),
-    ("macro_f1", "macro-F1", "{:.3f}", True),
-    ("subset_acc", "subset acc", "{:.3f}", True),
-    ("hamming", "Hamming loss", "{:.4f}", False),
-    ("lrap", "LRAP", "{:.3f}", True),
+# key, header, format, higher is better
+METRICS = tuple(
+    (key, *ALL_METRICS[key])
+    for key in ("micro_f1", "macro_f1", "subset_acc", "hamming", "lrap")
 )
 METRIC_NAMES = {m[0]: m[1] for m in METRICS}
-
-
-# ------------------------------------------------------------ GPU readiness
-class AMPMixin:
-    """Mixed-precision training for a skorch net (``--amp``).
-
-    The forward pass and the loss run under ``torch.autocast`` (float16 on
-    CUDA, with a ``GradScaler``; bfloat16 on CPU); the optimizer steps on
-    float32 weights. Prediction stays in float32. skorch has no mixed
-    precision of its own (only through Hugging Face accelerate), and sknc
-    has no option for it, so the suite brings this mixin.
-    """
-
-    def initialize(self):
-        self.__dict__.pop("amp_scaler_", None)
-        return super().initialize()
-
-    def train_step(self, batch, **fit_params):
-        device_type = torch.device(self.device).type
-        dtype = torch.float16 if device_type == "cuda" else torch.bfloat16
-        scaler = self.__dict__.get("amp_scaler_")
-        if scaler is None:
-            scaler = torch.amp.GradScaler(device_type, enabled=dtype is torch.float16)
-            self.amp_scaler_ = scaler
-        self._zero_grad_optimizer()
-        self._set_training(True)
-        Xi, yi = unpack_data(batch)
-        with torch.autocast(device_type, dtype=dtype):
-            y_pred = self.infer(Xi, **fit_params)
-            loss = self.get_loss(y_pred, yi, X=Xi, training=True)
-        scaler.scale(loss).backward()
-        self.notify(
-            "on_grad_computed",
-            named_parameters=TeeGenerator(self.get_all_learnable_params()),
-            batch=batch,
-            training=True,
-        )
-        for name in self._optimizers:
-            scaler.step(getattr(self, name + "_"))
-        scaler.update()
-        return {"loss": loss.detach().float(), "y_pred": y_pred}
-
-
-class AMPPALClassifier(AMPMixin, sknc.PALClassifier):
-    """``PALClassifier`` trained in mixed precision."""
-
-
-class AMPFixedETFClassifier(AMPMixin, sknc.FixedETFClassifier):
-    """``FixedETFClassifier`` trained in mixed precision."""
-
-
-class AMPNeuralNet(AMPMixin, skorch.NeuralNet):
-    """skorch's ``NeuralNet`` trained in mixed precision."""
-
-
-def on_cuda(args):
-    return str(args.device).startswith("cuda")
 
 
 # ------------------------------------------------------------------ methods
@@ -238,119 +157,41 @@ class SmallCNN(nn.Module):
         return self.fc(self.conv(X.reshape(-1, 1, self.side, self.side)))
 
 
-class BCEBaseline:
-    """The BCE net of ``bench_decoders.bce_net`` with a multi-label interface."""
-
-    def __init__(self, net):
-        self.net = net
-
-    def fit(self, X, Y):
-        self.net.fit(X, np.asarray(Y, dtype=np.float32))
-        return self
-
-    def logits(self, X):
-        return np.asarray(self.net.predict_proba(X))
-
-    def predict(self, X):
-        return (self.logits(X) >= 0).astype(np.uint8)
-
-    def predict_proba(self, X):
-        return 1 / (1 + np.exp(-self.logits(X)))
-
-
-def sknc_kwargs(seed, args):
-    kwargs = {"random_state": seed, "device": args.device}
-    if args.max_epochs is not None:
-        kwargs["max_epochs"] = args.max_epochs
-    if on_cuda(args):
-        kwargs["iterator_train__pin_memory"] = True
-    return kwargs
-
-
-def sknc_class(name, args):
-    if name == "pal":
-        return AMPPALClassifier if args.amp else sknc.PALClassifier
-    return AMPFixedETFClassifier if args.amp else sknc.FixedETFClassifier
+def on_cuda(args):
+    return str(args.device).startswith("cuda")
 
 
 def build(key, seed, data, args, params=None):
     """The estimator ``key`` for ``seed`` (``params``: a tuned variant's)."""
-    X_train, Y_train = data[0], data[1]
-    n_features, K = X_train.shape[1], Y_train.shape[1]
+    n_features, K = data.X_train.shape[1], data.Y_train.shape[1]
+    options = {
+        "device": args.device,
+        "max_epochs": args.max_epochs,
+        "amp": args.amp,
+        "pin_memory": on_cuda(args),
+    }
     if key in ("pal", "etf", "pal-tuned", "etf-tuned"):
-        cls = sknc_class(key.split("-")[0], args)
-        return cls(**{**sknc_kwargs(seed, args), **(params or {})})
+        return make_estimator(key.split("-")[0], seed, **options, **(params or {}))
     if key == "pal-d512":
-        return sknc_class("pal", args)(feature_dim=512, **sknc_kwargs(seed, args))
+        return make_estimator("pal", seed, **options, feature_dim=512)
     if key == "etf-dK-1":
-        return sknc_class("etf", args)(feature_dim=K - 1, **sknc_kwargs(seed, args))
+        return make_estimator("etf", seed, **options, feature_dim=K - 1)
     if key in ("pal-cnn", "etf-cnn"):
-        side = int(round(np.sqrt(n_features)))
-        out = 64 if key == "pal-cnn" else K
-        return sknc_class(key[:3], args)(
+        return make_estimator(
+            key[:3],
+            seed,
+            **options,
             module=SmallCNN,
-            module__side=side,
-            module__out_features=out,
-            **sknc_kwargs(seed, args),
+            module__side=int(round(np.sqrt(n_features))),
+            module__out_features=64 if key == "pal-cnn" else K,
         )
-    if key == "mlp":
-        max_iter = 300 if args.max_epochs is None else args.max_epochs
-        return MLPClassifier(max_iter=max_iter, random_state=seed)
-    if key == "bce":
-        extra = {"iterator_train__pin_memory": True} if on_cuda(args) else {}
-        if args.max_epochs is not None:
-            extra["max_epochs"] = args.max_epochs
-        net_cls = AMPNeuralNet if args.amp else skorch.NeuralNet
-        return BCEBaseline(
-            bce_net(seed, n_features, K, args.device, net_cls=net_cls, **extra)
-        )
-    if key == "br-lr":
-        return OneVsRestClassifier(LogisticRegression(max_iter=1000))
-    if key == "cc-lr":
-        return ConstantLabels(ClassifierChain(LogisticRegression(max_iter=1000)))
-    if key == "knn":
-        return KNeighborsClassifier()
-    if key == "mlknn":
-        if MLkNN is None:
-            raise RuntimeError(
-                f"scikit-multilearn is not importable ({MLKNN_IMPORT_ERROR})"
-            )
-        return MLkNN()
+    if key in METHODS:  # the peers; the BCE net trains in float32 (no amp)
+        return make_estimator(key, seed, device=args.device, max_epochs=args.max_epochs)
     raise ValueError(f"unknown method {key!r}")
 
 
-def linear_params(est):
-    return sum(e.coef_.size + e.intercept_.size for e in est if hasattr(e, "coef_"))
-
-
-def n_params(est):
-    """Trainable parameters, or None for a non-parametric method."""
-    if hasattr(est, "n_trainable_params_"):
-        return int(est.n_trainable_params_)
-    if isinstance(est, MLPClassifier):
-        return int(
-            sum(c.size for c in est.coefs_) + sum(b.size for b in est.intercepts_)
-        )
-    if isinstance(est, BCEBaseline):
-        return sum(p.numel() for p in est.net.module_.parameters() if p.requires_grad)
-    if isinstance(est, OneVsRestClassifier):
-        return int(linear_params(est.estimators_))
-    if isinstance(est, ConstantLabels):
-        inner = est.estimator_
-        return 0 if inner is None else int(linear_params(inner.estimators_))
-    return None
-
-
-def scores(Y_true, Y_pred, Y_score):
-    Y_pred = np.asarray(Y_pred).astype(np.uint8)
-    return {
-        "micro_f1": f1_score(Y_true, Y_pred, average="micro", zero_division=0),
-        "macro_f1": f1_score(Y_true, Y_pred, average="macro", zero_division=0),
-        "subset_acc": accuracy_score(Y_true, Y_pred),
-        "hamming": hamming_loss(Y_true, Y_pred),
-        "lrap": label_ranking_average_precision_score(Y_true, Y_score),
-        "pred_card": float(Y_pred.sum(1).mean()),
-    }
+def label(key):
+    return ALL[key][0]
 
 
 def duration(seconds):
@@ -371,91 +212,49 @@ def fmt_params(params):
 
 
 # -------------------------------------------------------------------- runner
-class Suite:
-    """Fit and score methods; cache results; record failures and warnings."""
+class Suite(Runner):
+    """The runner of the suite, with the grid searches of the tuned variants.
+
+    Records failures and goes on; keeps the search summaries (``tuning``) and,
+    for results reused from ``--checkpoint``, the checkout that computed them
+    (``reused``).
+    """
 
     def __init__(self, args):
+        super().__init__(
+            label=label,
+            catch_errors=True,
+            verbose_errors=getattr(args, "verbose_errors", False),
+        )
         self.args = args
-        self.results = {}  # (dataset, key) -> list of per-seed dicts
-        self.failures = []  # (dataset, label, seed, error)
-        self.warnings = {}
-        self.tuning = {}  # (dataset, key) -> search summary
+        self.tuning = {}  # (dataset, key) -> search summaries
         self.reused = {}  # dataset -> (checkout, seconds) of a reused checkpoint
+
+    def build(self, key, seed, data, params):
+        return build(key, seed, data, self.args, params)
+
+    def measure(self, est, data, Y_pred):
+        if not hasattr(est, "decoder_"):
+            return {}
+        # sknc: the LRAP of the decoder's probabilities too
+        proba = label_scores(est, data.X_test, response="proba")
+        return {"lrap_proba": label_ranking_average_precision_score(data.Y_test, proba)}
 
     def merge(self, other):
         """Add the results of a suite run on other data sets."""
-        self.results.update(other.results)
-        self.failures += other.failures
-        for entry, count in other.warnings.items():
-            self.warnings[entry] = self.warnings.get(entry, 0) + count
+        super().merge(other)
         self.tuning.update(other.tuning)
         self.reused.update(other.reused)
 
-    def label(self, key):
-        return ALL[key][0]
-
-    def _record_warnings(self, dataset, key, caught):
-        for w in caught:
-            text = warning_text(w.message)
-            entry = (dataset, self.label(key), w.category.__name__, text)
-            self.warnings[entry] = self.warnings.get(entry, 0) + 1
-
-    def _fail(self, dataset, key, seed, exc):
-        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-        error = f"{type(exc).__name__}: {' '.join(lines[:1])}"
-        if len(lines) > 2:  # e.g. GridSearchCV's: the cause is on the last line
-            error += f" ... {lines[-1]}"
-        self.failures.append((dataset, self.label(key), seed, error[:300]))
-        log(f"  [error] {dataset} {self.label(key)} seed={seed}: {error[:200]}")
-        if self.args.verbose_errors:
-            traceback.print_exc()
-
-    def fit_one(self, dataset, data, key, seed, params=None):
-        X_train, Y_train, X_test, Y_test = data
-        try:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                est = build(key, seed, data, self.args, params)
-                start = time.perf_counter()
-                est.fit(X_train, Y_train)
-                fit_s = time.perf_counter() - start
-                start = time.perf_counter()
-                Y_pred = est.predict(X_test)
-                predict_s = time.perf_counter() - start
-                if hasattr(Y_pred, "toarray"):
-                    Y_pred = Y_pred.toarray()
-                result = {
-                    **scores(Y_test, Y_pred, label_scores(est, X_test)),
-                    "fit_s": fit_s,
-                    "predict_s": predict_s,
-                    "params": n_params(est),
-                }
-                if hasattr(est, "decoder_"):  # sknc: LRAP of the decoder's proba
-                    result["lrap_proba"] = label_ranking_average_precision_score(
-                        Y_test, label_scores(est, X_test, response="proba")
-                    )
-            self._record_warnings(dataset, key, caught)
-        except Exception as exc:  # one failure must not end the run
-            self._fail(dataset, key, seed, exc)
-            return None
-        log(
-            f"  {dataset:9s} {self.label(key):42s} seed={seed} fit {fit_s:7.1f}s  "
-            f"micro-F1 {result['micro_f1']:.3f}  subset {result['subset_acc']:.3f}"
-        )
-        return result
-
-    def run(self, dataset, data, key):
+    def run_method(self, dataset, data, key):
         """Per-seed results of ``key`` on ``dataset`` (cached)."""
-        if (dataset, key) in self.results:
-            return self.results[(dataset, key)]
         seeds = range(self.args.seeds) if ALL[key][2] else [0]
-        if key.endswith("-tuned"):
+        if not key.endswith("-tuned"):
+            return self.run(dataset, data, key, seeds)
+        if (dataset, key) not in self.results:
             res = [self.fit_tuned(dataset, data, key, seed) for seed in seeds]
-        else:
-            res = [self.fit_one(dataset, data, key, seed) for seed in seeds]
-        res = [r for r in res if r is not None]
-        self.results[(dataset, key)] = res
-        return res
+            self.results[(dataset, key)] = [r for r in res if r is not None]
+        return self.results[(dataset, key)]
 
     # ------------------------------------------------------------ tuning
     def grid(self, key):
@@ -499,7 +298,7 @@ class Suite:
             start = time.perf_counter()
             search.fit(X, Y)
             search_s = time.perf_counter() - start
-        self._record_warnings(dataset, key, caught)
+        self.record_warnings(dataset, key, caught)
         log(
             f"  [tune] done in {search_s:.0f} s: {fmt_params(search.best_params_)} "
             f"(CV micro-F1 {search.best_score_:.3f})"
@@ -521,19 +320,9 @@ class Suite:
                 self.tuning.setdefault(entry, []).append(summary)
             params = self.tuning[entry][-1]["params"]
         except Exception as exc:
-            self._fail(dataset, key, seed, exc)
+            self.fail(dataset, key, seed, exc)
             return None
         return self.fit_one(dataset, data, key, seed, params=params)
-
-
-def warning_text(message):
-    """A warning's first lines, with label lists elided so that they group."""
-    lines = [line.strip() for line in str(message).splitlines() if line.strip()]
-    text = " ".join(lines[:2])
-    text = re.sub(r"\[[^\]]*\](\.\.\.)?", "[...]", text)
-    text = re.sub(r"Label not \d+ is", "Label not <k> is", text)
-    text = re.sub(r"^\d+ label\(s\) never", "<n> label(s) never", text)
-    return text[:200]
 
 
 # ----------------------------------------------------------------- reporting
@@ -551,13 +340,6 @@ def bold_best(rows, values, higher):
 
 def mean_of(res, key):
     return float(np.mean([r[key] for r in res])) if res else None
-
-
-def params_cell(res):
-    values = sorted({r["params"] for r in res})
-    if not values or values == [None]:
-        return "—"
-    return "/".join(f"{v:,}" for v in values)
 
 
 def method_keys(args):
@@ -583,7 +365,7 @@ def dataset_section(suite, name, data, info):
             cell(res, "pred_card", "{:.2f}"),
             cell(res, "fit_s", "{:.1f}"),
             cell(res, "predict_s", "{:.3f}"),
-            params_cell(res),
+            int_cell(res, "params"),
         ]
         rows.append(row)
     bold_best(rows, values, [m[3] for m in METRICS])
@@ -844,7 +626,7 @@ def efficiency_section(suite, datasets):
                 [
                     name,
                     label,
-                    params_cell(res),
+                    int_cell(res, "params"),
                     "ref" if is_ref else f"{100 * (1 - params / ref_p):.1f}%",
                     cell(res, "micro_f1"),
                     "ref" if is_ref else f"{100 * dm:+.1f}",
@@ -902,7 +684,7 @@ def cnn_section(suite, datasets):
             [
                 estimator,
                 backbone,
-                params_cell(res),
+                int_cell(res, "params"),
                 cell(res, "micro_f1"),
                 cell(res, "subset_acc"),
                 cell(res, "lrap"),
@@ -948,7 +730,7 @@ def failures_section(suite):
         )
     else:
         parts.append("None.")
-    if suite.args.mlknn_requested and MLkNN is None:
+    if suite.args.mlknn_requested and MLKNN_IMPORT_ERROR:
         parts.append(
             f"MLkNN was not run: scikit-multilearn is not installed "
             f"(`{MLKNN_IMPORT_ERROR}`). When tried in a separate environment, "
@@ -956,18 +738,6 @@ def failures_section(suite):
             + "."
         )
     return "\n\n".join(parts)
-
-
-def warnings_section(suite):
-    if not suite.warnings:
-        return "## Warnings raised during fit/predict\n\nNone."
-    rows = [
-        [d, m, c, n, t.replace("|", "\\|")]
-        for (d, m, c, t), n in sorted(suite.warnings.items())
-    ]
-    return "## Warnings raised during fit/predict\n\n" + table(
-        ["dataset", "method", "category", "count", "message"], rows
-    )
 
 
 def settings_lines(args):
@@ -980,7 +750,7 @@ def settings_lines(args):
         "MLkNN: "
         + (
             "run (scikit-multilearn importable)"
-            if MLkNN is not None
+            if MLKNN_IMPORT_ERROR is None
             else "not run, scikit-multilearn is not installed; " + MLKNN_NOTE
         )
         if args.mlknn_requested
@@ -994,7 +764,11 @@ def settings_lines(args):
             if on_cuda(args)
             else ""
         )
-        + (", mixed-precision training (--amp)" if args.amp else "")
+        + (
+            ", mixed-precision training of the sknc estimators (--amp)"
+            if args.amp
+            else ""
+        )
         + f"; seeds: {args.seeds} (0..{args.seeds - 1}) for the neural methods, "
         "whose cells are mean ± std (population) over seeds; the deterministic "
         "methods (logistic regression, chains, k-NN, MLkNN) run once",
@@ -1003,7 +777,7 @@ def settings_lines(args):
         "- peers: MLPClassifier(max_iter=300); BCE net = sknc's default backbone "
         "(MLP 512, batch norm, 256 features) + linear head, BCEWithLogitsLoss, "
         "AdamW lr 1e-3, weight decay 5e-4, 100 epochs, batch 128, threshold 0.5 "
-        "(`bench_decoders.bce_net`); OneVsRestClassifier(LogisticRegression("
+        "(`sknc._bench.BCENetClassifier`); OneVsRestClassifier(LogisticRegression("
         "max_iter=1000)); ClassifierChain(LogisticRegression(max_iter=1000)) in "
         "label order, labels constant in training predicted as that constant; "
         "KNeighborsClassifier() (5 neighbours); " + mlknn,
@@ -1033,10 +807,10 @@ def settings_lines(args):
             else ""
         ),
         "- LRAP scores, as scikit-learn's ranking scorers choose them: "
-        "`decision_function` where there is one (sknc: the logits), else "
-        "`predict_proba` (one-vs-rest, whose margin for a label constant in "
-        "training is 0 and would outrank the others; MLP; BCE net: sigmoid of "
-        "the logits; chain; k-NN: the neighbours' vote for 1). Below each table, "
+        "`decision_function` where there is one (sknc and the BCE net: the "
+        "logits), else `predict_proba` (one-vs-rest, whose margin for a label "
+        "constant in training is 0 and would outrank the others; MLP; chain; "
+        "k-NN: the neighbours' vote for 1). Below each table, "
         "sknc's LRAP from `predict_proba` (the decoder's probabilities)",
         "- preprocessing: official train/test splits; StandardScaler fitted on "
         "the training part, except for data sets whose training features are "
@@ -1062,11 +836,8 @@ def run_datasets(args, datasets):
 
     A top-level function so that ``--jobs`` can run it in worker processes.
     """
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
-        threadpool_limits(args.threads)
-    # one-off torch set-up outside the timings
-    warm_up(args)
+    limit_threads(args.threads)
+    warm_up(args.device)  # one-off torch set-up outside the timings
     suite = Suite(args)
     for name, data in datasets.items():
         saved = checkpoint_path(args, name)
@@ -1079,17 +850,17 @@ def run_datasets(args, datasets):
         log(f"[dataset] {name}")
         # defaults and peers first: the tuning estimate uses the default's time
         for key in sorted(args.methods, key=lambda k: k.endswith("-tuned")):
-            done.run(name, data, key)
+            done.run_method(name, data, key)
         if not args.skip_efficiency:
             for key in ("pal", "pal-d512", "etf", "etf-dK-1"):
-                done.run(name, data, key)
+                done.run_method(name, data, key)
         if name == "digits" and not args.skip_cnn:
             for key in ("pal", "pal-cnn", "etf", "etf-cnn"):
-                done.run(name, data, key)
+                done.run_method(name, data, key)
         seconds = time.perf_counter() - t0
         log(f"[dataset] {name} done in {seconds:.0f} s")
         if saved is not None:
-            save_checkpoint(done, saved, seconds)
+            save_checkpoint(done, saved, args.git, seconds)
         suite.merge(done)
     return suite
 
@@ -1106,10 +877,10 @@ def checkpoint_path(args, name):
     return Path(args.checkpoint) / f"{name}.pkl"
 
 
-def save_checkpoint(suite, path, seconds):
+def save_checkpoint(suite, path, git, seconds):
     keys = ("results", "failures", "warnings", "tuning")
     state = {k: getattr(suite, k) for k in keys}
-    state["git"] = suite.args.git
+    state["git"] = git
     state["seconds"] = seconds
     path.parent.mkdir(parents=True, exist_ok=True)
     # write then rename, so that a run stopped mid-write leaves no broken file
@@ -1128,23 +899,11 @@ def load_checkpoint(path, name):
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0],
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument(
-        "--datasets",
-        nargs="+",
-        choices=DATASETS,
-        default=list(DATASETS),
-        metavar="NAME",
-        help="any of " + " ".join(DATASETS) + " (default: all)",
-    )
-    parser.add_argument(
-        "--data-dir",
-        default=str(DEFAULT_DATA_DIR),
-        help="folder of the <name>.npz files (default: ../shared/data from the "
-        "repository root); a missing folder or file is skipped with a message",
+    parser = study_parser(
+        __doc__,
+        "datasets",
+        "data_dir",
+        datasets={"help": "any of " + " ".join(DATASETS) + " (default: all)"},
     )
     parser.add_argument(
         "--methods",
@@ -1158,7 +917,7 @@ def parse_args(argv=None):
     parser.add_argument("--skip-tuned", action="store_true", help="no grid searches")
     parser.add_argument(
         "--jobs",
-        type=int,
+        type=positive_int,
         default=1,
         help="data sets fitted in parallel worker processes (with --threads 1, "
         "one core each); fit times are then taken on a busier machine",
@@ -1169,22 +928,28 @@ def parse_args(argv=None):
         help="no parameter-efficiency fits (PAL d=512, ETF d=K-1)",
     )
     parser.add_argument("--skip-cnn", action="store_true", help="no CNN section")
-    parser.add_argument(
-        "--seeds", type=int, default=3, help="seeds 0..N-1 for the neural methods"
+    add_common_arguments(
+        parser,
+        "seeds",
+        "device",
+        seeds={
+            "default": 3,
+            "help": "seeds 0..N-1 for the neural methods (default: 3)",
+        },
     )
-    add_device_argument(parser)
     parser.add_argument(
         "--amp",
         action="store_true",
-        help="mixed-precision training of the torch methods (float16 on CUDA, "
-        "bfloat16 on CPU)",
+        help="mixed-precision training of the sknc estimators (float16 on CUDA, "
+        "bfloat16 on CPU); the BCE net trains in float32",
     )
-    parser.add_argument(
-        "--max-epochs",
-        type=int,
-        default=None,
-        help="epochs of every neural method (sknc, BCE net, MLPClassifier's "
-        "max_iter), e.g. for a smoke run (default: their defaults)",
+    add_common_arguments(
+        parser,
+        "max_epochs",
+        max_epochs={
+            "help": "epochs of every neural method (sknc, BCE net, MLPClassifier's "
+            "max_iter), e.g. for a smoke run (default: their defaults)"
+        },
     )
     parser.add_argument(
         "--tune-folds", type=int, default=3, help="folds of the grid searches"
@@ -1199,7 +964,7 @@ def parse_args(argv=None):
     )
     parser.add_argument(
         "--tune-max-rows",
-        type=int,
+        type=positive_int,
         default=None,
         help="search on a stratified subsample of at most this many training "
         "rows (the final fit uses all of them); default: all rows",
@@ -1222,13 +987,7 @@ def parse_args(argv=None):
         default=ETF_GRID,
         help=f"FixedETFClassifier grid as JSON (default: {json.dumps(ETF_GRID)})",
     )
-    parser.add_argument(
-        "--threads",
-        type=int,
-        default=None,
-        help="limit torch and BLAS/OpenMP threads (use 1 on a shared machine)",
-    )
-    parser.add_argument("--out", default=None, help="Markdown file (default: stdout)")
+    add_common_arguments(parser, "threads", "out")
     parser.add_argument(
         "--analysis",
         default=str(Path(__file__).resolve().parent / "suite_analysis.md"),
@@ -1241,7 +1000,7 @@ def parse_args(argv=None):
         nargs="+",
         default=[],
         metavar="FILE",
-        help="Markdown reports of other benchmarks (e.g. bench_overhead.py's) "
+        help="Markdown reports of other benchmarks (e.g. bench_overhead's) "
         "appended to this one, their headings one level down",
     )
     parser.add_argument(
@@ -1258,8 +1017,6 @@ def parse_args(argv=None):
         help="print the traceback of every failure to stderr",
     )
     args = parser.parse_args(argv)
-    if args.seeds < 1:
-        parser.error("--seeds must be at least 1")
     if args.tune_folds < 2:
         parser.error("--tune-folds must be at least 2")
     if args.skip_tuned:
@@ -1268,40 +1025,28 @@ def parse_args(argv=None):
     return args
 
 
+def dataset_notes(name, data):
+    binary = is_binary(data.X_train)
+    never = int((data.Y_train.sum(0) == 0).sum())
+    return ("binary features, not scaled" if binary else "StandardScaler") + (
+        f"; {never} labels never positive in training" if never else ""
+    )
+
+
 def main(argv=None):
     args = parse_args(argv)
-    args.load_at_start = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
-    args.git = git_state()
-    if args.threads is not None:
-        torch.set_num_threads(args.threads)
-        threadpool_limits(args.threads)
-    start = time.perf_counter()
-    datasets, info = {}, {}
-    for name in args.datasets:
-        data = load_dataset(name, args.data_dir, scale="auto")
-        if data is None:
-            path = Path(args.data_dir) / f"{name}.npz"
-            info[name] = f"skipped, not found: {path}"
-            continue
-        binary = is_binary(data[0])
-        never = int((data[1].sum(0) == 0).sum())
-        info[name] = (
-            describe(data)
-            + ("; binary features, not scaled" if binary else "; StandardScaler")
-            + (f"; {never} labels never positive in training" if never else "")
-        )
-        datasets[name] = data
-        log(f"[load] {name}: {info[name]}")
-    if not datasets:
-        log("No dataset could be loaded; nothing to do.")
-        return 1
+    run = Run(args)
+    args.git = run.git  # for the checkpoints, written by the workers too
+    datasets, info = load_datasets(
+        args.datasets, args.data_dir, scaling="auto", notes=dataset_notes
+    )
     args.mlknn_requested = "mlknn" in args.methods
-    if args.mlknn_requested and MLkNN is None:
+    if args.mlknn_requested and MLKNN_IMPORT_ERROR:
         log(f"[note] MLkNN skipped: scikit-multilearn not importable; {MLKNN_NOTE}")
         args.methods.remove("mlknn")
 
     # largest first, so that parallel workers finish at about the same time
-    order = sorted(datasets, key=lambda n: -datasets[n][0].shape[0])
+    order = sorted(datasets, key=lambda n: -datasets[n].X_train.shape[0])
     if args.jobs > 1:
         parts = Parallel(n_jobs=args.jobs, backend="loky")(
             delayed(run_datasets)(args, {name: datasets[name]}) for name in order
@@ -1316,13 +1061,13 @@ def main(argv=None):
         by_checkout = {}
         for name, (checkout, _) in suite.reused.items():
             by_checkout.setdefault(checkout, []).append(name)
-        args.git += "; results reused from `--checkpoint`: " + "; ".join(
+        run.git += "; results reused from `--checkpoint`: " + "; ".join(
             f"{', '.join(names)} computed at {checkout}"
             for checkout, names in sorted(by_checkout.items())
         )
         seconds = [s for _, s in suite.reused.values() if s is not None]
         if seconds:
-            args.git += (
+            run.git += (
                 f" (their fits took {sum(seconds):.0f} s in all, summed over data sets)"
             )
 
@@ -1339,25 +1084,13 @@ def main(argv=None):
         sections.append(cnn_section(suite, datasets))
     sections += [included_section(path) for path in args.include]
     sections.append("## Settings\n\n" + "\n".join(settings_lines(args)))
-    sections += [failures_section(suite), warnings_section(suite)]
-    total_s = time.perf_counter() - start
-    header = machine_header(
-        args,
+    sections += [failures_section(suite), suite.warnings_section()]
+    header = run.header(
+        "# sknc benchmark suite: sknc against the usual multi-label estimators",
+        ["- settings: see the section Settings at the end"],
         info,
-        total_s,
-        title="# sknc benchmark suite: sknc against the usual multi-label estimators",
-        settings=["- settings: see the section Settings at the end"],
     )
-    report = "\n\n".join([header] + sections).rstrip() + "\n"
-    if args.out:
-        out = Path(args.out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(report)
-        log(f"[done] {total_s:.0f} s; report written to {out}")
-    else:
-        sys.stdout.write(report)
-        log(f"[done] {total_s:.0f} s")
-    return 0
+    return run.finish("\n\n".join([header, *sections]))
 
 
 if __name__ == "__main__":

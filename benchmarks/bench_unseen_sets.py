@@ -12,53 +12,64 @@ the other test samples, the fitted rho_2, and the number of prototypes.
 
 Examples
 --------
-    python benchmarks/bench_unseen_sets.py --threads 1
-    python benchmarks/bench_unseen_sets.py --device cuda
+    python -m benchmarks.bench_unseen_sets --threads 1
+    python -m benchmarks.bench_unseen_sets --device cuda
 """
 
-import argparse
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 from sklearn.base import clone
-from sklearn.preprocessing import StandardScaler
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_core import (  # noqa: E402
-    add_device_argument,
-    git_state,
+from sknc import ONNDecoder
+from sknc._bench import preprocess
+from sknc.datasets import make_multilabel_digits
+
+from . import (
+    Run,
+    add_common_arguments,
     log,
+    make_estimator,
+    network_outputs,
+    positive_int,
+    study_parser,
     table,
 )
-
-import sknc  # noqa: E402
-from sknc import ONNDecoder  # noqa: E402
-from sknc.datasets import make_multilabel_digits  # noqa: E402
 
 HELD_OUT = [(0, 1), (2, 3), (4, 5)]
 
 
-def outputs(clf, X, device):
-    """Logits and features of ``clf`` as tensors on ``device`` (the decoders')."""
-    logits = torch.as_tensor(clf.decision_function(X), dtype=torch.float32)
-    return logits.to(device), torch.as_tensor(clf.transform(X)).to(device)
-
-
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--max-epochs", type=int, default=60)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--n-single", type=int, default=3000)
-    parser.add_argument("--per-pair", type=int, default=60)
-    parser.add_argument("--max-shift", type=int, default=2)
-    add_device_argument(parser)
+    parser = study_parser(
+        __doc__,
+        "threads",
+        "max_epochs",
+        "seed",
+        max_epochs={"default": 60, "help": "max_epochs (default: 60)"},
+    )
+    parser.add_argument(
+        "--n-single",
+        type=positive_int,
+        default=3000,
+        help="single digits for training (default: 3000)",
+    )
+    parser.add_argument(
+        "--per-pair",
+        type=positive_int,
+        default=60,
+        help="training samples per pair not held out (default: 60)",
+    )
+    parser.add_argument(
+        "--max-shift",
+        type=int,
+        default=2,
+        help="make_multilabel_digits' max_shift (default: 2)",
+    )
+    add_common_arguments(parser, "device", "out")
     args = parser.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    run = Run(args)
     n_pairs_train = (45 - len(HELD_OUT)) * args.per_pair
     X, Y = make_multilabel_digits(
         n_samples={1: args.n_single, 2: n_pairs_train},
@@ -71,30 +82,27 @@ def main(argv=None):
         max_shift=args.max_shift,
         random_state=args.seed + 1,
     )
-    scaler = StandardScaler().fit(X)
-    X, X_test = scaler.transform(X), scaler.transform(X_test)
+    X, X_test, _ = preprocess(X, X_test, "standard")
     held = np.zeros(len(Y_test), dtype=bool)
     for a, b in HELD_OUT:
         held |= (Y_test[:, a] == 1) & (Y_test[:, b] == 1)
     log(f"train {X.shape}, test {X_test.shape}, held-out test rows {held.sum()}")
 
-    estimators = {
-        "FixedETFClassifier (d=10)": sknc.FixedETFClassifier,
-        "PALClassifier (d=256)": sknc.PALClassifier,
-    }
+    estimators = {"FixedETFClassifier (d=10)": "etf", "PALClassifier (d=256)": "pal"}
     decoders = {
         "observed": ONNDecoder(candidates="observed"),
         "both": ONNDecoder(candidates="both", max_multiplicity=2),
         "synthesized": ONNDecoder(candidates="synthesized", max_multiplicity=2),
     }
     rows = []
-    for est_name, cls in estimators.items():
+    for est_name, key in estimators.items():
         t0 = time.perf_counter()
-        clf = cls(
-            max_epochs=args.max_epochs, random_state=args.seed, device=args.device
+        clf = make_estimator(
+            key, args.seed, device=args.device, max_epochs=args.max_epochs
         ).fit(X, Y)
         log(f"{est_name}: fitted in {time.perf_counter() - t0:.0f} s")
-        train, test = outputs(clf, X, args.device), outputs(clf, X_test, args.device)
+        train = network_outputs(clf, X, args.device)
+        test = network_outputs(clf, X_test, args.device)
         for dec_name, template in decoders.items():
             dec = clone(template).fit(*train, torch.as_tensor(Y, device=args.device))
             pred = dec.predict(*test).cpu().numpy()
@@ -109,27 +117,25 @@ def main(argv=None):
                     len(dec.prototypes_),
                 ]
             )
-    print(
-        f"# Unseen label sets (digits; held-out pairs {HELD_OUT}; "
-        f"{args.n_single} single digits + {args.per_pair} per other pair for "
-        f"training, max_shift={args.max_shift}, max_epochs={args.max_epochs}, "
-        f"seed {args.seed}; device: {args.device}; "
-        f"sknc {git_state()})\n"
+    settings = [
+        f"- digits; held-out pairs {HELD_OUT}; {args.n_single} single digits + "
+        f"{args.per_pair} per other pair for training, max_shift={args.max_shift}, "
+        f"max_epochs={args.max_epochs}, seed {args.seed}; device: {args.device}"
+    ]
+    header = run.header("# Unseen label sets", settings)
+    body = table(
+        [
+            "estimator",
+            "ONN candidates",
+            f"exact match, held-out pairs ({held.sum()} rows)",
+            f"exact match, other rows ({(~held).sum()})",
+            "fitted rho_2",
+            "prototypes",
+        ],
+        rows,
     )
-    print(
-        table(
-            [
-                "estimator",
-                "ONN candidates",
-                f"exact match, held-out pairs ({held.sum()} rows)",
-                f"exact match, other rows ({(~held).sum()})",
-                "fitted rho_2",
-                "prototypes",
-            ],
-            rows,
-        )
-    )
+    return run.finish(header + "\n\n" + body)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

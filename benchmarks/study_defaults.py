@@ -5,20 +5,26 @@ Every data set's *training* part is split once more (iterative stratification,
 on the 75 % and scored on the 25 %, next to the peers of the benchmark suite
 (binary relevance and classifier chains of logistic regression, k-NN,
 ``MLPClassifier``, a BCE net with the same backbone). The official test parts
-are never read. Each fitted net is decoded by several decoders on the same
+are never used. Each fitted net is decoded by several decoders on the same
 outputs, so one fit scores them all.
 
 Features: ``StandardScaler`` unless every value is 0 or 1 (word indicators
-stay as they are), as in ``bench_suite.py``. tmc2007's training part is
+stay as they are), as in ``bench_suite``. tmc2007's training part is
 subsampled to ``--max-rows`` rows to keep a configuration under a minute.
+Results are appended to ``--out`` as JSON lines: ``dataset``, ``method``
+(``<config>/<decoder>`` or ``peer/<name>``), ``seed``, the scores of
+``benchmarks._methods.scores`` (``micro_f1``, ``macro_f1``, ``example_f1``,
+``subset_acc``, ``hamming``, ...) and, for a configuration's first decoder
+and the peers, ``fit_s``.
 
 Examples
 --------
-    python benchmarks/study_defaults.py --threads 1 --configs base dropout0.2
-    python benchmarks/study_defaults.py --threads 1 --peers --datasets scene
+    python -m benchmarks.study_defaults --threads 1 --configs base dropout0.2 \\
+        --out benchmarks/results/study/r.jsonl
+    python -m benchmarks.study_defaults --threads 1 --peers --datasets scene \\
+        --out benchmarks/results/study/r.jsonl
 """
 
-import argparse
 import json
 import sys
 import time
@@ -29,18 +35,22 @@ import numpy as np
 import sklearn
 import torch
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.metrics import f1_score
-from sklearn.preprocessing import StandardScaler
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_core import DEFAULT_DATA_DIR, log  # noqa: E402
-from bench_decoders import DATASETS, bce_net  # noqa: E402
+from sknc import KNNDecoder, ONNDecoder, ThresholdDecoder, TopKDecoder
+from sknc._bench import ConstantLabels, preprocess
+from sknc.model_selection import MultilabelStratifiedShuffleSplit
 
-import sknc  # noqa: E402
-from sknc import KNNDecoder, ONNDecoder, ThresholdDecoder, TopKDecoder  # noqa: E402
-from sknc._benchmark import ConstantLabels  # noqa: E402
-from sknc.datasets import make_multilabel_digits  # noqa: E402
-from sknc.model_selection import MultilabelStratifiedShuffleSplit  # noqa: E402
+from . import (
+    add_common_arguments,
+    limit_threads,
+    load_dataset,
+    log,
+    make_estimator,
+    network_outputs,
+    positive_int,
+    scores,
+    study_parser,
+)
 
 CONFIGS = {
     "base": {},
@@ -84,53 +94,30 @@ DECODERS = {
 
 
 def load(name, data_dir, max_rows):
-    if name == "digits":
-        X, Y = make_multilabel_digits(n_samples=(1000, 1000), random_state=0)
-    else:
-        path = Path(data_dir) / f"{name}.npz"
-        if not path.is_file():
-            log(f"[skip] {name}: not found: {path}")
-            return None
-        with np.load(path) as data:
-            X, Y = data["X_train"], data["Y_train"]
-    X, Y = np.asarray(X, dtype=np.float32), np.asarray(Y).astype(np.uint8)
+    """The training part of ``name``, split 75 % / 25 %; None if missing."""
+    data = load_dataset(name, data_dir, scaling="none")
+    if data is None:
+        return None
+    X, Y = data.X_train, data.Y_train
     if len(X) > max_rows:
         keep = np.random.RandomState(0).choice(len(X), max_rows, replace=False)
         X, Y = X[np.sort(keep)], Y[np.sort(keep)]
     split = MultilabelStratifiedShuffleSplit(n_splits=1, test_size=0.25, random_state=0)
     tr, va = next(split.split(X, Y))
-    X_tr, X_va = X[tr], X[va]
-    binary = bool(np.isin(X_tr, (0, 1)).all())
-    if not binary:
-        scaler = StandardScaler().fit(X_tr)
-        X_tr = scaler.transform(X_tr).astype(np.float32)
-        X_va = scaler.transform(X_va).astype(np.float32)
-    return X_tr, Y[tr], X_va, Y[va], binary
-
-
-def scores(Y, pred):
-    pred = np.asarray(pred).astype(np.uint8)
-    return {
-        "micro": f1_score(Y, pred, average="micro", zero_division=0),
-        "macro": f1_score(Y, pred, average="macro", zero_division=0),
-        "subset": float((pred == Y).all(1).mean()),
-    }
+    X_tr, X_va, _ = preprocess(X[tr], X[va], "auto")
+    return X_tr, Y[tr], X_va, Y[va]
 
 
 def run_config(name, data, seed, device, save_features=None):
-    X_tr, Y_tr, X_va, Y_va, _ = data
+    X_tr, Y_tr, X_va, Y_va = data
     kwargs = dict(CONFIGS[name])
-    cls = sknc.PALClassifier
-    if kwargs.pop("estimator", None) == "etf":
-        cls = sknc.FixedETFClassifier
-    clf = cls(random_state=seed, device=device, **kwargs)
+    key = kwargs.pop("estimator", "pal")
+    clf = make_estimator(key, seed, device=device, **kwargs)
     t = time.perf_counter()
     clf.fit(X_tr, Y_tr)
     fit_s = time.perf_counter() - t
-    z_tr = torch.as_tensor(clf.decision_function(X_tr), dtype=torch.float32)
-    h_tr = torch.as_tensor(clf.transform(X_tr))
-    z_va = torch.as_tensor(clf.decision_function(X_va), dtype=torch.float32)
-    h_va = torch.as_tensor(clf.transform(X_va))
+    z_tr, h_tr = network_outputs(clf, X_tr)
+    z_va, h_va = network_outputs(clf, X_va)
     if save_features is not None:
         # decoders can then be compared offline without refitting the net
         np.savez_compressed(
@@ -147,49 +134,44 @@ def run_config(name, data, seed, device, save_features=None):
 
 
 def run_peers(data, seed, device):
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.multiclass import OneVsRestClassifier
-    from sklearn.multioutput import ClassifierChain
-    from sklearn.neighbors import KNeighborsClassifier
-    from sklearn.neural_network import MLPClassifier
-
-    X_tr, Y_tr, X_va, Y_va, _ = data
+    X_tr, Y_tr, X_va, Y_va = data
     out = {}
-    peers = {
-        "peer/ovr-lr": OneVsRestClassifier(LogisticRegression(max_iter=1000)),
-        "peer/cc-lr": ClassifierChain(
-            LogisticRegression(max_iter=1000), random_state=seed
-        ),
-        "peer/knn": KNeighborsClassifier(),
-        "peer/mlp": MLPClassifier(max_iter=300, random_state=seed),
-    }
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        for name, est in peers.items():
+        for key in ("ovr-lr", "cc-lr", "knn", "mlp"):
             t = time.perf_counter()
             # labels constant in training (a logistic regression needs both
             # classes) are predicted as that constant
-            est = ConstantLabels(est).fit(X_tr, Y_tr)
-            out[name] = scores(Y_va, est.predict(X_va))
-            out[name]["fit_s"] = time.perf_counter() - t
-    net = bce_net(seed, X_tr.shape[1], Y_tr.shape[1], device)
-    net.fit(X_tr, Y_tr.astype(np.float32))
-    logits = net.predict_proba(X_va)
-    out["peer/bce"] = scores(Y_va, logits >= 0)
+            est = ConstantLabels(make_estimator(key, seed)).fit(X_tr, Y_tr)
+            out[f"peer/{key}"] = scores(Y_va, est.predict(X_va))
+            out[f"peer/{key}"]["fit_s"] = time.perf_counter() - t
+    bce = make_estimator("bce", seed, device=device).fit(X_tr, Y_tr)
+    out["peer/bce"] = scores(Y_va, bce.predict(X_va))
     return out
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--datasets", nargs="+", default=list(DATASETS))
-    parser.add_argument("--data-dir", default=str(DEFAULT_DATA_DIR))
-    parser.add_argument("--configs", nargs="*", default=["base"])
-    parser.add_argument("--peers", action="store_true")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--threads", type=int, default=None)
-    parser.add_argument("--max-rows", type=int, default=8000)
-    parser.add_argument("--out", required=True, help="JSON lines file (appended)")
+    parser = study_parser(__doc__, "datasets", "data_dir")
+    parser.add_argument(
+        "--configs",
+        nargs="*",
+        default=["base"],
+        metavar="CONFIG",
+        help="configurations, any of " + " ".join(CONFIGS) + " (default: base)",
+    )
+    parser.add_argument(
+        "--peers", action="store_true", help="also score the peers on the split"
+    )
+    add_common_arguments(parser, "seed", "device", "threads")
+    parser.add_argument(
+        "--max-rows",
+        type=positive_int,
+        default=8000,
+        help="subsample larger training parts to this many rows (default: 8000)",
+    )
+    add_common_arguments(
+        parser, "out", out={"required": True, "help": "JSON lines file (appended)"}
+    )
     parser.add_argument(
         "--save-features",
         metavar="DIR",
@@ -197,8 +179,7 @@ def main(argv=None):
         "DIR/<data>-<config>-<seed>.npz",
     )
     args = parser.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    limit_threads(args.threads)
     unknown = set(args.configs) - set(CONFIGS)
     if unknown:
         parser.error(f"unknown configs {sorted(unknown)}; choose from {list(CONFIGS)}")
@@ -227,4 +208,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -69,29 +69,28 @@ The script computes rho_2 three ways and compares them with the fitted one:
    norm of the rows of W: :func:`sknc.ufm.collapsed_optimum`, which
    evaluates the loss itself instead of ``g_1``, ``g_2``.
 
-Run (about 15 s with one thread)::
+Examples
+--------
+About 15 s with one thread::
 
-    python benchmarks/ufm_experiment.py --threads 1
-    python benchmarks/ufm_experiment.py --device cuda   # simulate_ufm on the GPU
+    python -m benchmarks.ufm_experiment --threads 1
+    python -m benchmarks.ufm_experiment --device cuda   # simulate_ufm on the GPU
 """
 
-import argparse
 import itertools
 import math
 import sys
 import warnings
-from pathlib import Path
 
 import numpy as np
 import torch
 from scipy.optimize import minimize_scalar
 from sklearn.exceptions import ConvergenceWarning
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_core import add_device_argument  # noqa: E402
+from sknc.metrics import rho
+from sknc.ufm import collapsed_optimum, make_label_structure, simulate_ufm
 
-from sknc.metrics import rho  # noqa: E402
-from sknc.ufm import collapsed_optimum, make_label_structure, simulate_ufm  # noqa: E402
+from . import Run, add_common_arguments, positive_int, study_parser
 
 
 def pal_loss(logits, Y):
@@ -149,30 +148,32 @@ def check_closed_form(alpha, b1, b2, K, lambda_H):
     return r1, r2, 2 * (math.exp(x1) + K - 1) / (2 * math.exp(x2) + K - 2)
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--K", type=int, default=6, help="number of labels")
-    parser.add_argument("--d", type=int, default=10, help="feature dimension")
-    parser.add_argument("--n1", type=int, default=10, help="samples per single label")
-    parser.add_argument("--n2", type=int, default=5, help="samples per label pair")
+def main(argv=None):
+    parser = study_parser(__doc__)
+    parser.add_argument("--K", type=positive_int, default=6, help="number of labels")
+    parser.add_argument("--d", type=positive_int, default=10, help="feature dimension")
+    parser.add_argument(
+        "--n1", type=positive_int, default=10, help="samples per single label"
+    )
+    parser.add_argument(
+        "--n2", type=positive_int, default=5, help="samples per label pair"
+    )
     parser.add_argument("--lambda-W", type=float, default=5e-3)
     parser.add_argument("--lambda-H", type=float, default=5e-3)
     parser.add_argument("--steps", type=int, default=4000, help="gradient steps")
     parser.add_argument("--lr", type=float, default=0.5)
     parser.add_argument("--every", type=int, default=500)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=None)
-    add_device_argument(parser)
-    args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    add_common_arguments(parser, "seed", "threads", "device", "out")
+    args = parser.parse_args(argv)
+    run = Run(args)
+    out = []  # the lines of the report, printed as text
     K, d = args.K, args.d
     Y_np = make_label_structure(K, {1: args.n1, 2: args.n2})
     N = len(Y_np)
     N1 = int((Y_np.sum(1) == 1).sum())
     N2 = N - N1
     lw, lh = args.lambda_W, args.lambda_H
-    print(
+    out.append(
         f"UFM, PAL-CE, no bias: K={K} labels, d={d}, {args.n1} samples per label, "
         f"{args.n2} per pair (N={N}: {N1} singles, {N2} pairs), "
         f"lambda_W={lw}, lambda_H={lh}, float64, device: {args.device}"
@@ -197,16 +198,16 @@ def main():
         f"{'step':>6} {'objective':>10} {'nc1':>9} {'nc2':>9} {'nc2_means':>9} "
         f"{'nc3':>9} {'ncm':>9} {'rho_2':>7}"
     )
-    print(header)
+    out.append(header)
     for row in result.history:
         if row["phase"] == "lbfgs":
-            print(f"after L-BFGS ({result.n_lbfgs_iter} iterations):")
-        print(
+            out.append(f"after L-BFGS ({result.n_lbfgs_iter} iterations):")
+        out.append(
             f"{row['step']:>6} {row['objective']:10.6f} {row['nc1']:9.2e} "
             f"{row['nc2']:9.2e} {row['nc2_means']:9.2e} {row['nc3']:9.2e} "
             f"{row['ncm']:9.2e} {row['rho_2']:7.4f}"
         )
-    print(f"max |gradient| (per-sample scale for H): {result.grad_norm:.1e}")
+    out.append(f"max |gradient| (per-sample scale for H): {result.grad_norm:.1e}")
 
     Wd = torch.as_tensor(result.W)
     Hd = torch.as_tensor(result.H)
@@ -220,25 +221,27 @@ def main():
     optimum = collapsed_optimum(Y_np, lambda_W=lw, lambda_H=lh)
     alpha_p, b1_p, b2_p = optimum["alpha"], optimum["beta"][1], optimum["beta"][2]
     *_, closed = check_closed_form(alpha_p, b1_p, b2_p, K, lh)
-    print()
-    print("rho_2 of the tag-wise average rule mu_ab = rho_2 (mu_a + mu_b)/2:")
-    print(f"  fitted (sknc.metrics.rho on the optimised H)      {fitted:.6f}")
-    print(
+    out.append("")
+    out.append("rho_2 of the tag-wise average rule mu_ab = rho_2 (mu_a + mu_b)/2:")
+    out.append(f"  fitted (sknc.metrics.rho on the optimised H)      {fitted:.6f}")
+    out.append(
         f"  1. per-sample minimisation, W fixed at the fit     {per_sample:.6f}"
         f"  (std over the {K * (K - 1) // 2} pairs {spread:.1e})"
     )
-    print(f"  2. scalar problems g_1, g_2 at the fitted alpha   {scalar:.6f}")
-    print(
+    out.append(f"  2. scalar problems g_1, g_2 at the fitted alpha   {scalar:.6f}")
+    out.append(
         f"  3. collapsed objective over (alpha, beta_1, beta_2) {b2_p / b1_p:.6f}"
         f"  (closed form 2(e^x1+K-1)/(2e^x2+K-2) = {closed:.6f})"
     )
-    print(
+    out.append(
         f"scales: alpha fitted {alpha_fit:.6f} / predicted {alpha_p:.6f}; "
         f"beta_1 fitted {beta1_fit:.6f} / at fitted alpha {b1:.6f} / "
         f"predicted {b1_p:.6f}"
     )
-    print(f"time {result.time:.1f} s")
+    out.append(f"time {result.time:.1f} s")
+    header = run.header("# Neural collapse in the unconstrained-feature model")
+    return run.finish(header + "\n\n```\n" + "\n".join(out) + "\n```")
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

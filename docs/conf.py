@@ -43,7 +43,7 @@ extensions = [
     "sphinx.ext.viewcode",
     "sphinx_gallery.gen_gallery",
     # Markdown pages: the benchmark report is written as Markdown by
-    # benchmarks/bench_suite.py, and CHANGELOG.md is Markdown
+    # python -m benchmarks.bench_suite, and CHANGELOG.md is Markdown
     "myst_parser",
 ]
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
