@@ -144,7 +144,7 @@ class NeuralCollapseTracker(Callback):
     (plus one over the validation data with ``on_valid=True``) and
     ``O(n d^2)`` work for the within-class covariance. With sknc's default
     MLP on a CPU, ``every=1`` made training about 40% longer and
-    ``every=5`` about 10% (``benchmarks/bench_tracker.py``).
+    ``every=5`` about 10% (``python -m benchmarks.bench_tracker``).
 
     Examples
     --------

@@ -866,7 +866,7 @@ def collapsed_optimum(
     m_k\|^2 = (K-m)/(m(K-1))`. For the PAL cross-entropy the per-sample
     loss is :math:`m \log(m + (K-m) e^{-x})`; setting the derivatives to 0
     gives closed forms, e.g. for pairs :math:`\rho_2 = 2(e^{x_1} + K - 1) /
-    (2 e^{x_2} + K - 2)` (see ``benchmarks/ufm_experiment.py``). The
+    (2 e^{x_2} + K - 2)` (see ``python -m benchmarks.ufm_experiment``). The
     prediction is the best *symmetric* point; that the global optimum is
     symmetric is the M-lab NC theorem for the PAL cross-entropy, and
     :func:`simulate_ufm` checks it for the other losses.

@@ -34,7 +34,7 @@ METHODS = {
     "knn": "KNeighborsClassifier",
 }
 DEFAULT_METHODS = ("pal", "etf", "mlp", "ovr-lr", "cc-lr", "knn")
-ALIASES = {"br-lr": "ovr-lr"}  # the name used by benchmarks/bench_suite.py
+ALIASES = {"br-lr": "ovr-lr"}  # the name used by benchmarks.bench_suite
 TORCH_METHODS = ("pal", "etf", "bce")
 MLP_MAX_ITER = 300  # MLPClassifier's max_iter when no max_epochs is given
 

@@ -42,7 +42,7 @@ class KNNDecoder(BaseDecoder):
     follow its shape where a single mean does not: the local rule is the
     default because it decoded better than ONN on most benchmark data sets
     (see the benchmark report in the documentation, :doc:`/benchmarks`, and
-    the ``study_defaults.py`` section of ``benchmarks/README.md``). When most
+    the ``study_defaults`` section of ``benchmarks/README.md``). When most
     label sets have only a handful of training samples, compare ONN, which
     can do better there (the decoders example of the gallery is such a
     case).

@@ -508,7 +508,7 @@ def nearest_prototypes(
     distances to these only. The cost thus grows with ``r * P / K`` rather
     than with ``P``, which pays off for thousands of labels and tens of
     thousands of prototypes (measured by
-    ``benchmarks/bench_decoding_scale.py``; results in
+    ``python -m benchmarks.bench_decoding_scale``; results in
     ``benchmarks/README.md``). The index takes
     ``O(n * r + P * m)`` integers (``m``: the largest set size) and the
     rest of the work is chunked within ``max_memory``, except that a query
