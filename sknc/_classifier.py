@@ -39,7 +39,14 @@ from ._inputs import LabelledDataset, array_batches, validate_inputs
 from ._loss import LOSSES
 from ._modules import FixedETFHead, LinearHead, MLPBackbone, NormalizedHead, PALNet
 from ._persistence import PersistenceMixin
-from ._targets import encode_targets
+from ._targets import encode_targets, one_hot
+from ._weights import (
+    check_class_weight,
+    check_sample_weight,
+    pack,
+    unpack,
+    weighted_loss,
+)
 from .decoders import BaseDecoder
 from .decoders._objectives import OBJECTIVES
 from .decoders._registry import DECODERS
@@ -125,6 +132,7 @@ class _PALNetBase(
         "decoder": [StrOptions(set(DECODERS)), BaseDecoder],
         "objective": [StrOptions(set(OBJECTIVES)), None],
         "background_label": [StrOptions({"auto"}), "boolean"],
+        "class_weight": [None, StrOptions({"balanced"}), dict, "array-like"],
         "random_state": ["random_state"],
     }
 
@@ -150,6 +158,7 @@ class _PALNetBase(
         decoder="knn",
         objective=None,
         background_label="auto",
+        class_weight=None,
         random_state=None,
         device="cpu",
         verbose=0,
@@ -180,6 +189,7 @@ class _PALNetBase(
         self.decoder = decoder
         self.objective = objective
         self.background_label = background_label
+        self.class_weight = class_weight
         self.random_state = random_state
 
     # ------------------------------------------------------------------ tags
@@ -310,6 +320,11 @@ class _PALNetBase(
             if multilabel and hasattr(y, "dtypes"):
                 self.target_dtype_ = np.result_type(*y.dtypes)
             self.background_label_ = self._use_background_label(y_enc)
+            self.class_weight_ = check_class_weight(
+                self.class_weight,
+                y_enc if multilabel else one_hot(y_enc, np.arange(len(classes)))[0],
+                classes,
+            )
         elif multilabel != self.multilabel_ or (
             multilabel and len(classes) != self.n_outputs_
         ):
@@ -490,15 +505,31 @@ class _PALNetBase(
 
     # -------------------------------------------------------------- training
     def get_loss(self, y_pred, y_true, X=None, training=False):
-        """PAL loss of the logits, plus the feature decay when training."""
+        """PAL loss of the logits (weighted), plus the feature decay when training."""
         logits, features = y_pred
-        y_true = y_true.to(logits.device)
-        loss = self.criterion_(logits, y_true)
+        y_true, row_weight = unpack(
+            y_true.to(logits.device), self.multilabel_, self._n_head_outputs
+        )
+        label_weight = self._loss_label_weight()
+        if row_weight is None and label_weight is None:
+            loss = self.criterion_(logits, y_true)
+        else:
+            loss = weighted_loss(
+                self.criterion_, logits, y_true, row_weight, label_weight
+            )
         if training and self.feature_decay:
             loss = loss + 0.5 * self.feature_decay * features.pow(2).sum(1).mean()
         return loss
 
-    def fit(self, X, y, **fit_params):
+    def _loss_label_weight(self):
+        """Return ``class_weight_`` over the network's outputs, or None."""
+        weights = getattr(self, "class_weight_", None)
+        if weights is None:
+            return None
+        extra = self._n_head_outputs - len(weights)  # the background label
+        return torch.as_tensor(np.concatenate([weights, np.ones(extra)]))
+
+    def fit(self, X, y, sample_weight=None, **fit_params):
         """Initialize and train the network, then fit the decoder.
 
         Parameters
@@ -511,6 +542,10 @@ class _PALNetBase(
         y : array-like of shape (n_samples,) or (n_samples, n_labels)
             Class labels (multi-class), or a 0/1 indicator, sparse matrix or
             DataFrame (multi-label).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight of each row's PAL loss (0 leaves the row out
+            of the loss and of the decoder's fit). With scikit-learn's
+            metadata routing, request it with ``set_fit_request``.
         **fit_params : dict
             Passed to the module's ``forward`` and to ``train_split``
             (see :meth:`skorch.NeuralNet.fit`).
@@ -522,14 +557,15 @@ class _PALNetBase(
         """
         self._check_params()
         X, y_enc = self._validate_training_data(X, y, reset=True)
+        sample_weight = check_sample_weight(sample_weight, len(y_enc))
         resume = bool(self.warm_start and self.initialized_)
         with self._training_context(resume=resume):
             if not resume:
                 self.initialize()
-            self._train(X, y_enc, "fit", **fit_params)
+            self._train(X, y_enc, sample_weight, "fit", **fit_params)
         return self
 
-    def partial_fit(self, X, y, classes=None, **fit_params):
+    def partial_fit(self, X, y, classes=None, sample_weight=None, **fit_params):
         """Continue training for ``max_epochs`` more epochs and refit the decoder.
 
         Parameters
@@ -540,6 +576,8 @@ class _PALNetBase(
             Targets, of the same kind as in the first fit.
         classes : None
             Unused; all classes must be present in the first call.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight of each row's PAL loss, as in :meth:`fit`.
         **fit_params : dict
             Passed to the module's ``forward`` and to ``train_split``.
 
@@ -551,22 +589,25 @@ class _PALNetBase(
         self._check_params()
         first = not self.initialized_ or not hasattr(self, "classes_")
         X, y_enc = self._validate_training_data(X, y, reset=first)
+        sample_weight = check_sample_weight(sample_weight, len(y_enc))
         with self._training_context(resume=not first):
             if first:
                 self.initialize()
-            self._train(X, y_enc, "partial_fit", **fit_params)
+            self._train(X, y_enc, sample_weight, "partial_fit", **fit_params)
         return self
 
-    def _train(self, X, y_enc, routing_method, **fit_params):
+    def _train(self, X, y_enc, sample_weight, routing_method, **fit_params):
         # if training fails, a decoder fitted to the network as it was before
         # must not decode the changed network's outputs: drop it until the
         # new one is fitted
         self.__dict__.pop("decoder_", None)
+        # row weights travel with the targets (one more column)
+        y_train = y_enc if sample_weight is None else pack(y_enc, sample_weight)
         with _read_only_arrays_ok():
             NeuralNet.partial_fit(
-                self, X, y_enc, _routing_method=routing_method, **fit_params
+                self, X, y_train, _routing_method=routing_method, **fit_params
             )
-        self._fit_decoder(X, y_enc)
+        self._fit_decoder(X, y_enc, sample_weight)
 
     # ------------------------------------------------------------ prediction
     def get_dataset(self, X, y=None):
@@ -617,18 +658,26 @@ class _PALNetBase(
         logits, features = zip(*self._iter_outputs(dataset), strict=True)
         return torch.cat(logits), torch.cat(features)
 
-    def _iter_labelled_outputs(self, dataset, y):
-        """``(logits, features, targets)`` batches of a dataset with targets ``y``."""
+    def _iter_labelled_outputs(self, dataset, y, weight=None):
+        """``(logits, features, targets)`` batches of a dataset with targets ``y``.
+
+        Rows of zero ``weight`` are left out.
+        """
         start = 0
         for z, h in self._iter_outputs(dataset):
-            Y = torch.as_tensor(y[start : start + len(z)], device=z.device)
+            rows = slice(start, start + len(z))
             start += len(z)
+            Y = torch.as_tensor(y[rows], device=z.device)
+            if weight is not None:
+                keep = torch.as_tensor(weight[rows] > 0, device=z.device)
+                z, h, Y = z[keep], h[keep], Y[keep]
             yield z, h, Y
 
     def _labelled_outputs(self, dataset):
         """``(logits, features, targets)`` of a dataset that holds its targets."""
-        y = _targets_of(dataset)
-        logits, features, Y = zip(*self._iter_labelled_outputs(dataset, y), strict=True)
+        y, weight = unpack(_targets_of(dataset), self.multilabel_, self._n_head_outputs)
+        batches = self._iter_labelled_outputs(dataset, y, weight)
+        logits, features, Y = zip(*batches, strict=True)
         return torch.cat(logits), torch.cat(features), torch.cat(Y)
 
     def _predict_outputs(self, X):

@@ -14,6 +14,7 @@ from sklearn.utils import Bunch
 from sklearn.utils.validation import check_is_fitted
 
 from ._targets import encode_targets
+from ._weights import unpack
 from .decoders import get_decoder
 from .decoders._base import RowSample, ensure_nonempty
 from .decoders._distribution import SetDistribution
@@ -111,12 +112,22 @@ class DecisionMixin:
             self._params_to_validate.discard(key)
 
     def get_split_datasets(self, X, y=None, **fit_params):
-        """Skorch's split, remembered so that the decoder can use it."""
-        datasets = super().get_split_datasets(X, y, **fit_params)
+        """Skorch's split (stratified on the targets without their row weights).
+
+        The datasets are remembered so that the decoder can use them.
+        """
+        dataset = self.get_dataset(X, y)
+        if not self.train_split:
+            datasets = dataset, None
+        elif y is None:
+            datasets = self.train_split(dataset, **fit_params)
+        else:
+            targets, _ = unpack(y, self.multilabel_, self._n_head_outputs)
+            datasets = self.train_split(dataset, targets, **fit_params)
         self._split_datasets_ = datasets
         return datasets
 
-    def _fit_decoder(self, X, y_enc):
+    def _fit_decoder(self, X, y_enc, sample_weight=None):
         """Fit the decoder and the objective thresholds on the network's outputs.
 
         With a validation split, the decoder's prototypes (or neighbours)
@@ -124,7 +135,8 @@ class DecisionMixin:
         probability curve) and the thresholds from the validation part, which
         the network did not train on. Without one, a single streamed pass
         over the training data fits the decoder, and the thresholds are
-        fitted on its probabilities of (a sample of) the training rows.
+        fitted on its probabilities of (a sample of) the training rows. Rows
+        of zero ``sample_weight`` are left out.
         """
         train, valid = self.__dict__.pop("_split_datasets_", (None, None))
         if not self.multilabel_:
@@ -141,7 +153,8 @@ class DecisionMixin:
             sample = RowSample(_MAX_CALIBRATION_ROWS)
 
             def batches():
-                for z, h, Y in self._iter_labelled_outputs(dataset, y_enc):
+                labelled = self._iter_labelled_outputs(dataset, y_enc, sample_weight)
+                for z, h, Y in labelled:
                     sample.update(z, h, Y)
                     yield z, h, Y
 
