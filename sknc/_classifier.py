@@ -3,12 +3,10 @@
 import copy
 import numbers
 import warnings
-from contextlib import contextmanager
 
 import numpy as np
 import torch
 from sklearn.base import ClassifierMixin, TransformerMixin
-from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import (
     Interval,
     StrOptions,
@@ -16,16 +14,8 @@ from sklearn.utils._param_validation import (
 )
 from sklearn.utils.validation import check_is_fitted
 from skorch import NeuralNet
-from skorch.callbacks import (
-    Callback,
-    EpochTimer,
-    PassthroughScoring,
-    PrintLog,
-    ProgressBar,
-)
 
 from ._decision import DecisionMixin
-from ._device import resolve_device
 from ._docstring import (
     ETF_FEATURE_DIM,
     ETF_FEATURE_NORM,
@@ -40,6 +30,7 @@ from ._loss import LOSSES
 from ._modules import FixedETFHead, LinearHead, MLPBackbone, NormalizedHead, PALNet
 from ._persistence import PersistenceMixin
 from ._targets import encode_targets, one_hot
+from ._training import TrainingMixin, read_only_arrays_ok
 from ._weights import (
     check_class_weight,
     check_sample_weight,
@@ -52,17 +43,6 @@ from .decoders._objectives import OBJECTIVES
 from .decoders._registry import DECODERS
 
 __all__ = ["PALClassifier", "FixedETFClassifier"]
-
-
-@contextmanager
-def _read_only_arrays_ok():
-    # a read-only memmap reaches the DataLoader's collate when the iterator is
-    # configured (e.g. num_workers); it is only read, never written
-    with warnings.catch_warnings():
-        warnings.filterwarnings(
-            "ignore", message="The given NumPy array is not writable"
-        )
-        yield
 
 
 def _targets_of(dataset):
@@ -81,28 +61,13 @@ def _targets_of(dataset):
     return y
 
 
-class _DivergenceCheck(Callback):
-    """Stop with a clear error when the training loss is no longer finite.
-
-    A diverged network would otherwise return NaN scores, or meaningless
-    predictions, without a word.
-    """
-
-    def on_epoch_end(self, net, **kwargs):
-        """Raise if this epoch's training loss is NaN or infinite."""
-        loss = net.history[-1].get("train_loss")
-        if loss is not None and not np.isfinite(loss):
-            raise ValueError(
-                f"Training diverged: the training loss is {loss} at epoch "
-                f"{len(net.history)}. The learning rate is probably too high "
-                f"(lr={net.lr!r}); lower it (e.g. by a factor of 10), or check "
-                "the input for extreme values (scale it, e.g. with "
-                "StandardScaler)."
-            )
-
-
 class _PALNetBase(
-    DecisionMixin, PersistenceMixin, ClassifierMixin, TransformerMixin, NeuralNet
+    TrainingMixin,
+    DecisionMixin,
+    PersistenceMixin,
+    ClassifierMixin,
+    TransformerMixin,
+    NeuralNet,
 ):
     """Shared machinery of the PAL estimators (not public)."""
 
@@ -133,6 +98,10 @@ class _PALNetBase(
         "objective": [StrOptions(set(OBJECTIVES)), None],
         "background_label": [StrOptions({"auto"}), "boolean"],
         "class_weight": [None, StrOptions({"balanced"}), dict, "array-like"],
+        "early_stopping": [StrOptions({"auto"}), "boolean"],
+        "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left")],
+        "tol": [Interval(numbers.Real, 0, None, closed="left")],
         "random_state": ["random_state"],
     }
 
@@ -159,6 +128,10 @@ class _PALNetBase(
         objective=None,
         background_label="auto",
         class_weight=None,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=1e-4,
         random_state=None,
         device="cpu",
         verbose=0,
@@ -190,6 +163,10 @@ class _PALNetBase(
         self.objective = objective
         self.background_label = background_label
         self.class_weight = class_weight
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
         self.random_state = random_state
 
     # ------------------------------------------------------------------ tags
@@ -200,82 +177,6 @@ class _PALNetBase(
         # transform() returns float32 features whatever the input dtype
         tags.transformer_tags.preserves_dtype = ["float32"]
         return tags
-
-    @property
-    def _default_callbacks(self):
-        # skorch's classifier default adds a 'valid_acc' scoring that fails on
-        # multi-label targets: keep only the losses, the timer and the log.
-        callbacks = [
-            ("epoch_timer", EpochTimer()),
-            ("train_loss", PassthroughScoring(name="train_loss", on_train=True)),
-            ("divergence_check", _DivergenceCheck()),
-            ("valid_loss", PassthroughScoring(name="valid_loss")),
-        ]
-        if self.verbose:
-            # a per-batch tqdm bar (on stderr) and the per-epoch table; both
-            # are left out when silent, as PrintLog formats its table anyway
-            callbacks += [("progress_bar", ProgressBar()), ("print_log", PrintLog())]
-        return callbacks
-
-    # ------------------------------------------------------------- contexts
-    @contextmanager
-    def _device_context(self):
-        """Run skorch's machinery with ``device='auto'`` resolved.
-
-        skorch reads ``self.device`` in many places; the parameter keeps the
-        user's value and only the code inside the context sees the resolved
-        device.
-        """
-        requested = self.device
-        resolved = resolve_device(requested)
-        if resolved is requested:
-            yield
-            return
-        self.device = resolved
-        try:
-            yield
-        finally:
-            self.device = requested
-
-    def _torch_seed(self):
-        if self.random_state is None:
-            return None
-        return int(check_random_state(self.random_state).randint(2**31 - 1))
-
-    @contextmanager
-    def _training_context(self, resume=False):
-        """Resolve the device and seed torch's generators for a repeatable fit.
-
-        ``fork_rng`` restores the caller's global random state afterwards, so
-        fitting with a ``random_state`` never disturbs the user's own RNG.
-        With ``resume`` (``partial_fit`` and warm-started ``fit`` of a trained
-        net) the random stream continues where the previous training call left
-        it, so that every call draws new shuffles and dropout masks and
-        ``fit`` for n + m epochs equals ``fit`` for n then ``partial_fit`` for m.
-        """
-        with self._device_context():
-            seed = self._torch_seed()
-            if seed is None:
-                yield
-                return
-            cuda = self.device is not None and str(self.device).startswith("cuda")
-            devices = [torch.device(self.device).index or 0] if cuda else []
-            with torch.random.fork_rng(devices=devices):
-                state = self.__dict__.get("_torch_rng_state_") if resume else None
-                if state is None:
-                    torch.manual_seed(seed)
-                else:
-                    torch.random.set_rng_state(state["cpu"])
-                    for index in devices:
-                        if index in state["cuda"]:
-                            torch.cuda.set_rng_state(state["cuda"][index], index)
-                try:
-                    yield
-                finally:
-                    self._torch_rng_state_ = {
-                        "cpu": torch.random.get_rng_state(),
-                        "cuda": {i: torch.cuda.get_rng_state(i) for i in devices},
-                    }
 
     # ------------------------------------------------------------ validation
     def _check_params(self):
@@ -320,6 +221,7 @@ class _PALNetBase(
             if multilabel and hasattr(y, "dtypes"):
                 self.target_dtype_ = np.result_type(*y.dtypes)
             self.background_label_ = self._use_background_label(y_enc)
+            self.early_stopping_ = self._resolve_early_stopping(n_samples)
             self.class_weight_ = check_class_weight(
                 self.class_weight,
                 y_enc if multilabel else one_hot(y_enc, np.arange(len(classes)))[0],
@@ -603,7 +505,7 @@ class _PALNetBase(
         self.__dict__.pop("decoder_", None)
         # row weights travel with the targets (one more column)
         y_train = y_enc if sample_weight is None else pack(y_enc, sample_weight)
-        with _read_only_arrays_ok():
+        with read_only_arrays_ok():
             NeuralNet.partial_fit(
                 self, X, y_train, _routing_method=routing_method, **fit_params
             )
@@ -649,7 +551,7 @@ class _PALNetBase(
         (which a data-parallel mixin overrides to gather the processes'
         shards). Only one batch is read at a time (a memmap stays on disk).
         """
-        with self._device_context(), _read_only_arrays_ok():
+        with self._device_context(), read_only_arrays_ok():
             for batch in self.get_iterator(dataset, training=False):
                 yield self.evaluation_step(batch, training=False)
 

@@ -117,13 +117,14 @@ class DecisionMixin:
         The datasets are remembered so that the decoder can use them.
         """
         dataset = self.get_dataset(X, y)
-        if not self.train_split:
+        train_split = self._effective_train_split()
+        if not train_split:
             datasets = dataset, None
         elif y is None:
-            datasets = self.train_split(dataset, **fit_params)
+            datasets = train_split(dataset, **fit_params)
         else:
             targets, _ = unpack(y, self.multilabel_, self._n_head_outputs)
-            datasets = self.train_split(dataset, targets, **fit_params)
+            datasets = train_split(dataset, targets, **fit_params)
         self._split_datasets_ = datasets
         return datasets
 
@@ -181,11 +182,11 @@ class DecisionMixin:
         """Refit only the decoder (and the objective thresholds); keep the network.
 
         The decoder is fitted as at the end of :meth:`fit` (on the training
-        part of ``train_split``, calibrated on its validation part, when
-        there is one). Use it after changing ``decoder`` or
-        ``decoder__<name>`` on a fitted estimator, or to fit the decoder on
-        other data than the network (for example more labelled rows). The
-        network's parameters are not touched.
+        part of ``train_split`` or of early stopping's validation split,
+        calibrated on its validation part, when there is one). Use it after
+        changing ``decoder`` or ``decoder__<name>`` on a fitted estimator, or
+        to fit the decoder on other data than the network (for example more
+        labelled rows). The network's parameters are not touched.
 
         Parameters
         ----------
@@ -213,7 +214,7 @@ class DecisionMixin:
         y_enc = self._add_background_column(y_enc)
         self.__dict__.pop("_split_datasets_", None)
         with self._device_context():
-            if self.train_split is not None:
+            if self._effective_train_split() is not None:
                 # the split fit would make: prototypes and calibration apart
                 self.get_split_datasets(X, y_enc)
             self._fit_decoder(X, y_enc)

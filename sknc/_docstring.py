@@ -109,6 +109,29 @@ _ESTIMATOR_PARAMS = """\
         can predict. ``'auto'``: when the training ``y`` has such rows and
         the decoder's ``allow_empty`` is not False. The extra label never
         appears in the outputs.
+    class_weight : None, 'balanced', dict or array-like, default=None
+        Weights of the labels' terms of the PAL loss, ``sum_k y_k c_k l(z, k)``
+        (multi-class: of the classes). ``'balanced'``: ``c_k = n_pos / (K' n_k)``
+        for a label with ``n_k`` positive rows (``n_pos`` the positives of
+        all labels, ``K'`` the labels that occur), so that rare labels weigh
+        more and the weights average to 1 over the positives. A dict maps
+        label names to weights (others get 1); an array gives one per label.
+    early_stopping : 'auto' or bool, default=False
+        Stop training when the loss on a stratified validation split
+        (``validation_fraction`` of the rows,
+        :class:`~sknc.model_selection.MultilabelStratifiedValidSplit`, or
+        ``train_split`` when given) has not improved by ``tol`` (relative)
+        for ``n_iter_no_change`` epochs, and restore the best epoch's
+        weights (skorch's :class:`~skorch.callbacks.EarlyStopping`). The
+        decoder is then fitted on the training part and calibrated on the
+        validation part. ``'auto'``: on from 10,000 training rows. A
+        ``callbacks=[EarlyStopping(...)]`` of your own keeps working.
+    validation_fraction : float, default=0.1
+        Share of the rows held out for early stopping.
+    n_iter_no_change : int, default=10
+        Epochs without improvement before early stopping stops.
+    tol : float, default=1e-4
+        Relative improvement of the validation loss that counts.
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, shuffling, dropout and the ETF
         rotation. With an int, two CPU fits give identical predictions; the
@@ -147,6 +170,10 @@ SHARED_ATTRIBUTES = """Attributes
     decoder_ : decoder or None
         The fitted decoder (None in multi-class mode). It sees one more label
         than ``y`` when ``background_label_`` is True.
+    class_weight_ : ndarray of shape (n_labels,) or None
+        The label (or class) weights of the loss.
+    early_stopping_ : bool
+        Whether this fit stopped early on a validation split.
     background_label_ : bool
         Whether the network has the extra background label (its last
         output).
