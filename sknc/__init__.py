@@ -4,7 +4,14 @@ from . import callbacks, datasets, metrics, model_selection, plotting, ufm
 from ._classifier import FixedETFClassifier, PALClassifier
 from ._etf import simplex_etf
 from ._loss import PALCrossEntropyLoss, PALFocalLoss, PALMSELoss
-from ._modules import FixedETFHead, LinearHead, MLPBackbone, NormalizedHead, PALNet
+from ._modules import (
+    EnsembleNet,
+    FixedETFHead,
+    LinearHead,
+    MLPBackbone,
+    NormalizedHead,
+    PALNet,
+)
 from ._version import __version__
 from .decoders import (
     BaseDecoder,
@@ -32,6 +39,7 @@ __all__ = [
     "FixedETFHead",
     "NormalizedHead",
     "PALNet",
+    "EnsembleNet",
     "NeuralCollapseScorer",
     "callbacks",
     "datasets",

@@ -27,7 +27,14 @@ from ._docstring import (
 )
 from ._inputs import LabelledDataset, array_batches, validate_inputs
 from ._loss import LOSSES
-from ._modules import FixedETFHead, LinearHead, MLPBackbone, NormalizedHead, PALNet
+from ._modules import (
+    EnsembleNet,
+    FixedETFHead,
+    LinearHead,
+    MLPBackbone,
+    NormalizedHead,
+    PALNet,
+)
 from ._persistence import PersistenceMixin
 from ._targets import encode_targets, one_hot
 from ._training import TrainingMixin, read_only_arrays_ok
@@ -98,6 +105,7 @@ class _PALNetBase(
         "objective": [StrOptions(set(OBJECTIVES)), None],
         "background_label": [StrOptions({"auto"}), "boolean"],
         "class_weight": [None, StrOptions({"balanced"}), dict, "array-like"],
+        "n_estimators": [Interval(numbers.Integral, 1, None, closed="left")],
         "early_stopping": [StrOptions({"auto"}), "boolean"],
         "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
         "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left")],
@@ -128,6 +136,7 @@ class _PALNetBase(
         objective=None,
         background_label="auto",
         class_weight=None,
+        n_estimators=1,
         early_stopping=False,
         validation_fraction=0.1,
         n_iter_no_change=10,
@@ -163,6 +172,7 @@ class _PALNetBase(
         self.objective = objective
         self.background_label = background_label
         self.class_weight = class_weight
+        self.n_estimators = n_estimators
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
@@ -295,7 +305,23 @@ class _PALNetBase(
         raise NotImplementedError  # pragma: no cover
 
     def initialize_module(self):
-        """Build the network: a backbone and the estimator's head."""
+        """Build the network: a backbone and the estimator's head (per member)."""
+        members, dims = zip(
+            *(self._make_member() for _ in range(self.n_estimators)), strict=True
+        )
+        if self.n_estimators == 1:
+            self.module_ = members[0]
+        else:
+            self.module_ = EnsembleNet(list(members))
+        # transform returns the members' features side by side
+        self.feature_dim_ = sum(dims)
+        self.n_trainable_params_ = sum(
+            p.numel() for p in self.module_.parameters() if p.requires_grad
+        )
+        return self
+
+    def _make_member(self):
+        """Return one network (a backbone and a head) and its feature dimension."""
         kwargs = self.get_params_for("module")
         if self.module is None:
             sizes = self.hidden_layer_sizes
@@ -320,14 +346,8 @@ class _PALNetBase(
         head = self._make_head(feature_dim, self._n_head_outputs, seed)
         if self.feature_norm is not None:
             head = NormalizedHead(head, temperature=self.feature_norm)
-        self.feature_dim_ = feature_dim
-        self.module_ = PALNet(
-            backbone, head, normalize_features=self.feature_norm is not None
-        )
-        self.n_trainable_params_ = sum(
-            p.numel() for p in self.module_.parameters() if p.requires_grad
-        )
-        return self
+        net = PALNet(backbone, head, normalize_features=self.feature_norm is not None)
+        return net, feature_dim
 
     def _probe_feature_dim(self, backbone):
         """Return the backbone's output dimension from a dry forward pass."""
@@ -412,6 +432,13 @@ class _PALNetBase(
         y_true, row_weight = unpack(
             y_true.to(logits.device), self.multilabel_, self._n_head_outputs
         )
+        if logits.ndim == 3:
+            # an ensemble: every member learns from its own loss, averaged
+            n_members = logits.shape[1]
+            logits = logits.reshape(-1, logits.shape[2])
+            y_true = y_true.repeat_interleave(n_members, dim=0)
+            if row_weight is not None:
+                row_weight = row_weight.repeat_interleave(n_members)
         label_weight = self._loss_label_weight()
         if row_weight is None and label_weight is None:
             loss = self.criterion_(logits, y_true)
@@ -420,7 +447,7 @@ class _PALNetBase(
                 self.criterion_, logits, y_true, row_weight, label_weight
             )
         if training and self.feature_decay:
-            loss = loss + 0.5 * self.feature_decay * features.pow(2).sum(1).mean()
+            loss = loss + 0.5 * self.feature_decay * features.pow(2).sum(-1).mean()
         return loss
 
     def _loss_label_weight(self):
@@ -553,7 +580,10 @@ class _PALNetBase(
         """
         with self._device_context(), read_only_arrays_ok():
             for batch in self.get_iterator(dataset, training=False):
-                yield self.evaluation_step(batch, training=False)
+                logits, features = self.evaluation_step(batch, training=False)
+                if logits.ndim == 3:  # an ensemble's members
+                    logits, features = EnsembleNet.combine(logits, features)
+                yield logits, features
 
     def _outputs(self, dataset):
         """``(logits, features)`` of a whole dataset, in eval mode."""

@@ -116,6 +116,15 @@ _ESTIMATOR_PARAMS = """\
         all labels, ``K'`` the labels that occur), so that rare labels weigh
         more and the weights average to 1 over the positives. A dict maps
         label names to weights (others get 1); an array gives one per label.
+    n_estimators : int, default=1
+        Number of networks trained side by side (an ensemble), each with its
+        own initialisation, on the same mini-batches and each on its own
+        loss. Their outputs are combined before decoding: the mean logits,
+        and the members' features side by side (scaled by ``1/sqrt(M)``, so
+        that distances between them are the members' average), which is
+        what ``transform`` returns and what the decoder and the
+        neural-collapse tools see. Training costs about ``n_estimators``
+        times one network.
     early_stopping : 'auto' or bool, default=False
         Stop training when the loss on a stratified validation split
         (``validation_fraction`` of the rows,
@@ -164,7 +173,8 @@ SHARED_ATTRIBUTES = """Attributes
     feature_names_in_ : ndarray of str
         Input feature names, when ``X`` was a DataFrame with string columns.
     feature_dim_ : int
-        Dimension ``d`` of the features returned by ``transform``.
+        Dimension of the features returned by ``transform`` (``d``, or
+        ``n_estimators * d`` for an ensemble).
     n_trainable_params_ : int
         Number of trainable parameters of the network.
     decoder_ : decoder or None
@@ -179,8 +189,9 @@ SHARED_ATTRIBUTES = """Attributes
         output).
     target_dtype_ : numpy dtype or None
         dtype of the multi-label ``y``; ``predict`` returns the same.
-    module_ : PALNet
-        The trained network; its ``forward`` returns ``(logits, features)``.
+    module_ : PALNet or EnsembleNet
+        The trained network; its ``forward`` returns ``(logits, features)``
+        (an ensemble's: every member's, stacked on dimension 1).
     history_ : skorch.History
         Per-epoch losses and timings."""
 

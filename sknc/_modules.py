@@ -7,7 +7,7 @@ from torch import nn
 
 from ._etf import simplex_etf
 
-__all__ = ["MLPBackbone", "LinearHead", "FixedETFHead", "PALNet"]
+__all__ = ["EnsembleNet", "MLPBackbone", "LinearHead", "FixedETFHead", "PALNet"]
 
 _ACTIVATIONS = {
     "relu": nn.ReLU,
@@ -247,3 +247,57 @@ class PALNet(nn.Module):
         if self.normalize_features:
             features = nn.functional.normalize(features, dim=1)
         return self.head(features), features
+
+
+class _EnsembleHead:
+    """The ensemble's head as one linear map of the combined features."""
+
+    def __init__(self, members):
+        self.members = members
+
+    @property
+    def weight(self):
+        """The ``(K, M d)`` matrix that maps combined features to mean logits."""
+        weights = [member.head.weight for member in self.members]
+        return torch.cat(weights, dim=1) / math.sqrt(len(weights))
+
+
+class EnsembleNet(nn.Module):
+    """Several :class:`PALNet` members trained side by side on the same batches.
+
+    ``forward`` returns every member's outputs, ``(N, M, K)`` logits and
+    ``(N, M, d)`` features (batch first, so that data-parallel gathering
+    works), so that each member is trained on its own loss.
+    :meth:`combine` makes the ensemble's outputs of them: the mean logits,
+    and the members' features side by side divided by ``sqrt(M)``, so that
+    squared distances (and, for unit-norm features, cosines) between
+    combined features are the members' averages, and ``head.weight`` maps
+    the combined features to the mean logits (without biases).
+
+    Parameters
+    ----------
+    members : list of PALNet
+        The member networks (independently initialised).
+    """
+
+    def __init__(self, members):
+        super().__init__()
+        self.members = nn.ModuleList(members)
+
+    @property
+    def head(self):
+        """The combined head: ``weight`` is ``[W_1 ... W_M] / sqrt(M)``."""
+        return _EnsembleHead(self.members)
+
+    def forward(self, X):
+        """Return the members' ``(logits, features)``, stacked on dimension 1."""
+        outputs = [member(X) for member in self.members]
+        logits = torch.stack([z for z, _ in outputs], dim=1)
+        features = torch.stack([h for _, h in outputs], dim=1)
+        return logits, features
+
+    @staticmethod
+    def combine(logits, features):
+        """Return the ensemble's ``(N, K)`` logits and ``(N, M d)`` features."""
+        n, m = features.shape[:2]
+        return logits.mean(dim=1), features.reshape(n, -1) / math.sqrt(m)
