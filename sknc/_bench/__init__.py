@@ -29,10 +29,12 @@ from ._estimators import (
     DEFAULT_METHODS,
     METHODS,
     MLP_MAX_ITER,
+    STRONG_PEERS,
     TORCH_METHODS,
     ConstantLabels,
     make_estimator,
 )
+from ._peers import ChainEnsemble, strong_peer
 from ._report import COSTS, FORMATS, format_report, leaders
 from ._run import benchmark, run_benchmark
 from ._scoring import METRICS, label_scores, n_trainable_params, score_predictions
@@ -49,8 +51,10 @@ __all__ = [
     "METHODS",
     "METRICS",
     "MLP_MAX_ITER",
+    "STRONG_PEERS",
     "TORCH_METHODS",
     "BCENetClassifier",
+    "ChainEnsemble",
     "ConstantLabels",
     "add_parser",
     "benchmark",
@@ -70,4 +74,5 @@ __all__ = [
     "run_benchmark",
     "run_demo",
     "score_predictions",
+    "strong_peer",
 ]

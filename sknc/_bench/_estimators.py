@@ -12,12 +12,14 @@ from sklearn.utils._param_validation import HasMethods
 
 from .._classifier import FixedETFClassifier, PALClassifier
 from ._bce import BCENetClassifier
+from ._peers import strong_peer
 
 __all__ = [
     "ALIASES",
     "DEFAULT_METHODS",
     "METHODS",
     "MLP_MAX_ITER",
+    "STRONG_PEERS",
     "TORCH_METHODS",
     "ConstantLabels",
     "make_estimator",
@@ -32,7 +34,12 @@ METHODS = {
     "ovr-lr": "OneVsRest(LogisticRegression)",
     "cc-lr": "ClassifierChain(LogisticRegression)",
     "knn": "KNeighborsClassifier",
+    "rf": "RandomForestClassifier(500)",
+    "et": "ExtraTreesClassifier(500)",
+    "ovr-hgb": "OneVsRest(HistGradientBoosting)",
+    "ecc-lr": "10 classifier chains (LogisticRegression)",
 }
+STRONG_PEERS = ("rf", "et", "ovr-hgb", "ecc-lr")
 DEFAULT_METHODS = ("pal", "etf", "mlp", "ovr-lr", "cc-lr", "knn")
 ALIASES = {"br-lr": "ovr-lr"}  # the name used by benchmarks.bench_suite
 TORCH_METHODS = ("pal", "etf", "bce")
@@ -159,13 +166,14 @@ def make_estimator(key, *, max_epochs=None, random_state=0, device="cpu"):
     ----------
     key : str
         One of ``'pal'``, ``'etf'``, ``'mlp'``, ``'bce'``, ``'ovr-lr'`` (alias
-        ``'br-lr'``), ``'cc-lr'``, ``'knn'``.
+        ``'br-lr'``), ``'cc-lr'``, ``'knn'``, or a strong peer: ``'rf'``,
+        ``'et'``, ``'ovr-hgb'``, ``'ecc-lr'``.
     max_epochs : int, default=None
         Epochs of the neural methods (sknc, the BCE net and
         ``MLPClassifier``'s ``max_iter``). None: sknc's and the BCE net's 100,
         ``MLPClassifier(max_iter=300)``.
     random_state : int, default=0
-        Seed of the neural methods; the others are deterministic.
+        Seed of the neural methods, the forests and the chains' orders.
     device : str, default='cpu'
         Torch device of sknc and the BCE net.
 
@@ -190,4 +198,8 @@ def make_estimator(key, *, max_epochs=None, random_state=0, device="cpu"):
         return ConstantLabels(ClassifierChain(LogisticRegression(max_iter=1000)))
     if key == "knn":
         return KNeighborsClassifier()
+    if key in STRONG_PEERS:
+        estimator = strong_peer(key, random_state=random_state)
+        # a label constant in training breaks a chain's logistic regression
+        return ConstantLabels(estimator) if key == "ecc-lr" else estimator
     raise ValueError(f"unknown method {key!r}; choose from {', '.join(METHODS)}")
