@@ -17,7 +17,7 @@ from ._targets import encode_targets
 from ._weights import unpack
 from .decoders import get_decoder
 from .decoders._base import RowSample, ensure_nonempty
-from .decoders._distribution import SetDistribution
+from .decoders._distribution import SetDistribution, chunks
 from .decoders._objectives import (
     THRESHOLD_OBJECTIVES,
     fit_thresholds,
@@ -242,7 +242,18 @@ class DecisionMixin:
         return SetDistribution(dist.sets[:, : self.n_outputs_], dist.index, dist.proba)
 
     def _decide(self, logits, features):
-        """Return the prediction the objective makes optimal, ``(n, K)`` bool."""
+        """Return the prediction the objective makes optimal, ``(n, K)`` bool.
+
+        Rows are decided a block at a time, so that the set distributions of
+        thousands of labels stay in bounded memory.
+        """
+        blocks = [
+            self._decide_block(logits[rows], features[rows])
+            for rows in chunks(len(logits), _DECISION_SETS * self._n_head_outputs)
+        ]
+        return torch.cat(blocks)
+
+    def _decide_block(self, logits, features):
         objective, K = self.objective, self.n_outputs_
         allow_empty = self.decoder_.allow_empty_
         if objective is None:

@@ -47,7 +47,9 @@ class RowSample:
     Every row gets a random key and the ``size`` smallest keys are kept
     (bottom-k sampling), with a fixed seed so that a fit is repeatable.
     ``update`` takes any number of row-aligned tensors; ``positions`` holds
-    the kept rows' positions in the stream.
+    the kept rows' positions in the stream. Batches are buffered and the
+    sample is cut down when the buffer holds twice ``size`` rows, so that
+    each row is copied a bounded number of times.
 
     Parameters
     ----------
@@ -60,8 +62,9 @@ class RowSample:
     def __init__(self, size, seed=0):
         self.size = int(size)
         self.generator = torch.Generator().manual_seed(seed)
-        self.keys = self.positions = self.tensors = None
         self.n_seen = 0
+        self._pending = []  # (keys, positions, tensors) of buffered batches
+        self._n_pending = 0
 
     def update(self, *tensors):
         """Add a batch of rows (the tensors share their first dimension)."""
@@ -69,26 +72,44 @@ class RowSample:
         device = tensors[0].device
         keys = torch.rand(n, generator=self.generator).to(device)
         positions = torch.arange(self.n_seen, self.n_seen + n, device=device)
-        tensors = [t.detach() for t in tensors]
+        self._pending.append((keys, positions, [t.detach() for t in tensors]))
         self.n_seen += n
-        if self.keys is not None:
-            keys = torch.cat([self.keys, keys])
-            positions = torch.cat([self.positions, positions])
-            tensors = [
-                torch.cat([a, b]) for a, b in zip(self.tensors, tensors, strict=True)
-            ]
+        self._n_pending += n
+        if self._n_pending > 2 * self.size:
+            self._compact()
+        return self
+
+    def _compact(self):
+        keys = torch.cat([k for k, _, _ in self._pending])
+        positions = torch.cat([p for _, p, _ in self._pending])
+        columns = zip(*(t for _, _, t in self._pending), strict=True)
+        tensors = [torch.cat(column) for column in columns]
         if len(keys) > self.size:
             keep = torch.topk(keys, self.size, largest=False).indices
+            keep = keep[torch.argsort(positions[keep])]  # stream order
             keys, positions = keys[keep], positions[keep]
             tensors = [t[keep] for t in tensors]
-        self.keys, self.positions, self.tensors = keys, positions, tensors
-        return self
+        self._pending = [(keys, positions, tensors)]
+        self._n_pending = len(keys)
+
+    @property
+    def tensors(self):
+        """The kept rows of each tensor, in stream order (None before any row)."""
+        if not self._pending:
+            return None
+        self._compact()
+        return self._pending[0][2]
+
+    @property
+    def positions(self):
+        """The kept rows' positions in the stream, ascending."""
+        if not self._pending:
+            return None
+        self._compact()
+        return self._pending[0][1]
 
     def rows(self):
         """Return the kept rows of each tensor, in stream order."""
-        order = torch.argsort(self.positions)
-        self.keys, self.positions = self.keys[order], self.positions[order]
-        self.tensors = [t[order] for t in self.tensors]
         return tuple(self.tensors)
 
 

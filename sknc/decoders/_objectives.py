@@ -67,33 +67,38 @@ def gfm(distribution, allow_empty=True):
     expected = torch.zeros(n, dtype=torch.float64, device=device)
     sizes_table = sets.sum(dim=1)
     for rows in chunks(n, index.shape[1] * K):
-        members = distribution.members(rows).double()  # (c, m, K)
+        members = distribution.members(rows)  # (c, m, K)
+        # work on the labels of the listed sets only: the others have F = 0
+        union, reduced = _reduce_to_union(members)  # (c, u), (c, m, u)
+        reduced = reduced.double()
         w = proba[rows]
         sizes = sizes_table[index[rows].clamp(min=0)].double()  # (c, m)
-        in_union = members.amax(dim=1) > 0  # (c, K)
-        k_max = max(1, int(in_union.sum(dim=1).max()))
-        best_value = torch.full((len(w),), -1.0, dtype=torch.float64, device=device)
-        best_k = torch.zeros(len(w), dtype=torch.long, device=device)
-        best_labels = torch.zeros(len(w), k_max, dtype=torch.long, device=device)
-        for k in range(1, k_max + 1):
+        c, u = union.shape
+        best_value = torch.full((c,), -1.0, dtype=torch.float64, device=device)
+        best_k = torch.zeros(c, dtype=torch.long, device=device)
+        best_slots = torch.zeros(c, max(u, 1), dtype=torch.long, device=device)
+        for k in range(1, u + 1):
             # F(i, k) = sum_j w_j [i in S_j] 2 / (|S_j| + k)
-            F = torch.einsum("cm,cmk->ck", w * 2.0 / (sizes + k), members)
-            values, labels = torch.topk(F, k, dim=1)
-            value = values.sum(dim=1)
+            F = torch.einsum("cm,cmu->cu", w * 2.0 / (sizes + k), reduced)
+            F = F.masked_fill(union < 0, -1.0)
+            values, slots = torch.topk(F, k, dim=1)
+            value = values.clamp(min=0).sum(dim=1)
             better = value > best_value
             best_value = torch.where(better, value, best_value)
             best_k = torch.where(better, k, best_k)
-            best_labels[better, :k] = labels[better]
-        if allow_empty:
-            empty = (members.sum(dim=2) == 0) & (index[rows] >= 0)
+            best_slots[better, :k] = slots[better]
+        if allow_empty or u == 0:
+            empty = ~members.any(dim=2) & (index[rows] >= 0)
             p_empty = (w * empty).sum(dim=1)
-            take_empty = p_empty > best_value
+            take_empty = (p_empty > best_value) | (best_value < 0)
             best_value = torch.where(take_empty, p_empty, best_value)
             best_k = torch.where(take_empty, 0, best_k)
-        chosen = torch.arange(k_max, device=device)[None, :] < best_k[:, None]
-        block = torch.zeros(len(w), K, dtype=torch.bool, device=device)
-        owner = torch.arange(len(w), device=device)[:, None].expand_as(chosen)
-        block[owner[chosen], best_labels[chosen]] = True
+        width = best_slots.shape[1]
+        chosen = torch.arange(width, device=device)[None, :] < best_k[:, None]
+        labels = union.gather(1, best_slots) if u else best_slots
+        block = torch.zeros(c, K, dtype=torch.bool, device=device)
+        owner = torch.arange(c, device=device)[:, None].expand_as(chosen)
+        block[owner[chosen], labels[chosen]] = True
         pred[rows] = block
         expected[rows] = best_value
     return pred, expected
@@ -127,17 +132,21 @@ def _union_labels(members):
     return torch.where(valid, labels, -1)
 
 
+def _reduce_to_union(members):
+    """Return the rows' union labels ``(c, u)`` and their sets on them ``(c, m, u)``."""
+    union = _union_labels(members)
+    slots = union.clamp(min=0)[:, None, :].expand(-1, members.shape[1], -1)
+    reduced = members.gather(2, slots) & (union >= 0)[:, None, :]
+    return union, reduced
+
+
 def _exact_jaccard(distribution, rows, allow_empty):
     """Best subset of the labels of each row's listed sets, by enumeration."""
     members = distribution.members(rows)  # (c, m, K)
-    union = _union_labels(members)  # (c, u)
+    union, reduced = _reduce_to_union(members)  # (c, u), (c, m, u)
     c, u = union.shape
     device = members.device
     patterns = bit_patterns(u, device)  # (2^u, u)
-    reduced = members.gather(
-        2, union.clamp(min=0)[:, None, :].expand(-1, members.shape[1], -1)
-    )
-    reduced &= (union >= 0)[:, None, :]  # (c, m, u)
     allowed = ~(patterns[None, :, :] & (union < 0)[:, None, :]).any(dim=2)  # (c, 2^u)
     inter = torch.einsum("pu,cmu->cpm", patterns.double(), reduced.double())
     size_p = patterns.sum(dim=1).double()[None, :, None]
@@ -219,27 +228,32 @@ def max_expected_jaccard(distribution, marginals, allow_empty=True):
     return pred
 
 
-def _best_f1_threshold(scores, targets):
-    """Threshold on ``scores`` maximising F1 of ``scores >= t`` against ``targets``.
+# (row, label) scores per block of the threshold search
+_THRESHOLD_BLOCK = 2**22
 
-    Exact over the distinct score values; the middle of the best plateau is
-    taken as the threshold, so that it generalises.
+
+def _best_f1_thresholds(scores, targets):
+    """Per column, the threshold on ``scores`` that maximises F1 of ``scores >= t``.
+
+    Exact over the distinct score values of each column; the middle between
+    the best cut's score and the next one is returned, so that it
+    generalises. A column without a positive target gets NaN.
     """
-    n_true = targets.sum()
-    if n_true == 0:
-        return None
-    order = torch.argsort(scores, descending=True)
-    s, t = scores[order], targets[order].double()
-    tp = torch.cumsum(t, 0)
-    n_pred = torch.arange(1, len(s) + 1, dtype=torch.float64, device=s.device)
+    n = scores.shape[0]
+    order = torch.argsort(scores, dim=0, descending=True)
+    s = scores.gather(0, order)
+    t = targets.gather(0, order).double()
+    n_true = t.sum(dim=0)
+    tp = torch.cumsum(t, dim=0)
+    n_pred = torch.arange(1, n + 1, dtype=torch.float64, device=s.device)[:, None]
     f1 = 2 * tp / (n_pred + n_true)
     # only cut between distinct values
     last = torch.ones_like(s, dtype=torch.bool)
     last[:-1] = s[:-1] != s[1:]
-    f1 = torch.where(last, f1, torch.full_like(f1, -1.0))
-    i = int(f1.argmax())
-    nxt = s[i + 1] if i + 1 < len(s) else s[i] - 1e-3
-    return float((s[i] + nxt) / 2)
+    best = f1.masked_fill(~last, -1.0).argmax(dim=0)
+    nxt = torch.cat([s[1:], s[-1:] - 1e-3])
+    cut = (s.gather(0, best[None]) + nxt.gather(0, best[None]))[0] / 2
+    return torch.where(n_true > 0, cut, torch.nan)
 
 
 def fit_thresholds(marginals, Y, average):
@@ -253,7 +267,9 @@ def fit_thresholds(marginals, Y, average):
         Their true 0/1 labels.
     average : {'micro', 'macro'}
         One threshold shared by every label, or one per label (0.5 for a
-        label without a positive held-out sample).
+        label without a positive held-out sample). The micro threshold is
+        fitted on at most 4M (row, label) scores, an evenly spaced sample of
+        the rows.
 
     Returns
     -------
@@ -262,13 +278,16 @@ def fit_thresholds(marginals, Y, average):
     """
     marginals = marginals.double()
     Y = Y.to(marginals.device).bool()
-    K = marginals.shape[1]
+    n, K = marginals.shape
     if average == "micro":
-        t = _best_f1_threshold(marginals.reshape(-1), Y.reshape(-1))
-        return torch.full((K,), 0.5 if t is None else t, dtype=torch.float64)
-    out = torch.full((K,), 0.5, dtype=torch.float64)
-    for k in range(K):
-        t = _best_f1_threshold(marginals[:, k], Y[:, k])
-        if t is not None:
-            out[k] = t
-    return out
+        step = max(1, -(-n * K // _THRESHOLD_BLOCK))
+        flat = marginals[::step].reshape(-1, 1)
+        t = _best_f1_thresholds(flat, Y[::step].reshape(-1, 1))[0]
+        t = 0.5 if torch.isnan(t) else float(t)
+        return torch.full((K,), t, dtype=torch.float64)
+    out = torch.empty(K, dtype=torch.float64)
+    width = max(1, _THRESHOLD_BLOCK // max(n, 1))
+    for start in range(0, K, width):
+        block = slice(start, start + width)
+        out[block] = _best_f1_thresholds(marginals[:, block], Y[:, block]).cpu()
+    return out.nan_to_num(0.5)
