@@ -115,7 +115,7 @@ def write_tmc2007(folder, data_dir):
     return True
 
 
-def run_one(folder, mode, workers, args, queue):
+def run_one(folder, mode, workers, decoder, args, queue):
     """Fit, measure NC and predict in this (fresh) process; report to queue."""
     # a spawned process makes "spawn" its children's default too: DataLoader
     # workers would then re-import torch and this script at every epoch
@@ -144,7 +144,7 @@ def run_one(folder, mode, workers, args, queue):
             max_epochs=args.epochs,
             hidden_layer_sizes=(args.hidden,),
             batch_size=args.batch_size,
-            decoder="onn",
+            decoder=decoder,
             **loader,
         )
         t = time.perf_counter()
@@ -170,6 +170,9 @@ def run_one(folder, mode, workers, args, queue):
         head = min(len(X), 100_000)
         pred = clf.predict(X[:head])
         predict_s = time.perf_counter() - t
+        # what the decoder keeps: one mean per label set, or sampled rows
+        kept = getattr(clf.decoder_, "prototypes_", None)
+        kept = kept if kept is not None else clf.decoder_.features_
         subset = float((pred == Y[:head]).all(axis=1).mean())
     queue.put(
         {
@@ -178,6 +181,10 @@ def run_one(folder, mode, workers, args, queue):
             "labels": Y.shape[1],
             "mode": mode
             + (f" ({workers} DataLoader workers)" if mode == "dataset" else ""),
+            "decoder": decoder,
+            "decoder_rows": len(kept),
+            "decoder_mib": kept.numel() * kept.element_size() / MiB,
+            "predict_rows_per_s": head / predict_s,
             "x_mib": X.nbytes / MiB,
             "base_anon_mib": mem.start_anon / MiB,
             "peak_anon_mib": mem.peak_anon / MiB,
@@ -187,15 +194,16 @@ def run_one(folder, mode, workers, args, queue):
             "predict_s": predict_s,
             "nc1": report["nc1"],
             "train_subset_acc_first_100k": subset,
-            "prototypes": len(clf.decoder_.prototypes_),
         }
     )
 
 
-def measure(folder, mode, workers, args):
+def measure(folder, mode, workers, decoder, args):
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
-    proc = ctx.Process(target=run_one, args=(folder, mode, workers, args, queue))
+    proc = ctx.Process(
+        target=run_one, args=(folder, mode, workers, decoder, args, queue)
+    )
     proc.start()
     result = queue.get()
     proc.join()
@@ -207,12 +215,14 @@ HEADER = [
     "rows",
     "X on disk (MiB)",
     "X held as",
+    "decoder (rows kept, MiB)",
     "peak own memory, RssAnon (MiB)",
     "of which the run",
     "peak resident incl. file pages (MiB)",
     "fit (s)",
     "features + NC report (s)",
     "NC1",
+    "predict (rows/s)",
 ]
 
 
@@ -222,12 +232,14 @@ def row(r):
         f"{r['rows']:,}",
         f"{r['x_mib']:.0f}",
         r["mode"],
+        f"{r['decoder']} ({r['decoder_rows']:,}, {r['decoder_mib']:.1f})",
         f"{r['peak_anon_mib']:.0f}",
         f"{r['peak_anon_mib'] - r['base_anon_mib']:.0f}",
         f"{r['peak_rss_mib']:.0f}",
         f"{r['fit_s']:.1f}",
         f"{r['nc_s']:.1f}",
         f"{r['nc1']:.3f}",
+        f"{r['predict_rows_per_s']:,.0f}",
     ]
 
 
@@ -253,6 +265,13 @@ def main(argv=None):
         nargs="+",
         default=[0],
         help="DataLoader worker processes of the dataset mode (one run each)",
+    )
+    parser.add_argument(
+        "--decoders",
+        nargs="+",
+        choices=["onn", "knn"],
+        default=["onn"],
+        help="decoders to fit and predict with (one run each; default: onn)",
     )
     parser.add_argument("--features", type=positive_int, default=64)
     parser.add_argument("--labels", type=positive_int, default=10)
@@ -289,17 +308,18 @@ def main(argv=None):
             log(f"[data] {name}: written in {time.perf_counter() - t:.0f} s")
             for mode in args.modes:
                 for workers in args.workers if mode == "dataset" else [0]:
-                    result = measure(folder, mode, workers, args)
-                    result["name"] = name
-                    log(f"[run] {json.dumps(result)}")
-                    rows.append(result)
+                    for decoder in args.decoders:
+                        result = measure(folder, mode, workers, decoder, args)
+                        result["name"] = name
+                        log(f"[run] {json.dumps(result)}")
+                        rows.append(result)
             for f in folder.iterdir():
                 f.unlink()
     settings = [
         f"- device: {args.device}; FixedETFClassifier(hidden_layer_sizes="
         f"({args.hidden},), max_epochs={args.epochs}, batch_size={args.batch_size}, "
-        "decoder='onn'); features written to a memmap in 100,000-row chunks and "
-        "`neural_collapse_report` computed from it",
+        f"decoder in {args.decoders}); features written to a memmap in "
+        "100,000-row chunks and `neural_collapse_report` computed from it",
         "- RssAnon: the process's own memory (the baseline after imports is "
         "about the first 300 MiB); the resident peak also counts cached pages "
         "of the memmapped files. The DataLoader workers' own memory is not "

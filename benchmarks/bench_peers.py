@@ -1,0 +1,391 @@
+"""sknc against the strong peers, on full data sets or on small subsamples.
+
+The peers are what a data scientist tries first on tabular multi-label data:
+``RandomForestClassifier(500)``, ``ExtraTreesClassifier(500)``,
+``OneVsRestClassifier(HistGradientBoostingClassifier())`` and an ensemble of
+10 classifier chains of logistic regression. sknc's configurations
+(``--configs``, ``PALClassifier`` parameters) are scored under every
+``objective`` from one fit each.
+
+Each case is a data set's official training split, whole (``--sizes all``)
+or a random subsample of n rows (``--sizes 150 300 500``; ``--reps``
+subsamples, which are also the seeds of every method). With ``--split test``
+every method is scored on the official test split (the benchmark report);
+with ``--split train`` on the rest of the training split, so that choices of
+defaults never see a test split (the small-data study of the training knobs).
+Features are scaled on the training rows (word indicators stay 0/1).
+
+Results are appended to a JSON-lines file (``--records``), one line per
+(split, data set, size, subsample, method, objective); a rerun skips what is
+there, so configurations or data sets can be added to a finished run. The
+report aggregates the records: mean scores, on how many data sets sknc with
+``objective=m`` leads every peer on metric m, per-data-set tables of sknc
+against the best peer, and fit times.
+"""
+
+import json
+import multiprocessing
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from sknc._bench import STRONG_PEERS, label_scores, preprocess
+from sknc.decoders._objectives import OBJECTIVES
+from sknc.model_selection import MultilabelStratifiedValidSplit
+
+from . import (
+    DATASETS,
+    Run,
+    limit_threads,
+    load_dataset,
+    log,
+    positive_int,
+    study_parser,
+    table,
+)
+from ._methods import METRICS, make_estimator, scores
+
+# name -> PALClassifier parameters
+CONFIGS = {
+    "default": {},
+    "ens5": {"n_estimators": 5},
+    "es": {"early_stopping": True, "max_epochs": 300},
+    "drop": {"dropout": 0.3},
+    "wd": {"weight_decay": 1e-2},
+    "small": {"hidden_layer_sizes": (128,), "feature_dim": 64},
+    "ep30": {"max_epochs": 30},
+    "etf": {"estimator": "etf"},
+    # calibration on a held-out fifth (decoder temperature, objective thresholds)
+    "holdout": {"train_split": "holdout"},
+}
+LEAD_HEADERS = ["subset acc", "micro-F1", "example-F1", "macro-F1", "Hamming loss"]
+# the rules scored for every sknc fit: None is the decoder's own
+SKNC_OBJECTIVES = (None, *OBJECTIVES)
+# the metric each objective aims at
+OBJECTIVE_METRIC = {
+    "subset_accuracy": "subset_acc",
+    "hamming": "hamming",
+    "f1_micro": "micro_f1",
+    "f1_macro": "macro_f1",
+    "f1_samples": "example_f1",
+}
+
+
+def size_type(text):
+    """An argparse type: ``all`` or a number of training rows."""
+    return text if text == "all" else positive_int(text)
+
+
+def parse_args():
+    parser = study_parser(__doc__, "datasets", "data_dir", "threads", "out")
+    parser.add_argument(
+        "--split",
+        choices=("train", "test"),
+        default="train",
+        help="score on the rest of the training split (train) or on the "
+        "official test split (test); default: %(default)s",
+    )
+    parser.add_argument(
+        "--sizes",
+        nargs="+",
+        type=size_type,
+        default=[150, 300, 500],
+        help="training rows per case: numbers, or 'all' (with --split test)",
+    )
+    parser.add_argument("--reps", type=positive_int, default=3)
+    parser.add_argument(
+        "--configs", nargs="+", choices=sorted(CONFIGS), default=["default"]
+    )
+    parser.add_argument(
+        "--peers", nargs="*", choices=STRONG_PEERS, default=list(STRONG_PEERS)
+    )
+    parser.add_argument(
+        "--records",
+        default="benchmarks/results/peers.jsonl",
+        help="JSON-lines file of the results (appended; existing ones are reused)",
+    )
+    parser.add_argument("--jobs", type=positive_int, default=1)
+    parser.add_argument(
+        "--report-only", action="store_true", help="only report the records"
+    )
+    args = parser.parse_args()
+    if args.split == "train" and "all" in args.sizes:
+        parser.error("--sizes all needs --split test: no rows would be left to score")
+    return args
+
+
+def case_rows(data, split, size, rep):
+    """The training rows of a case and the rows it is scored on."""
+    n = len(data.Y_train)
+    if size == "all":
+        return np.arange(n), None
+    order = np.random.RandomState(1000 * rep + size).permutation(n)
+    return order[:size], (order[size:] if split == "train" else None)
+
+
+def make_method(method, rep):
+    if method not in CONFIGS:
+        return make_estimator(method, rep)
+    params = dict(CONFIGS[method])
+    estimator = params.pop("estimator", "pal")
+    if params.get("train_split") == "holdout":
+        params["train_split"] = MultilabelStratifiedValidSplit(0.2, random_state=rep)
+    return make_estimator(estimator, rep, **params)
+
+
+def fit_and_score(task):
+    """Fit one method on one case; return its records."""
+    split, name, size, rep, method, data_dir, threads = task
+    limit_threads(threads)
+    data = load_dataset(name, data_dir, scaling="none")
+    train, rest = case_rows(data, split, size, rep)
+    if split == "train":
+        X_eval, Y_eval = data.X_train[rest], data.Y_train[rest]
+    else:
+        X_eval, Y_eval = data.X_test, data.Y_test
+    X_fit, X_eval, _ = preprocess(data.X_train[train], X_eval, "auto")
+    Y_fit = data.Y_train[train]
+    key = {"split": split, "dataset": name, "size": size, "rep": rep, "method": method}
+    est = make_method(method, rep)
+    start = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est.fit(X_fit, Y_fit)
+        fit_s = time.perf_counter() - start
+        Y_score = label_scores(est, X_eval)
+        records = []
+        for objective in SKNC_OBJECTIVES if method in CONFIGS else (None,):
+            if method in CONFIGS:
+                est.set_params(objective=objective)
+            start = time.perf_counter()
+            Y_pred = est.predict(X_eval)
+            records.append(
+                {
+                    **key,
+                    "objective": objective,
+                    "fit_s": fit_s,
+                    "predict_s": time.perf_counter() - start,
+                    **scores(Y_eval, Y_pred, Y_score),
+                }
+            )
+    return records
+
+
+def read_records(path):
+    path = Path(path)
+    if not path.is_file():
+        return []
+    with path.open() as f:
+        records = [json.loads(line) for line in f if line.strip()]
+    for record in records:
+        record.setdefault("split", "train")  # the first records had none
+    return records
+
+
+def run(args):
+    done = {
+        (r["split"], r["dataset"], r["size"], r["rep"], r["method"])
+        for r in read_records(args.records)
+    }
+    names = [n for n in args.datasets if load_dataset(n, args.data_dir) is not None]
+    tasks = [
+        (args.split, name, size, rep, method, args.data_dir, 1)
+        for name in names
+        for size in args.sizes
+        for rep in range(args.reps)
+        for method in [*args.configs, *args.peers]
+        if (args.split, name, size, rep, method) not in done
+    ]
+    log(f"{len(tasks)} fits to run, {len(done)} cases already recorded")
+    Path(args.records).parent.mkdir(parents=True, exist_ok=True)
+    with open(args.records, "a") as out:
+        if args.jobs > 1:
+            pool = multiprocessing.get_context("fork").Pool(args.jobs)
+            results = pool.imap_unordered(fit_and_score, tasks)
+        else:
+            pool, results = None, map(fit_and_score, tasks)
+        for i, records in enumerate(results, 1):
+            for record in records:
+                out.write(json.dumps(record) + "\n")
+            out.flush()
+            r = records[0]
+            log(
+                f"[{i}/{len(tasks)}] {r['dataset']} n={r['size']} rep={r['rep']} "
+                f"{r['method']}: {r['fit_s']:.1f} s"
+            )
+        if pool is not None:
+            pool.close()
+
+
+def label(method, objective):
+    return method if objective is None else f"{method} / {objective}"
+
+
+# (metric, the objective aimed at it) of the lead counts and per-data-set tables
+LEADS = (
+    ("subset_acc", "subset_accuracy"),
+    ("micro_f1", "f1_micro"),
+    ("example_f1", "f1_samples"),
+    ("macro_f1", "f1_macro"),
+    ("hamming", "hamming"),
+)
+MEAN_METRICS = ["subset_acc", "micro_f1", "macro_f1", "example_f1", "hamming", "lrap"]
+
+
+class Records:
+    """The records of one split, averaged over subsamples on demand."""
+
+    def __init__(self, records):
+        self.by = {}
+        for r in records:
+            key = (r["dataset"], r["size"], r["method"], r["objective"])
+            self.by.setdefault(key, []).append(r)
+
+    def mean(self, dataset, size, method, objective, metric):
+        rows = self.by.get((dataset, size, method, objective), [])
+        return float(np.mean([row[metric] for row in rows])) if rows else np.nan
+
+    def std(self, dataset, size, method, objective, metric):
+        rows = self.by.get((dataset, size, method, objective), [])
+        return float(np.std([row[metric] for row in rows])) if rows else np.nan
+
+    def best_peer(self, dataset, size, peers, metric):
+        """The best peer on ``metric`` and its mean score."""
+        values = {p: self.mean(dataset, size, p, None, metric) for p in peers}
+        values = {p: v for p, v in values.items() if not np.isnan(v)}
+        if not values:
+            return None, np.nan
+        pick = max if METRICS[metric][2] else min
+        peer = pick(values, key=values.get)
+        return peer, values[peer]
+
+
+def _fmt(metric, value):
+    return "—" if np.isnan(value) else METRICS[metric][1].format(value)
+
+
+def _leads(recs, names, size, config, peers, metric, objective):
+    wins = 0
+    for n in names:
+        ours = recs.mean(n, size, config, objective, metric)
+        _, best = recs.best_peer(n, size, peers, metric)
+        if METRICS[metric][2]:
+            wins += bool(ours > best)
+        else:
+            wins += bool(ours <= best + 0.002)
+    return wins
+
+
+def report(args, records):
+    sections = []
+    recs = Records(records)
+    sizes = sorted({r["size"] for r in records}, key=lambda s: (s == "all", str(s)))
+    sizes = sorted(sizes, key=lambda s: float("inf") if s == "all" else s)
+    peers = [m for m in args.peers if any(r["method"] == m for r in records)]
+    configs = [c for c in CONFIGS if any(r["method"] == c for r in records)]
+    names = [n for n in DATASETS if any(r["dataset"] == n for r in records)]
+    for size in sizes:
+        rows_label = "all" if size == "all" else f"{size}"
+        # on how many data sets each configuration leads every peer
+        lead_rows = [
+            [config]
+            + [
+                f"{_leads(recs, names, size, config, peers, m, o)}/{len(names)}"
+                for m, o in LEADS
+            ]
+            for config in configs
+        ]
+        sections.append(
+            f"## {rows_label} training rows\n\nData sets (of {len(names)}) where "
+            "sknc with `objective=m` leads every peer on metric m (Hamming loss: "
+            "within 0.002 of the best peer):\n\n"
+            + table(["config", *LEAD_HEADERS], lead_rows)
+        )
+        # per data set: sknc's first configuration against the best peer
+        config = configs[0] if configs else None
+        if config is not None:
+            rows = []
+            for n in names:
+                cells = [n]
+                for metric, objective in LEADS:
+                    ours = recs.mean(n, size, config, objective, metric)
+                    peer, best = recs.best_peer(n, size, peers, metric)
+                    higher = METRICS[metric][2]
+                    lead = ours > best if higher else ours <= best + 0.002
+                    mark = "**" if lead else ""
+                    cells.append(
+                        f"{mark}{_fmt(metric, ours)}{mark} vs {_fmt(metric, best)} "
+                        f"({peer})"
+                    )
+                rows.append(cells)
+            sections.append(
+                f"`{config}` with `objective=m` against the best peer on m "
+                f"(mean over {args.reps} seeds/subsamples; bold: sknc leads):\n\n"
+                + table(["data", *LEAD_HEADERS], rows)
+            )
+            # fit time against every peer
+            time_rows = []
+            for n in names:
+                ours = recs.mean(n, size, config, None, "fit_s")
+                cells = [n, f"{ours:.1f}"]
+                for p in peers:
+                    theirs = recs.mean(n, size, p, None, "fit_s")
+                    cells.append(f"{theirs:.1f} ({ours / theirs:.2f})")
+                time_rows.append(cells)
+            sections.append(
+                f"Fit time (s, one thread each; in brackets `{config}`'s time "
+                "divided by the peer's):\n\n"
+                + table(["data", config, *peers], time_rows)
+            )
+        # the mean over data sets of every configuration and objective
+        rows = []
+        candidates = [(c, o) for c in configs for o in SKNC_OBJECTIVES]
+        candidates += [(p, None) for p in peers]
+        for method, objective in candidates:
+            cells = [label(method, objective)]
+            for metric in MEAN_METRICS:
+                values = [recs.mean(n, size, method, objective, metric) for n in names]
+                cells.append(_fmt(metric, float(np.nanmean(values))))
+            fit = [recs.mean(n, size, method, objective, "fit_s") for n in names]
+            cells.append(f"{np.nanmean(fit):.1f}")
+            rows.append(cells)
+        header = ["method / objective"] + [METRICS[m][0] for m in MEAN_METRICS]
+        sections.append(
+            f"Mean over the {len(names)} data sets:\n\n"
+            + table([*header, "fit s"], rows)
+        )
+    return "\n\n".join(sections)
+
+
+def main():
+    args = parse_args()
+    study = Run(args)
+    if not args.report_only:
+        run(args)
+    records = [
+        r
+        for r in read_records(args.records)
+        if r["dataset"] in args.datasets and r["split"] == args.split
+    ]
+    scored_on = (
+        "the official test splits"
+        if args.split == "test"
+        else "the rest of the training splits"
+    )
+    header = study.header(
+        "sknc against the strong peers",
+        settings=[
+            f"- scored on {scored_on}; training rows: {args.sizes}, "
+            f"{args.reps} seeds/subsamples each",
+            "- sknc configurations (PALClassifier parameters): "
+            + "; ".join(f"`{c}`: {CONFIGS[c]}" for c in args.configs),
+            f"- records: `{args.records}`",
+        ],
+    )
+    study.finish(header + "\n\n" + report(args, records))
+
+
+if __name__ == "__main__":
+    main()
