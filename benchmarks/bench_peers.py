@@ -190,10 +190,12 @@ def read_records(path):
 DETERMINISTIC = ("ovr-hgb",)
 
 
+def _n_train(name, args):
+    return len(load_dataset(name, args.data_dir, scaling="none").Y_train)
+
+
 def _large(name, size, args):
-    if size != "all":
-        return size >= 10_000
-    return len(load_dataset(name, args.data_dir, scaling="none").Y_train) >= 10_000
+    return (_n_train(name, args) if size == "all" else size) >= 10_000
 
 
 def run(args):
@@ -210,6 +212,7 @@ def run(args):
         for method in [*args.configs, *args.peers]
         if (args.split, name, size, rep, method) not in done
         and not (rep and method in DETERMINISTIC and not _large(name, size, args))
+        and (size == "all" or size < _n_train(name, args))
     ]
     log(f"{len(tasks)} fits to run, {len(done)} cases already recorded")
     Path(args.records).parent.mkdir(parents=True, exist_ok=True)
