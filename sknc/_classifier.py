@@ -11,6 +11,7 @@ from sklearn.base import ClassifierMixin, TransformerMixin
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import (
     Interval,
+    Options,
     StrOptions,
     validate_parameter_constraints,
 )
@@ -39,7 +40,7 @@ from ._inputs import LabelledDataset, array_batches, validate_inputs
 from ._loss import LOSSES
 from ._modules import FixedETFHead, LinearHead, MLPBackbone, NormalizedHead, PALNet
 from ._persistence import PersistenceMixin
-from ._targets import encode_targets
+from ._targets import encode_targets, indicator_dtype
 from .decoders import BaseDecoder
 from .decoders._objectives import OBJECTIVES
 from .decoders._registry import DECODERS
@@ -113,7 +114,11 @@ class _PALNetBase(
         "batch_norm": ["boolean"],
         "lr": [Interval(numbers.Real, 0, None, closed="neither")],
         "max_epochs": [Interval(numbers.Integral, 0, None, closed="left")],
-        "batch_size": [Interval(numbers.Integral, -1, None, closed="left")],
+        # -1: the whole data set in one batch
+        "batch_size": [
+            Interval(numbers.Integral, 1, None, closed="left"),
+            Options(numbers.Integral, {-1}),
+        ],
         "weight_decay": [Interval(numbers.Real, 0, None, closed="left")],
         "feature_decay": [Interval(numbers.Real, 0, None, closed="left")],
         "feature_norm": [
@@ -126,6 +131,22 @@ class _PALNetBase(
         "objective": [StrOptions(set(OBJECTIVES)), None],
         "background_label": [StrOptions({"auto"}), "boolean"],
         "random_state": ["random_state"],
+        # skorch's parameters
+        "module": [None, callable],
+        "criterion": [None, callable],
+        "optimizer": [callable],
+        "train_split": [None, callable],
+        "callbacks": [None, list, tuple, StrOptions({"disable"})],
+        "dataset": [callable],
+        "iterator_train": [callable],
+        "iterator_valid": [callable],
+        "predict_nonlinearity": [None, callable, StrOptions({"auto"})],
+        "warm_start": ["boolean"],
+        "verbose": ["verbose"],
+        "device": [str, torch.device, None],
+        "compile": ["boolean"],
+        "use_caching": [StrOptions({"auto"}), "boolean"],
+        "torch_load_kwargs": [None, dict],
     }
 
     def __init__(
@@ -274,6 +295,9 @@ class _PALNetBase(
             self.get_params(deep=False),
             caller_name=type(self).__name__,
         )
+        # before any data is read or any epoch run
+        resolve_device(self.device)
+        self._make_decoder()._validate_params()
         if isinstance(self.feature_norm, (bool, np.bool_)):
             raise ValueError(
                 f"feature_norm={self.feature_norm} is ambiguous: pass 'learned' for "
@@ -306,9 +330,7 @@ class _PALNetBase(
                 self.classes_ = [np.array([0, 1]), np.array([0, 1])]
             else:
                 self.classes_ = classes
-            self.target_dtype_ = np.asarray(y).dtype if multilabel else None
-            if multilabel and hasattr(y, "dtypes"):
-                self.target_dtype_ = np.result_type(*y.dtypes)
+            self.target_dtype_ = indicator_dtype(y) if multilabel else None
             self.background_label_ = self._use_background_label(y_enc)
         elif multilabel != self.multilabel_ or (
             multilabel and len(classes) != self.n_outputs_

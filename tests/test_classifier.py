@@ -338,9 +338,9 @@ def test_pickle_and_joblib_round_trips(cls, multilabel_data):
 def test_save_and_load_params_into_a_fresh_estimator(cls, multilabel_data, tmp_path):
     X, Y = multilabel_data
     clf = cls(**FAST).fit(X, Y)
-    clf.save_params(f_params=tmp_path / "params.pt", f_state=tmp_path / "state.pkl")
+    clf.save_params(f_params=tmp_path / "params.pt", f_state=tmp_path / "state.pt")
     fresh = cls(**{**FAST, "random_state": 5})
-    fresh.load_params(f_params=tmp_path / "params.pt", f_state=tmp_path / "state.pkl")
+    fresh.load_params(f_params=tmp_path / "params.pt", f_state=tmp_path / "state.pt")
     np.testing.assert_array_equal(fresh.predict(X), clf.predict(X))
     np.testing.assert_array_equal(fresh.predict_proba(X), clf.predict_proba(X))
     if cls is FixedETFClassifier:  # the ETF buffer travels with the parameters
