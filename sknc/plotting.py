@@ -447,6 +447,15 @@ def _report_item(report, key, default=None):
     return value.to_numpy() if hasattr(value, "to_numpy") else value
 
 
+def _nearest_index(nearest, names):
+    """Label indices of a ``nearest`` column (indices, or names in a frame)."""
+    nearest = np.asarray(nearest)
+    if nearest.dtype.kind in "iu":
+        return nearest
+    position = {name: k for k, name in enumerate(names.tolist())}
+    return np.array([position.get(n, -1) for n in nearest.tolist()], dtype=np.int64)
+
+
 def plot_label_report(report, ax=None, *, which="auto", annotate=None):
     r"""Plot each label's frequency against its row norm and largest cosine.
 
@@ -534,7 +543,7 @@ def plot_label_report(report, ax=None, *, which="auto", annotate=None):
     if which == "head":
         norm = np.asarray(_report_item(report, "weight_norm"), dtype=float)
         cosine = np.asarray(_report_item(report, "max_cosine"), dtype=float)
-        nearest = np.asarray(_report_item(report, "nearest"))
+        nearest = _nearest_index(_report_item(report, "nearest"), names)
         marked = np.asarray(_report_item(report, "collapsed"), dtype=bool)
         norm_label = r"row norm $\|w_k\|$"
         cos_label = "largest cosine to another row"
@@ -543,7 +552,7 @@ def plot_label_report(report, ax=None, *, which="auto", annotate=None):
     else:
         norm = np.asarray(_report_item(report, "mean_norm"), dtype=float)
         cosine = np.asarray(_report_item(report, "mean_max_cosine"), dtype=float)
-        nearest = np.asarray(_report_item(report, "mean_nearest"))
+        nearest = _nearest_index(_report_item(report, "mean_nearest"), names)
         with np.errstate(invalid="ignore"):
             marked = cosine > threshold
         norm_label = r"centred mean norm $\|\nu_k - \nu_G\|$"
