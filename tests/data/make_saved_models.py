@@ -14,7 +14,7 @@ For each named model it writes ``<name>_params.pt``
 the expected ``predict`` and ``predict_proba``, and ``saved_models.json`` the
 constructor parameters and the versions that wrote the files. The first
 models (``pal``, ``fixed_etf``) have joblib state files (``.pkl``), the format
-before 0.1, which loads only with ``allow_pickle=True``.
+of earlier versions, which loads only with ``allow_pickle=True``.
 """
 
 import json
