@@ -204,7 +204,14 @@ def make_estimator(
                 f"scikit-multilearn is not importable ({MLKNN_IMPORT_ERROR})"
             )
         return MLkNN()
-    return make_peer(method, max_epochs=max_epochs, random_state=seed, device=device)
+    # the studies' --max-epochs applies to every neural method
+    return make_peer(
+        method,
+        max_epochs=max_epochs,
+        peer_epochs=max_epochs,
+        random_state=seed,
+        device=device,
+    )
 
 
 def network_outputs(clf, X, device=None):

@@ -140,21 +140,40 @@ sphinx_gallery_conf = {
 
 # -- HTML output -------------------------------------------------------------
 
-html_theme = "alabaster"
+# pydata-sphinx-theme, as scikit-learn and imbalanced-learn: a wide content
+# area, so that the benchmark tables and the gallery's code need no
+# horizontal scrolling, a navigation bar for the pages and a table of
+# contents per page on the right.
+html_theme = "pydata_sphinx_theme"
 html_title = f"sknc {release}"
 html_static_path = ["_static"]
 html_css_files = ["custom.css"]
 html_theme_options = {
-    "description": "Multi-label neural classification with the PAL loss",
-    # alabaster's default 940px page (a ~660px text column) and 0.9em code
-    # cut the gallery's 88-character code lines; these show them whole
-    "page_width": "1160px",
-    "code_font_size": "0.8em",
-    "fixed_sidebar": True,
-    "show_relbars": True,
+    "navbar_align": "left",
+    "header_links_before_dropdown": 4,
+    "show_toc_level": 2,
+    # the benchmark reports' tables need the whole width: no right sidebar
+    "secondary_sidebar_items": {
+        "**": ["page-toc", "sourcelink"],
+        "benchmarks": [],
+        "benchmarks_gpu": [],
+    },
+    "footer_start": ["copyright"],
+    "footer_end": ["theme-version"],
+    # offline builds: no version switcher or icon fetched from the network
+    "navigation_with_keys": False,
 }
 html_sidebars = {
-    "**": ["about.html", "navigation.html", "relations.html", "searchbox.html"]
+    # single pages: the whole width for their content
+    "install": [],
+    "user_guide": [],
+    "pitfalls": [],
+    "neural_collapse": [],
+    "ufm": [],
+    "scaling": [],
+    "benchmarks": [],
+    "benchmarks_gpu": [],
+    "changelog": [],
 }
 
 # -- Changelog ---------------------------------------------------------------

@@ -1,6 +1,7 @@
 """sknc: multi-label neural classification built on neural-collapse theory."""
 
-from . import callbacks, datasets, metrics, model_selection, plotting, ufm
+import importlib
+
 from ._classifier import FixedETFClassifier, PALClassifier
 from ._etf import simplex_etf
 from ._loss import PALCrossEntropyLoss, PALFocalLoss, PALMSELoss
@@ -20,7 +21,6 @@ from .decoders import (
     ThresholdDecoder,
     TopKDecoder,
 )
-from .metrics import NeuralCollapseScorer
 
 __all__ = [
     "PALClassifier",
@@ -49,3 +49,23 @@ __all__ = [
     "ufm",
     "__version__",
 ]
+
+# Imported on first use (``sknc.metrics``, ``from sknc import datasets``):
+# ``import sknc`` then costs the estimators only.
+_SUBMODULES = {"callbacks", "datasets", "metrics", "model_selection", "plotting", "ufm"}
+_LAZY_NAMES = {"NeuralCollapseScorer": "metrics"}
+
+
+def __getattr__(name):
+    if name in _SUBMODULES:
+        return importlib.import_module(f".{name}", __name__)
+    if name in _LAZY_NAMES:
+        module = importlib.import_module(f".{_LAZY_NAMES[name]}", __name__)
+        value = getattr(module, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))

@@ -9,6 +9,7 @@ import torch
 from sklearn.base import ClassifierMixin, TransformerMixin
 from sklearn.utils._param_validation import (
     Interval,
+    Options,
     StrOptions,
     validate_parameter_constraints,
 )
@@ -16,6 +17,7 @@ from sklearn.utils.validation import check_is_fitted
 from skorch import NeuralNet
 
 from ._decision import DecisionMixin
+from ._device import resolve_device
 from ._docstring import (
     ETF_FEATURE_DIM,
     ETF_FEATURE_NORM,
@@ -36,7 +38,7 @@ from ._modules import (
     PALNet,
 )
 from ._persistence import PersistenceMixin
-from ._targets import encode_targets, one_hot
+from ._targets import encode_targets, indicator_dtype, one_hot
 from ._training import TrainingMixin, read_only_arrays_ok
 from ._weights import (
     check_class_weight,
@@ -92,7 +94,11 @@ class _PALNetBase(
         "batch_norm": ["boolean"],
         "lr": [Interval(numbers.Real, 0, None, closed="neither")],
         "max_epochs": [Interval(numbers.Integral, 0, None, closed="left")],
-        "batch_size": [Interval(numbers.Integral, -1, None, closed="left")],
+        # -1: the whole data set in one batch
+        "batch_size": [
+            Interval(numbers.Integral, 1, None, closed="left"),
+            Options(numbers.Integral, {-1}),
+        ],
         "weight_decay": [Interval(numbers.Real, 0, None, closed="left")],
         "feature_decay": [Interval(numbers.Real, 0, None, closed="left")],
         "feature_norm": [
@@ -111,6 +117,22 @@ class _PALNetBase(
         "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left")],
         "tol": [Interval(numbers.Real, 0, None, closed="left")],
         "random_state": ["random_state"],
+        # skorch's parameters
+        "module": [None, callable],
+        "criterion": [None, callable],
+        "optimizer": [callable],
+        "train_split": [None, callable],
+        "callbacks": [None, list, tuple, StrOptions({"disable"})],
+        "dataset": [callable],
+        "iterator_train": [callable],
+        "iterator_valid": [callable],
+        "predict_nonlinearity": [None, callable, StrOptions({"auto"})],
+        "warm_start": ["boolean"],
+        "verbose": ["verbose"],
+        "device": [str, torch.device, None],
+        "compile": ["boolean"],
+        "use_caching": [StrOptions({"auto"}), "boolean"],
+        "torch_load_kwargs": [None, dict],
     }
 
     def __init__(
@@ -195,6 +217,9 @@ class _PALNetBase(
             self.get_params(deep=False),
             caller_name=type(self).__name__,
         )
+        # before any data is read or any epoch run
+        resolve_device(self.device)
+        self._make_decoder()._validate_params()
         if isinstance(self.feature_norm, (bool, np.bool_)):
             raise ValueError(
                 f"feature_norm={self.feature_norm} is ambiguous: pass 'learned' for "
@@ -227,9 +252,7 @@ class _PALNetBase(
                 self.classes_ = [np.array([0, 1]), np.array([0, 1])]
             else:
                 self.classes_ = classes
-            self.target_dtype_ = np.asarray(y).dtype if multilabel else None
-            if multilabel and hasattr(y, "dtypes"):
-                self.target_dtype_ = np.result_type(*y.dtypes)
+            self.target_dtype_ = indicator_dtype(y) if multilabel else None
             self.background_label_ = self._use_background_label(y_enc)
             self.early_stopping_ = self._resolve_early_stopping(n_samples)
             self.class_weight_ = check_class_weight(

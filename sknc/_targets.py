@@ -17,7 +17,13 @@ from sklearn.utils import column_or_1d
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _assert_all_finite
 
-__all__ = ["check_indicator", "encode_targets", "one_hot", "to_array"]
+__all__ = [
+    "check_indicator",
+    "encode_targets",
+    "indicator_dtype",
+    "one_hot",
+    "to_array",
+]
 
 # Rows per block when checking the values of a dense indicator, so that a
 # memory-mapped Y is never copied whole.
@@ -90,6 +96,39 @@ def _frame_values(frame):
         )
         return frame.to_numpy(dtype=target)
     return frame.to_numpy()
+
+
+def indicator_dtype(y):
+    """Return the NumPy dtype of a label indicator, for predictions like it.
+
+    A DataFrame's columns give their common dtype, with pandas nullable
+    columns as their NumPy counterparts (``Int64`` -> ``int64``, ``boolean``
+    -> ``bool``); a sparse matrix or a tensor gives its values' dtype.
+
+    Parameters
+    ----------
+    y : array-like, sparse matrix, DataFrame or torch.Tensor
+        A label indicator that :func:`check_indicator` accepted.
+
+    Returns
+    -------
+    dtype : numpy.dtype
+        The dtype.
+    """
+    dtypes = getattr(y, "dtypes", None)
+    if dtypes is not None and hasattr(dtypes, "__iter__"):  # a DataFrame
+        numpy_dtypes = [getattr(d, "numpy_dtype", d) for d in dtypes]
+        return np.result_type(
+            *[
+                np.dtype(d) if _is_numpy_like(d) else np.dtype(object)
+                for d in numpy_dtypes
+            ]
+        )
+    if isinstance(y, torch.Tensor):
+        return torch.empty(0, dtype=y.dtype).numpy().dtype
+    if sp.issparse(y) or isinstance(y, np.ndarray):
+        return y.dtype
+    return np.asarray(y).dtype
 
 
 def _is_numpy_like(dtype):

@@ -219,6 +219,7 @@ def plot_feature_geometry(
     label_names=None,
     show_samples=False,
     annotate_pairs=None,
+    max_pairs=10,
 ):
     r"""Plot the class means and the label-pair means in a 2-D projection.
 
@@ -264,8 +265,13 @@ def plot_feature_geometry(
         Also scatter the projected multiplicity-1 samples, coloured by label
         (their spread around the vertices is what NC1 measures).
     annotate_pairs : bool, default=None
-        Write each pair's labels next to its mean; None does it when there
-        are at most 10 pairs.
+        Write each pair's labels next to its mean; None does it when at most
+        10 pairs are drawn.
+    max_pairs : int or None, default=10
+        Draw at most this many pairs: those with the most samples, whose
+        means are the most reliable (with 10 labels there can be 45 pairs,
+        too many to read). None draws every observed pair. :math:`\rho_2`
+        in the legend is fitted on all of them either way.
 
     Returns
     -------
@@ -296,6 +302,14 @@ def plot_feature_geometry(
         raise ValueError(
             f"projection must be 'polygon' or 'svd'; got projection={projection!r}."
         )
+    if max_pairs is not None and not (
+        isinstance(max_pairs, numbers.Integral)
+        and not isinstance(max_pairs, bool)
+        and max_pairs >= 1
+    ):
+        raise ValueError(
+            f"max_pairs must be an int >= 1 or None; got max_pairs={max_pairs!r}."
+        )
     s = accumulate(H, Y).summary()
     messages = list(s.messages)
     rho = rho_of(s, messages, center=True)
@@ -318,6 +332,12 @@ def plot_feature_geometry(
     pairs = [(i, labels) for i, labels in enumerate(s.set_labels) if len(labels) == 2]
     position = {int(k): i for i, k in enumerate(used)}
     pairs = [(i, ab) for i, ab in pairs if all(k in position for k in ab)]
+    n_pairs = len(pairs)
+    if max_pairs is not None and n_pairs > max_pairs:
+        counts = s.set_counts.cpu().numpy()
+        # the most frequent pairs, in their original order
+        keep = sorted(sorted(pairs, key=lambda p: -counts[p[0]])[:max_pairs])
+        pairs = keep
     set_means = s.set_means.cpu().numpy()
     pair_centred = (
         set_means[[i for i, _ in pairs]] - mu_G
@@ -391,6 +411,7 @@ def plot_feature_geometry(
         label=r"$(\mu_a+\mu_b)/2$",
     )
     rho2 = rho.get(2, math.nan)
+    shown = f"{len(pairs)} most frequent of {n_pairs}" if len(pairs) < n_pairs else ""
     ax.scatter(
         pair_xy[:, 0],
         pair_xy[:, 1],
@@ -398,16 +419,20 @@ def plot_feature_geometry(
         marker="s",
         c="C3",
         zorder=4,
-        label=rf"pair means (2 labels), $\rho_2$ = {rho2:.2f}",
+        label=rf"pair means (2 labels), $\rho_2$ = {rho2:.2f}"
+        + (f"\n{shown} pairs shown" if shown else ""),
     )
     ax.plot([0], [0], marker="+", color="black", markersize=10, linestyle="none")
     radius = np.linalg.norm(P, axis=1).max()
+    label_xy = []
     for i, k in enumerate(used):
         direction = P[i] / max(np.linalg.norm(P[i]), 1e-12 * max(radius, 1e-300))
         x, y = P[i] + 0.08 * radius * direction
+        label_xy.append((x, y))
         ax.annotate(
             names[k], (x, y), ha="center", va="center", fontsize=9, fontweight="bold"
         )
+    ax.update_datalim(label_xy)  # an annotation outside the limits is not drawn
     if annotate_pairs is None:
         annotate_pairs = len(pairs) <= 10
     if annotate_pairs:
@@ -426,7 +451,8 @@ def plot_feature_geometry(
     ax.set_ylabel("projection axis 2")
     what = "regular-polygon" if projection == "polygon" else "best-fitting (SVD)"
     ax.set_title(f"Class and pair means, {what} projection")
-    ax.legend(fontsize="small", loc="best")
+    # below the axes: inside, it would hide vertices wherever it goes
+    ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2)
     return ax
 
 
@@ -447,6 +473,29 @@ def _report_item(report, key, default=None):
     return value.to_numpy() if hasattr(value, "to_numpy") else value
 
 
+def _frequency_axis(panel, x):
+    """Log-scaled label frequencies, with ticks as plain numbers (0.15)."""
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    panel.set_xscale("log")
+    panel.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    # within one decade the minor ticks are the only ones: label them too
+    narrow = x.max() < 10 * x.min()
+    panel.xaxis.set_minor_formatter(
+        FuncFormatter(lambda v, _: f"{v:.3g}") if narrow else NullFormatter()
+    )
+    panel.set_xlabel("label frequency (fraction of rows, log scale)")
+
+
+def _nearest_index(nearest, names):
+    """Label indices of a ``nearest`` column (indices, or names in a frame)."""
+    nearest = np.asarray(nearest)
+    if nearest.dtype.kind in "iu":
+        return nearest
+    position = {name: k for k, name in enumerate(names.tolist())}
+    return np.array([position.get(n, -1) for n in nearest.tolist()], dtype=np.int64)
+
+
 def plot_label_report(report, ax=None, *, which="auto", annotate=None):
     r"""Plot each label's frequency against its row norm and largest cosine.
 
@@ -459,6 +508,12 @@ def plot_label_report(report, ax=None, *, which="auto", annotate=None):
     the labels flagged ``collapsed`` are drawn as red crosses and named.
     Labels that never occur in the data cannot sit on a log axis: they are
     drawn with hollow markers at the left edge.
+
+    When every row has the same norm (a normalised head, PALClassifier's
+    default, or a fixed ETF head), the norm says nothing: the left panel
+    shows instead the fraction of each label's rows that also contain its
+    nearest label, which tells a redundant pair (labels that occur
+    together) from a collapsed one.
 
     Parameters
     ----------
@@ -480,9 +535,10 @@ def plot_label_report(report, ax=None, *, which="auto", annotate=None):
     Returns
     -------
     axes : ndarray of matplotlib Axes of shape (2,)
-        The norm panel and the cosine panel. In each, the collections are
-        the labels that occur, the labels that never occur (only when there
-        are some) and the marked labels, in this order.
+        The norm panel (or the co-occurrence panel, see above) and the
+        cosine panel. In each, the collections are the labels that occur,
+        the labels that never occur (only when there are some) and the
+        marked labels, in this order.
 
     References
     ----------
@@ -533,8 +589,9 @@ def plot_label_report(report, ax=None, *, which="auto", annotate=None):
     threshold = float(_report_item(report, "threshold", 0.9))
     if which == "head":
         norm = np.asarray(_report_item(report, "weight_norm"), dtype=float)
+        cooccurrence = _report_item(report, "nearest_cooccurrence")
         cosine = np.asarray(_report_item(report, "max_cosine"), dtype=float)
-        nearest = np.asarray(_report_item(report, "nearest"))
+        nearest = _nearest_index(_report_item(report, "nearest"), names)
         marked = np.asarray(_report_item(report, "collapsed"), dtype=bool)
         norm_label = r"row norm $\|w_k\|$"
         cos_label = "largest cosine to another row"
@@ -542,8 +599,9 @@ def plot_label_report(report, ax=None, *, which="auto", annotate=None):
         title = "Classifier rows"
     else:
         norm = np.asarray(_report_item(report, "mean_norm"), dtype=float)
+        cooccurrence = _report_item(report, "mean_nearest_cooccurrence")
         cosine = np.asarray(_report_item(report, "mean_max_cosine"), dtype=float)
-        nearest = np.asarray(_report_item(report, "mean_nearest"))
+        nearest = _nearest_index(_report_item(report, "mean_nearest"), names)
         with np.errstate(invalid="ignore"):
             marked = cosine > threshold
         norm_label = r"centred mean norm $\|\nu_k - \nu_G\|$"
@@ -570,6 +628,15 @@ def plot_label_report(report, ax=None, *, which="auto", annotate=None):
     x[~present] = frequency[present].min() / 2.0  # never in Y: left edge
     if annotate is None:
         annotate = marked.sum() <= 12
+    finite = norm[np.isfinite(norm)]
+    flat = finite.size and np.ptp(finite) <= 1e-6 * max(np.abs(finite).max(), 1e-300)
+    left_title = f"{title}: norm"
+    if flat and cooccurrence is not None:
+        # every row has the same norm (a normalised or fixed head): show
+        # what tells a redundant pair from a collapsed one instead
+        norm = np.asarray(cooccurrence, dtype=float)
+        norm_label = "fraction of its rows that also\nhold its nearest label"
+        left_title = f"{title}: co-occurrence with the nearest label"
     for panel, y, ylabel in ((axes[0], norm, norm_label), (axes[1], cosine, cos_label)):
         shown = ~marked & present
         panel.scatter(
@@ -579,7 +646,8 @@ def plot_label_report(report, ax=None, *, which="auto", annotate=None):
             color="C0",
             alpha=0.7,
             linewidths=0,
-            label=f"labels ({int(shown.sum())})",
+            # "_": no legend entry when every label is marked
+            label=f"{'' if shown.any() else '_'}labels ({int(shown.sum())})",
         )
         if (~present).any():
             panel.scatter(
@@ -599,30 +667,33 @@ def plot_label_report(report, ax=None, *, which="auto", annotate=None):
             zorder=3,
             label=f"{mark_label}: {int(marked.sum())}",
         )
-        panel.set_xscale("log")
-        panel.set_xlabel("label frequency (fraction of rows)")
+        _frequency_axis(panel, x)
         panel.set_ylabel(ylabel)
         panel.grid(True, which="major", alpha=0.3)
     norm_ax = axes[0]
     norm_ax.ticklabel_format(axis="y", useOffset=False)
-    finite = norm[np.isfinite(norm)]
-    if finite.size and np.ptp(finite) <= 1e-6 * max(np.abs(finite).max(), 1e-300):
-        # a normalised (or fixed ETF) head: every row has the same norm
-        value = float(finite.mean())
-        norm_ax.set_ylim(0.9 * value - 1e-12, 1.1 * value + 1e-12)
+    if flat and cooccurrence is not None:
+        norm_ax.set_ylim(-0.05, 1.05)
         norm_ax.annotate(
-            "every row has the same norm\n(a fixed or normalised head)",
-            (0.5, 0.9),
+            f"(every row has the norm {float(finite.mean()):.3g}:\n"
+            "a normalised or fixed head)",
+            (0.98, 0.98),
             xycoords="axes fraction",
-            ha="center",
+            ha="right",
             va="top",
             fontsize=8,
             color="0.4",
         )
+    elif flat:
+        value = float(finite.mean())
+        norm_ax.set_ylim(0.9 * value - 1e-12, 1.1 * value + 1e-12)
     cos_ax = axes[1]
     cos_ax.axhline(threshold, color="C3", linestyle="--", linewidth=1)
+    low = np.nanmin(cosine) if np.isfinite(cosine).any() else 0.0
+    bottom = min(-0.1, low - 0.05)
     if K > 1:
         etf = -1.0 / (K - 1)
+        bottom = min(bottom, etf - 0.08)  # the line and its text inside
         cos_ax.axhline(etf, color="0.4", linestyle=":", linewidth=1)
         cos_ax.annotate(
             "simplex ETF",
@@ -633,27 +704,31 @@ def plot_label_report(report, ax=None, *, which="auto", annotate=None):
             fontsize=8,
             color="0.4",
         )
-    low = np.nanmin(cosine) if np.isfinite(cosine).any() else 0.0
-    cos_ax.set_ylim(min(-0.1, low - 0.05), 1.05)
+    cos_ax.set_ylim(bottom, 1.05)
     if annotate:
         # staggered below the threshold line, left to right, each joined to
         # its marker: collapsed labels sit close together
         order = np.nonzero(marked)[0]
         order = order[np.argsort(x[order], kind="stable")]
+        log_x = np.log(x)
+        middle = (log_x.min() + log_x.max()) / 2
         for i, k in enumerate(order):
             text = str(names[k])
             if nearest[k] >= 0:
                 text += f" \N{RIGHTWARDS ARROW} {names[nearest[k]]}"
+            # right of the middle the text goes to the left: inside the axes
+            right = log_x[k] > middle
             cos_ax.annotate(
                 text,
                 (x[k], cosine[k]),
-                xytext=(8, -22 - 11 * (i % 6)),
+                xytext=(-8 if right else 8, -22 - 11 * (i % 6)),
                 textcoords="offset points",
+                ha="right" if right else "left",
                 fontsize=7,
                 color="C3",
                 arrowprops={"arrowstyle": "-", "color": "C3", "lw": 0.5, "alpha": 0.6},
             )
-    axes[0].set_title(f"{title}: norm")
+    axes[0].set_title(left_title)
     axes[1].set_title(f"{title}: largest cosine")
     axes[1].legend(fontsize="small", loc="best")
     return axes

@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -98,7 +99,7 @@ SCRIPT = textwrap.dedent(
     net.fit(X, Y)
     # saved by the main process only; a plain PALClassifier loads it
     net.save_params(
-        f_params=f"{{sys.argv[1]}}/params.pt", f_state=f"{{sys.argv[1]}}/state.joblib"
+        f_params=f"{{sys.argv[1]}}/params.pt", f_state=f"{{sys.argv[1]}}/state.pt"
     )
     np.savez(
         f"{{sys.argv[1]}}/rank{{accelerator.process_index}}.npz",
@@ -130,6 +131,8 @@ def test_two_process_data_parallel_training(tmp_path):
     # CPU training: on a machine with one GPU, accelerate's barrier would
     # name GPU 1 for the second process ("invalid device ordinal")
     env = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
+    # the processes import this checkout's sknc, as the test does
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parent.parent)
     run = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
 
@@ -158,7 +161,7 @@ def test_two_process_data_parallel_training(tmp_path):
 
     # the saved model predicts the same in an ordinary estimator
     clf = PALClassifier(hidden_layer_sizes=(16,))
-    clf.load_params(f_params=tmp_path / "params.pt", f_state=tmp_path / "state.joblib")
+    clf.load_params(f_params=tmp_path / "params.pt", f_state=tmp_path / "state.pt")
     X, _ = make_multilabel_classification(
         n_samples=N_SAMPLES,
         n_features=10,

@@ -299,7 +299,7 @@ def test_pipeline_clone_and_grid_search(multilabel_data):
     search = GridSearchCV(
         FixedETFClassifier(**FAST),
         {"feature_dim": [5, 8], "lr": [1e-3, 1e-2]},
-        cv=MultilabelStratifiedKFold(n_splits=3, random_state=0),
+        cv=MultilabelStratifiedKFold(n_splits=3, shuffle=True, random_state=0),
         scoring="f1_micro",
     )
     search.fit(X, Y)
@@ -315,7 +315,7 @@ def test_cross_validate_with_multilabel_scorers(multilabel_data):
         PALClassifier(**FAST),
         X,
         Y,
-        cv=MultilabelStratifiedKFold(n_splits=3, random_state=0),
+        cv=MultilabelStratifiedKFold(n_splits=3, shuffle=True, random_state=0),
         scoring=["f1_micro", "f1_macro", "accuracy", "roc_auc", "neg_log_loss"],
     )
     for key in ("test_f1_micro", "test_f1_macro", "test_roc_auc"):
@@ -338,9 +338,9 @@ def test_pickle_and_joblib_round_trips(cls, multilabel_data):
 def test_save_and_load_params_into_a_fresh_estimator(cls, multilabel_data, tmp_path):
     X, Y = multilabel_data
     clf = cls(**FAST).fit(X, Y)
-    clf.save_params(f_params=tmp_path / "params.pt", f_state=tmp_path / "state.pkl")
+    clf.save_params(f_params=tmp_path / "params.pt", f_state=tmp_path / "state.pt")
     fresh = cls(**{**FAST, "random_state": 5})
-    fresh.load_params(f_params=tmp_path / "params.pt", f_state=tmp_path / "state.pkl")
+    fresh.load_params(f_params=tmp_path / "params.pt", f_state=tmp_path / "state.pt")
     np.testing.assert_array_equal(fresh.predict(X), clf.predict(X))
     np.testing.assert_array_equal(fresh.predict_proba(X), clf.predict_proba(X))
     if cls is FixedETFClassifier:  # the ETF buffer travels with the parameters
@@ -402,7 +402,7 @@ def test_decoder_parameters_can_be_set_and_grid_searched(multilabel_data):
     search = GridSearchCV(
         PALClassifier(**FAST, decoder="threshold"),
         {"decoder__threshold": [0.2, 0.6]},
-        cv=MultilabelStratifiedKFold(n_splits=2, random_state=0),
+        cv=MultilabelStratifiedKFold(n_splits=2, shuffle=True, random_state=0),
         scoring="f1_micro",
     ).fit(X, Y)
     assert search.best_estimator_.decoder_.threshold_ in (0.2, 0.6)

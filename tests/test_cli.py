@@ -350,3 +350,92 @@ def test_benchmark_separate_test_file(tmp_path, capsys):
     np.savez(tmp_path / "narrow.npz", X=X[60:, :3], Y=Y[60:])
     err = usage_error([*argv, "--test-data", str(tmp_path / "narrow.npz")], capsys)
     assert "X_train has 6 features but X_test has 3" in err
+
+
+# ------------------------------------------------------- fair comparisons (#18)
+def test_max_epochs_caps_sknc_only(tmp_path, capsys):
+    path = write_npz(tmp_path / "data.npz")
+    status, out, _ = run(
+        ["benchmark", "--data", str(path), "--methods", "pal,mlp,bce"]
+        + ["--format", "json", "-q", *TINY],
+        capsys,
+    )
+    assert status == 0
+    report = json.loads(out)
+    assert report["settings"]["max_epochs"] == 2
+    assert report["settings"]["peer_epochs"] is None
+    status, out, _ = run(
+        ["benchmark", "--data", str(path), "--methods", "knn", "-q", *TINY], capsys
+    )
+    assert "Settings: sknc with default parameters, 2 epochs;" in out
+    mlp = _bench.make_estimator("mlp", max_epochs=2)
+    assert mlp.max_iter == _bench.MLP_MAX_ITER
+    assert _bench.make_estimator("bce", max_epochs=2).max_epochs == 100
+    assert _bench.make_estimator("mlp", peer_epochs=7).max_iter == 7
+    assert _bench.make_estimator("pal", peer_epochs=7).max_epochs == 100
+    text = _bench.format_report(
+        _bench.benchmark(_bench.load_data(path), ["mlp", "bce"], max_epochs=2)
+    )
+    assert "MLPClassifier max_iter=300 (default); BCE net 100 epochs (default)" in (
+        text
+    )
+
+
+def test_a_peer_stopped_before_converging_is_not_ranked(tmp_path, capsys):
+    path = write_npz(tmp_path / "data.npz")
+    status, out, err = run(
+        ["benchmark", "--data", str(path), "--methods", "pal,mlp"]
+        + ["--peer-epochs", "1", *TINY],
+        capsys,
+    )
+    assert status == 0
+    assert "ConvergenceWarning" in err
+    assert "Not ranked (no fair comparison):" in out
+    assert "MLPClassifier: stopped at its iteration limit" in out
+    best = out.split("Best:")[1].split("Not ranked")[0]
+    assert "MLPClassifier" not in best and "PALClassifier" in best
+    report = _bench.benchmark(
+        _bench.load_data(path), ["mlp"], peer_epochs=1, max_epochs=2
+    )
+    assert report["best"] == {}
+    assert [u["method"] for u in report["unranked"]] == ["mlp"]
+    assert report["results"][0]["converged"] is False
+
+
+def test_label_and_feature_names_from_the_npz(tmp_path, capsys):
+    X, Y = tiny_data()
+    labels = np.array(["rock", "jazz", "pop", "folk"])
+    np.savez(
+        tmp_path / "named.npz",
+        X=X,
+        Y=Y,
+        label_names=labels,
+        feature_names=np.array([f"band{i}" for i in range(X.shape[1])]),
+    )
+    argv = ["benchmark", "--data", str(tmp_path / "named.npz"), "--methods", "knn"]
+    status, out, _ = run([*argv, "-q"], capsys)
+    assert status == 0
+    assert "4 labels (rock, jazz, pop, folk)" in out
+    assert "6 features (band0, band1, band2, ...)" in out
+    status, out, _ = run([*argv, "-q", "--format", "json"], capsys)
+    report = json.loads(out)
+    assert report["label_names"] == labels.tolist()
+    assert list(report["results"][0]["label_f1"]) == labels.tolist()
+
+
+def test_names_that_do_not_fit_the_data_are_a_usage_error(tmp_path, capsys):
+    X, Y = tiny_data()
+    np.savez(tmp_path / "bad.npz", X=X, Y=Y, label_names=np.array(["a", "b"]))
+    err = usage_error(["benchmark", "--data", str(tmp_path / "bad.npz")], capsys)
+    assert "label_names has 2 names but the data has 4 label columns" in err
+
+
+def test_never_positive_labels_are_named(tmp_path, capsys):
+    X, Y = tiny_data()
+    Y[:60, 1] = 0
+    arrays = {"X_train": X[:60], "Y_train": Y[:60], "X_test": X[60:]}
+    np.savez(
+        tmp_path / "d.npz", **arrays, Y_test=Y[60:], label_names=np.array(list("abcd"))
+    )
+    data = _bench.load_data(tmp_path / "d.npz")
+    assert "1 label(s) never positive in training (b)" in _bench.describe(data)

@@ -431,3 +431,77 @@ def test_plot_errors(plt):
     _, one = plt.subplots()
     with pytest.raises(ValueError, match="two Axes"):
         plot_label_report(label_report(H, Y), one)
+
+
+def _normalized_report():
+    # rows of the same norm (a normalised head); labels 2 and 3 collapsed,
+    # label 3 always with label 2
+    rng = np.random.default_rng(0)
+    Y = np.zeros((120, 4), dtype=int)
+    Y[:60, 0] = 1
+    Y[60:100, 1] = 1
+    Y[100:, 2] = 1
+    Y[110:, 3] = 1
+    W = np.array([[1.0, 0, 0], [0, 1.0, 0], [0, 0.6, 0.8], [0, 0.5, 0.866]])
+    W /= np.linalg.norm(W, axis=1, keepdims=True)
+    H = Y @ W + 0.01 * rng.normal(size=(120, 3))
+    return label_report(H, Y, W, label_names=["a", "b", "c", "d"])
+
+
+def test_plot_replaces_a_flat_norm_panel_by_the_cooccurrence(plt):
+    from sknc.plotting import plot_label_report
+
+    report = _normalized_report()
+    norm_ax, cos_ax = plot_label_report(report)
+    assert "co-occurrence" in norm_ax.get_title()
+    shown = np.concatenate([c.get_offsets()[:, 1] for c in norm_ax.collections])
+    np.testing.assert_allclose(
+        sorted(shown), sorted(report.nearest_cooccurrence), atol=1e-12
+    )
+    assert any("same norm" not in t.get_text() for t in norm_ax.texts)
+    assert norm_ax.get_ylim() == pytest.approx((-0.05, 1.05))
+    # a learned head keeps its norm panel
+    H, Y, W = random_problem()
+    norm_ax, _ = plot_label_report(label_report(H, Y, W))
+    assert norm_ax.get_title().endswith("norm")
+
+
+@pytest.mark.parametrize("K", [2, 3, 10])
+def test_plot_keeps_the_etf_line_and_the_names_inside(plt, K):
+    from sknc.plotting import plot_label_report
+
+    rng = np.random.default_rng(K)
+    Y = np.eye(K, dtype=int)[rng.integers(0, K, 200)]
+    W = np.ones((K, 3)) + 0.01 * rng.normal(size=(K, 3))  # all collapsed
+    report = label_report(Y @ W + 0.1 * rng.normal(size=(200, 3)), Y, W)
+    _, cos_ax = plot_label_report(report, annotate=True)
+    bottom, top = cos_ax.get_ylim()
+    assert bottom < -1.0 / (K - 1) < top
+    cos_ax.figure.canvas.draw()
+    box = cos_ax.get_window_extent()
+    for text in cos_ax.texts:
+        extent = text.get_window_extent()
+        assert box.x0 - 1 <= extent.x0 and extent.x1 <= box.x1 + 1, text.get_text()
+
+
+def test_plot_of_a_frame_with_named_nearest_labels(plt):
+    pytest.importorskip("pandas")
+    from sknc.plotting import plot_label_report
+
+    frame = _collapsed_report(
+        as_frame=True, label_names=["a", "b", "rare1", "rare2", "never"]
+    )
+    assert frame["nearest"].tolist()[2:4] == ["rare2", "rare1"]
+    _, cos_ax = plot_label_report(frame)
+    texts = [t.get_text() for t in cos_ax.texts]
+    assert "rare1 \N{RIGHTWARDS ARROW} rare2" in texts
+
+
+def test_plot_frequency_ticks_are_plain_numbers(plt):
+    from sknc.plotting import plot_label_report
+
+    norm_ax, _ = plot_label_report(_normalized_report())
+    norm_ax.figure.canvas.draw()
+    labels = [t.get_text() for t in norm_ax.get_xticklabels(minor=True)]
+    labels += [t.get_text() for t in norm_ax.get_xticklabels()]
+    assert any(labels) and not any("times" in s or "^" in s for s in labels)

@@ -13,6 +13,7 @@ from sklearn.model_selection import (
     GridSearchCV,
     KFold,
     ShuffleSplit,
+    StratifiedKFold,
     cross_validate,
 )
 from sklearn.multioutput import MultiOutputClassifier
@@ -78,7 +79,7 @@ def no_stratification_warning():
 
 def test_kfold_partitions_the_data_into_stratified_folds(data):
     X, Y = data
-    cv = MultilabelStratifiedKFold(n_splits=5, random_state=0)
+    cv = MultilabelStratifiedKFold(n_splits=5, shuffle=True, random_state=0)
     assert cv.get_n_splits() == 5
     splits = list(cv.split(X, Y))
     assert len(splits) == 5
@@ -97,7 +98,10 @@ def test_kfold_stratifies_much_better_than_kfold(data):
     X, Y = data
     ours = np.mean(
         [
-            max_deviation(Y, MultilabelStratifiedKFold(5, random_state=s).split(X, Y))
+            max_deviation(
+                Y,
+                MultilabelStratifiedKFold(5, shuffle=True, random_state=s).split(X, Y),
+            )
             for s in range(10)
         ]
     )
@@ -113,11 +117,15 @@ def test_kfold_stratifies_much_better_than_kfold(data):
 
 def test_kfold_is_deterministic_under_random_state(data):
     X, Y = data
-    first = as_tuples(MultilabelStratifiedKFold(4, random_state=1).split(X, Y))
-    cv = MultilabelStratifiedKFold(4, random_state=1)
+    first = as_tuples(
+        MultilabelStratifiedKFold(4, shuffle=True, random_state=1).split(X, Y)
+    )
+    cv = MultilabelStratifiedKFold(4, shuffle=True, random_state=1)
     assert as_tuples(cv.split(X, Y)) == first
     assert as_tuples(cv.split(X, Y)) == first  # same folds on every call
-    other = as_tuples(MultilabelStratifiedKFold(4, random_state=2).split(X, Y))
+    other = as_tuples(
+        MultilabelStratifiedKFold(4, shuffle=True, random_state=2).split(X, Y)
+    )
     assert other != first
 
 
@@ -130,15 +138,43 @@ def test_kfold_without_shuffle_is_deterministic(data):
     assert as_tuples(cv.split(X, Y)) == first
 
 
+def test_kfold_does_not_shuffle_by_default_as_scikit_learn(data):
+    # StratifiedKFold and iterstrat's own splitter: shuffle=False by default
+    X, Y = data
+    assert MultilabelStratifiedKFold().shuffle is False
+    assert StratifiedKFold().shuffle is False
+    default = MultilabelStratifiedKFold(4)
+    np.random.seed(3)
+    first = as_tuples(default.split(X, Y))
+    np.random.seed(4)
+    assert as_tuples(default.split(X, Y)) == first
+    assert first == as_tuples(MultilabelStratifiedKFold(4, shuffle=False).split(X, Y))
+
+
 def test_kfold_random_state_none_uses_global_rng(data):
     X, Y = data
-    cv = MultilabelStratifiedKFold(4)
+    cv = MultilabelStratifiedKFold(4, shuffle=True)
     assert as_tuples(cv.split(X, Y)) != as_tuples(cv.split(X, Y))
 
 
-def test_kfold_random_state_without_shuffle_raises():
+@pytest.mark.parametrize("shuffle", [False, "default"])
+def test_kfold_random_state_without_shuffle_raises(shuffle):
+    kwargs = {} if shuffle == "default" else {"shuffle": shuffle}
     with pytest.raises(ValueError, match="random_state has no effect"):
-        MultilabelStratifiedKFold(3, shuffle=False, random_state=0)
+        MultilabelStratifiedKFold(3, random_state=0, **kwargs)
+
+
+def test_repeated_kfold_and_valid_split_still_shuffle(data):
+    X, Y = data
+    repeated = RepeatedMultilabelStratifiedKFold(n_splits=2, n_repeats=2)
+    folds = as_tuples(repeated.split(X, Y))
+    assert folds[:2] != folds[2:]  # each repetition a new shuffle
+    split = MultilabelStratifiedValidSplit(4, random_state=0)
+    dataset = Dataset(X, Y)
+    first = [s.indices.tolist() for s in split(dataset, Y)]
+    assert first == [s.indices.tolist() for s in split(dataset, Y)]
+    other = MultilabelStratifiedValidSplit(4, random_state=1)
+    assert first != [s.indices.tolist() for s in other(dataset, Y)]
 
 
 @pytest.mark.parametrize(
@@ -155,8 +191,12 @@ def test_kfold_random_state_without_shuffle_raises():
 )
 def test_y_representations_give_the_same_folds(data, convert):
     X, Y = data
-    expected = as_tuples(MultilabelStratifiedKFold(3, random_state=0).split(X, Y))
-    got = MultilabelStratifiedKFold(3, random_state=0).split(X, convert(Y))
+    expected = as_tuples(
+        MultilabelStratifiedKFold(3, shuffle=True, random_state=0).split(X, Y)
+    )
+    got = MultilabelStratifiedKFold(3, shuffle=True, random_state=0).split(
+        X, convert(Y)
+    )
     assert as_tuples(got) == expected
     got = MultilabelStratifiedShuffleSplit(2, random_state=0).split(X, convert(Y))
     expected = MultilabelStratifiedShuffleSplit(2, random_state=0).split(X, Y)
@@ -175,8 +215,12 @@ def test_dataframe_x_and_y(data):
     X, Y = data
     X_df = pd.DataFrame(X)
     Y_df = pd.DataFrame(Y, columns=[f"tag{j}" for j in range(N_LABELS)])
-    expected = as_tuples(MultilabelStratifiedKFold(3, random_state=0).split(X, Y))
-    got = as_tuples(MultilabelStratifiedKFold(3, random_state=0).split(X_df, Y_df))
+    expected = as_tuples(
+        MultilabelStratifiedKFold(3, shuffle=True, random_state=0).split(X, Y)
+    )
+    got = as_tuples(
+        MultilabelStratifiedKFold(3, shuffle=True, random_state=0).split(X_df, Y_df)
+    )
     assert got == expected
 
 
@@ -184,7 +228,9 @@ def test_single_label_indicator_is_supported():
     # iterstrat rejects an (n, 1) indicator as "binary"
     Y = np.zeros((30, 1), dtype=int)
     Y[:9] = 1
-    splits = list(MultilabelStratifiedKFold(3, random_state=0).split(Y, Y))
+    splits = list(
+        MultilabelStratifiedKFold(3, shuffle=True, random_state=0).split(Y, Y)
+    )
     assert [Y[test].sum() for _, test in splits] == [3, 3, 3]
 
 
@@ -192,7 +238,7 @@ def test_one_dimensional_y_is_stratified_by_class():
     y = np.repeat(["a", "b", "c"], [30, 12, 6])
     rng = np.random.RandomState(0)
     rng.shuffle(y)
-    cv = MultilabelStratifiedKFold(3, random_state=0)
+    cv = MultilabelStratifiedKFold(3, shuffle=True, random_state=0)
     for _, test in cv.split(np.zeros((48, 1)), y):
         assert [np.sum(y[test] == c) for c in "abc"] == [10, 4, 2]
 
@@ -200,22 +246,24 @@ def test_one_dimensional_y_is_stratified_by_class():
 def test_all_zero_rows_and_never_occurring_labels(no_stratification_warning):
     X, Y = rare_label_data()  # label 2 never occurs, half the rows are empty
     Y = Y[:, [0, 2]]
-    for _, test in MultilabelStratifiedKFold(4, random_state=0).split(X, Y):
+    for _, test in MultilabelStratifiedKFold(4, shuffle=True, random_state=0).split(
+        X, Y
+    ):
         assert test.size == 10
         assert Y[test, 0].sum() == 5
 
 
 def test_kfold_repr():
     assert (
-        repr(MultilabelStratifiedKFold(3, random_state=0))
-        == "MultilabelStratifiedKFold(n_splits=3, random_state=0, shuffle=True)"
+        repr(MultilabelStratifiedKFold(3))
+        == "MultilabelStratifiedKFold(n_splits=3, random_state=None, shuffle=False)"
     )
 
 
 def test_too_many_splits_raise_before_any_warning(no_stratification_warning):
     Y = np.eye(3, dtype=int)
     for cv in [
-        MultilabelStratifiedKFold(5, random_state=0),
+        MultilabelStratifiedKFold(5, shuffle=True, random_state=0),
         RepeatedMultilabelStratifiedKFold(n_splits=5, n_repeats=2, random_state=0),
     ]:
         with pytest.raises(ValueError, match="n_splits=5 greater than the number"):
@@ -228,7 +276,7 @@ def test_too_many_splits_raise_before_any_warning(no_stratification_warning):
 
 def test_warns_for_labels_with_fewer_positives_than_folds():
     X, Y = rare_label_data()
-    cv = MultilabelStratifiedKFold(3, random_state=0)
+    cv = MultilabelStratifiedKFold(3, shuffle=True, random_state=0)
     with pytest.warns(StratificationWarning, match=r"fewer than 3 positive") as rec:
         splits = list(cv.split(X, Y))
     assert len(rec) == 1
@@ -245,12 +293,12 @@ def test_warning_names_dataframe_columns():
     X, Y = rare_label_data()
     Y = pd.DataFrame(Y, columns=["common", "rare", "absent"])
     with pytest.warns(StratificationWarning, match=r"'rare' \(2\)"):
-        MultilabelStratifiedKFold(3, random_state=0).split(X, Y)
+        MultilabelStratifiedKFold(3, shuffle=True, random_state=0).split(X, Y)
 
 
 def test_no_warning_when_every_label_can_be_stratified(data, no_stratification_warning):
     X, Y = data
-    list(MultilabelStratifiedKFold(5, random_state=0).split(X, Y))
+    list(MultilabelStratifiedKFold(5, shuffle=True, random_state=0).split(X, Y))
     list(MultilabelStratifiedShuffleSplit(3, random_state=0).split(X, Y))
 
 
@@ -303,7 +351,7 @@ def test_warning_is_a_user_warning():
 def test_bad_y_raises_a_clear_error(y, match):
     X = np.zeros((6, 1))
     for cv in [
-        MultilabelStratifiedKFold(2, random_state=0),
+        MultilabelStratifiedKFold(2, shuffle=True, random_state=0),
         MultilabelStratifiedShuffleSplit(2, test_size=0.5, random_state=0),
         RepeatedMultilabelStratifiedKFold(n_splits=2, n_repeats=2, random_state=0),
     ]:
@@ -314,7 +362,7 @@ def test_bad_y_raises_a_clear_error(y, match):
 def test_inconsistent_lengths_raise(data):
     X, Y = data
     with pytest.raises(ValueError, match="inconsistent numbers of samples"):
-        MultilabelStratifiedKFold(3, random_state=0).split(X[:-1], Y)
+        MultilabelStratifiedKFold(3, shuffle=True, random_state=0).split(X[:-1], Y)
 
 
 # --------------------------------------------------------------------------
@@ -447,7 +495,7 @@ def test_repeated_kfold_repr():
 
 def test_cross_validate_with_knn(data):
     X, Y = data
-    cv = MultilabelStratifiedKFold(3, random_state=0)
+    cv = MultilabelStratifiedKFold(3, shuffle=True, random_state=0)
     result = cross_validate(
         KNeighborsClassifier(n_neighbors=5),
         X,

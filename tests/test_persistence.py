@@ -1,26 +1,33 @@
-"""Persistence, checkpoint-and-resume and run-to-run determinism (#7).
+"""Persistence, checkpoint-and-resume and run-to-run determinism (#7, #18).
 
 Pickle/joblib round trips and ``save_params``/``load_params`` into a fresh
 estimator are tested in ``test_classifier.py``; this file adds models saved
-by an earlier version (``tests/data``), repeatability across processes,
-skorch's ``Checkpoint``/``LoadInitState`` after an interrupted fit, and what
-``partial_fit`` carries over.
+by an earlier version (``tests/data``), skorch's reload recipe, the safety of
+the state file (plain data, never unpickled by default), repeatability across
+processes, skorch's ``Checkpoint``/``LoadInitState`` after an interrupted
+fit, and what ``partial_fit`` carries over.
 """
 
+import io
 import json
 import os
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
+import joblib
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from sklearn.exceptions import NotFittedError
 from skorch.callbacks import Callback, Checkpoint, LoadInitState
+from skorch.exceptions import NotInitializedError
 
 import sknc
 from sknc import FixedETFClassifier, PALClassifier
+from sknc._persistence import UnsafeStateError
 
 from .conftest import FAST
 
@@ -148,19 +155,25 @@ def _saved_models():
     return json.loads((DATA / "saved_models.json").read_text())["models"]
 
 
+def _is_joblib_state(entry):
+    return entry["f_state"].endswith(".pkl")
+
+
 @pytest.mark.parametrize("name", sorted(_saved_models()))
 def test_models_saved_by_an_earlier_version_still_load(name):
-    # Regenerate with tests/data/make_saved_models.py only when the saved
+    # Add models with tests/data/make_saved_models.py only when the saved
     # format changes on purpose: this is what users' saved models look like.
     entry = _saved_models()[name]
     expected = np.load(DATA / "saved_models.npz")
     params = dict(entry["params"])
     params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
-    # the fixtures predate feature_norm, whose default is now 'learned' for
-    # PALClassifier: they were trained with plain features
+    # the first fixtures predate feature_norm, whose default is now 'learned'
+    # for PALClassifier: they were trained with plain features
     params.setdefault("feature_norm", None)
     clf = getattr(sknc, entry["class"])(**params)
-    clf.load_params(f_params=DATA / entry["f_params"], f_state=DATA / entry["f_state"])
+    files = {"f_params": DATA / entry["f_params"], "f_state": DATA / entry["f_state"]}
+    # the joblib state files of the first models are pickles: an explicit opt-in
+    clf.load_params(**files, allow_pickle=_is_joblib_state(entry))
     X = expected["X"]
     pred = clf.predict(X)
     assert len(np.unique(pred, axis=0)) > 3  # a fixture worth comparing with
@@ -177,8 +190,222 @@ def test_loading_into_a_different_head_names_feature_norm():
     clf = sknc.PALClassifier(**params)  # feature_norm='learned': another head
     with pytest.raises(ValueError, match="feature_norm=None"):
         clf.load_params(
+            f_params=DATA / entry["f_params"],
+            f_state=DATA / entry["f_state"],
+            allow_pickle=True,
+        )
+
+
+@pytest.mark.parametrize(
+    "name", sorted(n for n, e in _saved_models().items() if _is_joblib_state(e))
+)
+def test_joblib_state_files_need_the_explicit_opt_in(name):
+    entry = _saved_models()[name]
+    params = dict(entry["params"], hidden_layer_sizes=(8,), feature_norm=None)
+    clf = getattr(sknc, entry["class"])(**params)
+    with pytest.raises(UnsafeStateError, match="allow_pickle=True"):
+        clf.load_params(
             f_params=DATA / entry["f_params"], f_state=DATA / entry["f_state"]
         )
+    assert not hasattr(clf, "decoder_")  # nothing was loaded
+
+
+# ------------------------------------------------- skorch's reload recipe
+@pytest.fixture(scope="module")
+def saved(multilabel_data, tmp_path_factory):
+    """A fitted estimator, and its parameter and state files."""
+    X, Y = multilabel_data
+    clf = PALClassifier(**FAST, feature_dim=16).fit(X, Y)
+    path = tmp_path_factory.mktemp("saved")
+    files = {"f_params": path / "params.pt", "f_state": path / "state.pt"}
+    clf.save_params(**files)
+    return clf, files
+
+
+def test_skorch_recipe_initialize_then_load_params(saved, multilabel_data):
+    # https://skorch.readthedocs.io "Saving and Loading":
+    # new_net.initialize(); new_net.load_params(f_params=...)
+    X, _ = multilabel_data
+    clf, files = saved
+    new = PALClassifier(**{**FAST, "feature_dim": 16})
+    assert new.initialize() is new  # nothing to build before the input size
+    new.load_params(**files)
+    assert new.initialized_
+    np.testing.assert_array_equal(new.predict(X), clf.predict(X))
+    np.testing.assert_array_equal(new.predict_proba(X), clf.predict_proba(X))
+
+
+@pytest.mark.parametrize("initialize", [True, False], ids=["initialized", "fresh"])
+def test_load_params_without_f_state_says_what_to_pass(saved, initialize):
+    _, files = saved
+    new = PALClassifier(**{**FAST, "feature_dim": 16})
+    if initialize:
+        new.initialize()
+    with pytest.raises(
+        NotInitializedError, match=r"load_params\(f_params=\.\.\., f_state"
+    ):
+        new.load_params(f_params=files["f_params"])
+
+
+def test_a_feature_dim_mismatch_names_the_layer_and_both_shapes(saved):
+    _, files = saved
+    new = PALClassifier(**FAST)  # feature_dim=256, the file has 16
+    with pytest.raises(ValueError, match="does not match") as info:
+        new.load_params(**files)
+    message = str(info.value)
+    hidden = FAST["hidden_layer_sizes"][0]
+    assert (
+        f"backbone.layers.3.weight has shape (16, {hidden}) in the file, "
+        f"(256, {hidden}) here"
+    ) in message
+    assert "feature_dim" in message
+    assert "feature_norm" not in message  # the head's structure is the same
+
+
+def test_load_params_into_a_fitted_estimator_of_another_input_size(
+    saved, multilabel_data
+):
+    X, Y = multilabel_data
+    clf, files = saved
+    other = PALClassifier(**{**FAST, "feature_dim": 16}).fit(X[:, :3], Y[:, :2])
+    other.load_params(**files)  # the state rebuilds the network first
+    np.testing.assert_array_equal(other.predict(X), clf.predict(X))
+
+
+# ----------------------------------------------------- a safe state file
+def test_the_state_file_is_plain_data(saved):
+    clf, files = saved
+    assert zipfile.is_zipfile(files["f_state"])
+    data = torch.load(files["f_state"], weights_only=True)
+    assert data["format"] == "sknc.fitted-state"
+    state = dict(data["state"]["items"])
+    assert {"decoder_", "decoder_key_", "thresholds_"} <= set(state)
+    assert state["decoder_"]["class"] == type(clf.decoder_).__name__
+    thresholds = dict(state["thresholds_"]["items"])
+    assert set(thresholds) == {"f1_micro", "f1_macro"}
+    assert all(torch.is_tensor(t) for t in thresholds.values())
+
+
+class _RunsCode:
+    """Unpickling calls ``os.getpid``... or anything else a crafted file names."""
+
+    def __reduce__(self):
+        return (os.getpid, ())
+
+
+@pytest.mark.parametrize("writer", ["torch.save", "joblib.dump"])
+def test_a_state_file_holding_a_pickled_callable_is_refused(saved, writer, tmp_path):
+    _, files = saved
+    crafted = tmp_path / "crafted"
+    payload = {"n_features_in_": _RunsCode()}
+    if writer == "torch.save":
+        torch.save(payload, crafted)
+    else:
+        joblib.dump(payload, crafted)
+    new = PALClassifier(**FAST)
+    with pytest.raises(UnsafeStateError, match="can run any code"):
+        new.load_params(f_params=files["f_params"], f_state=crafted)
+    assert not hasattr(new, "n_features_in_")
+
+
+def test_a_state_file_cannot_set_other_attributes(saved, tmp_path):
+    _, files = saved
+    data = torch.load(files["f_state"], weights_only=True)
+    data["state"]["items"].append(["module_", 1])
+    crafted = tmp_path / "crafted.pt"
+    torch.save(data, crafted)
+    with pytest.raises(ValueError, match="module_"):
+        PALClassifier(**FAST).load_params(f_state=crafted)
+
+
+@pytest.mark.parametrize(
+    "decoder",
+    ["knn", "onn", "threshold", "topk", sknc.ONNDecoder(space="proba")],
+    ids=str,
+)
+@pytest.mark.parametrize("cls", ESTIMATORS, ids=lambda c: c.__name__)
+def test_every_decoder_is_rebuilt_from_plain_data(cls, decoder, multilabel_data):
+    X, Y = multilabel_data
+    clf = cls(**FAST, decoder=decoder).fit(X, Y)
+    params, state = io.BytesIO(), io.BytesIO()
+    clf.save_params(f_params=params, f_state=state)
+    params.seek(0)
+    state.seek(0)
+    new = cls(**FAST, decoder=decoder)
+    new.load_params(f_params=params, f_state=state)
+    assert type(new.decoder_) is type(clf.decoder_)
+    assert new.decoder_.get_params() == clf.decoder_.get_params()
+    for objective in (None, "f1_micro", "f1_samples"):
+        clf.set_params(objective=objective)
+        new.set_params(objective=objective)
+        np.testing.assert_array_equal(new.predict(X), clf.predict(X))
+    np.testing.assert_array_equal(new.predict_proba(X), clf.predict_proba(X))
+
+
+@pytest.mark.parametrize(
+    "y_kind", ["frame", "two_labels", "string_classes", "nullable_frame"]
+)
+def test_label_encodings_survive_the_state_file(y_kind, multilabel_data):
+    X, Y = multilabel_data
+    y = {
+        "frame": lambda: pd.DataFrame(
+            Y, columns=[f"tag {k}" for k in range(Y.shape[1])]
+        ),
+        "two_labels": lambda: Y[:, :2],
+        "string_classes": lambda: np.array(["a", "b", "c"])[Y.argmax(axis=1) % 3],
+        "nullable_frame": lambda: pd.DataFrame(Y).astype("boolean"),
+    }[y_kind]()
+    clf = PALClassifier(**FAST).fit(X, y)
+    params, state = io.BytesIO(), io.BytesIO()
+    clf.save_params(f_params=params, f_state=state)
+    params.seek(0)
+    state.seek(0)
+    new = PALClassifier(**FAST)
+    new.load_params(f_params=params, f_state=state)
+    pred = new.predict(X)
+    assert pred.dtype == clf.predict(X).dtype
+    np.testing.assert_array_equal(pred, clf.predict(X))
+    if isinstance(clf.classes_, list):
+        assert [c.tolist() for c in new.classes_] == [c.tolist() for c in clf.classes_]
+    else:
+        np.testing.assert_array_equal(new.classes_, clf.classes_)
+        assert new.classes_.dtype == clf.classes_.dtype
+    np.testing.assert_array_equal(new.label_names_, clf.label_names_)
+
+
+class _MyDecoder(sknc.ThresholdDecoder):
+    """A user's decoder: rebuilt when the estimator is built with one."""
+
+
+def test_a_custom_decoder_is_rebuilt_from_the_estimators_decoder(multilabel_data):
+    X, Y = multilabel_data
+    clf = PALClassifier(**FAST, decoder=_MyDecoder(threshold=0.4)).fit(X, Y)
+    params, state = io.BytesIO(), io.BytesIO()
+    clf.save_params(f_params=params, f_state=state)
+    params.seek(0)
+    state.seek(0)
+    with pytest.raises(ValueError, match="_MyDecoder"):
+        PALClassifier(**FAST).load_params(f_params=params, f_state=state)
+    state.seek(0)
+    params.seek(0)
+    new = PALClassifier(**FAST, decoder=_MyDecoder(threshold=0.4))
+    new.load_params(f_params=params, f_state=state)
+    assert type(new.decoder_) is _MyDecoder
+    np.testing.assert_array_equal(new.predict(X), clf.predict(X))
+
+
+class _OpaqueDecoder(sknc.ThresholdDecoder):
+    def __init__(self, threshold=0.5, allow_empty="auto", hook=None):
+        super().__init__(threshold=threshold, allow_empty=allow_empty)
+        self.hook = hook
+
+
+def test_a_state_that_is_not_plain_data_is_not_written(multilabel_data, tmp_path):
+    X, Y = multilabel_data
+    clf = PALClassifier(**FAST, decoder=_OpaqueDecoder(hook=print)).fit(X, Y)
+    with pytest.raises(TypeError, match="hook.*builtin_function_or_method"):
+        clf.save_params(f_state=tmp_path / "state.pt")
+    assert not (tmp_path / "state.pt").exists()
 
 
 def test_saved_model_files_stay_small():

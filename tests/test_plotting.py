@@ -179,3 +179,44 @@ def test_missing_matplotlib_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
     with pytest.raises(ImportError, match=r"pip install sknc\[plot\]"):
         plot_nc_history(_history())
+
+
+# --------------------------------------------------------------------------
+# Readability (#18)
+# --------------------------------------------------------------------------
+
+
+def _inside(ax, xy):
+    (x0, x1), (y0, y1) = sorted(ax.get_xlim()), sorted(ax.get_ylim())
+    return x0 <= xy[0] <= x1 and y0 <= xy[1] <= y1
+
+
+def test_geometry_draws_the_most_frequent_pairs_by_default():
+    K = 10
+    H, Y = _collapsed(K, 12)
+    # pair (0, 1) is the most frequent: 5 more rows
+    extra = np.zeros((5, K), dtype=int)
+    extra[:, [0, 1]] = 1
+    H = np.concatenate([H, np.repeat(H[(Y[:, 0] == 1) & (Y[:, 1] == 1)][:1], 5, 0)])
+    Y = np.concatenate([Y, extra])
+    ax = plot_feature_geometry(H, Y)
+    edges, links, means, mids, pairs = ax.collections
+    assert len(pairs.get_offsets()) == 10 and len(edges.get_segments()) == 10
+    assert "10 most frequent of 45 pairs shown" in pairs.get_label()
+    assert "0,1" in [t.get_text() for t in ax.texts]  # annotated: 10 pairs
+    ax = plot_feature_geometry(H, Y, max_pairs=None)
+    assert len(ax.collections[-1].get_offsets()) == 45
+    assert "shown" not in ax.collections[-1].get_label()
+    with pytest.raises(Exception, match="max_pairs"):
+        plot_feature_geometry(H, Y, max_pairs=0)
+
+
+def test_geometry_keeps_every_vertex_name_and_the_legend_off_the_points():
+    H, Y = _collapsed(10, 12)
+    ax = plot_feature_geometry(H, Y, max_pairs=3)
+    ax.figure.canvas.draw()
+    names = [t for t in ax.texts if t.get_text() in {str(k) for k in range(10)}]
+    assert len(names) == 10
+    assert all(_inside(ax, t.xy) for t in names)
+    legend = ax.get_legend().get_window_extent()
+    assert legend.y1 <= ax.get_window_extent().y0  # below the axes

@@ -38,10 +38,15 @@ data files:
                     relation's -C option is read), split with --test-size,
                     or with --test-data TEST.arff
 
+  A .npz may also hold label_names and feature_names (1-D string arrays):
+  the report names the labels with them (ARFF files name their attributes).
+
 output: a table of micro-F1, macro-F1 (zero_division=0), subset accuracy,
 Hamming loss, label-ranking average precision (LRAP), fit and predict seconds
-and trainable parameters, then the leading method of each metric. Progress
-goes to stderr, results to stdout (or --out). Exit status: 0 when every method
+and trainable parameters, then the leading method of each metric. A method
+that stopped at its iteration limit before converging (ConvergenceWarning) is
+listed but leads nothing. JSON adds each label's F1 per method. Progress goes
+to stderr, results to stdout (or --out). Exit status: 0 when every method
 ran, 1 when one failed (the others are still reported), 2 for usage errors.
 
 examples:
@@ -51,6 +56,7 @@ examples:
   python -m sknc benchmark --data train.arff --test-data test.arff --n-labels 6
   python -m sknc benchmark --methods pal,ovr-lr,knn --max-epochs 30 \\
       --format json --out results.json
+  python -m sknc benchmark --max-epochs 20 --peer-epochs 20
 """
 
 
@@ -200,8 +206,16 @@ def add_parser(subparsers):
         type=_positive_int,
         default=None,
         metavar="N",
-        help="epochs of sknc and the BCE net, and MLPClassifier's max_iter "
-        "(default: 100, 100 and 300)",
+        help="epochs of sknc's estimators (default 100); the peers keep theirs",
+    )
+    model.add_argument(
+        "--peer-epochs",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="epochs of the neural peers: MLPClassifier's max_iter and the BCE "
+        "net's max_epochs (default: their own, 300 and 100). A peer stopped "
+        "before it converged is reported but not ranked",
     )
     model.add_argument(
         "--random-state",
@@ -280,6 +294,7 @@ def main(args, parser):
         methods,
         scaling=args.scaling,
         max_epochs=args.max_epochs,
+        peer_epochs=args.peer_epochs,
         random_state=args.random_state,
         device=args.device,
         log=log,

@@ -102,8 +102,22 @@ def _read_npz(path):
         raise ValueError(f"{path}: not a readable .npz file ({exc})") from exc
 
 
-def _read(path, arff_options, role):
-    """``(X, Y)`` or ``(X_train, Y_train, X_test, Y_test)`` from one file."""
+def _names(arrays, key, path):
+    """Return the ``label_names`` or ``feature_names`` of a .npz, as strings."""
+    if key not in arrays:
+        return None
+    names = arrays[key]
+    if names.ndim != 1:
+        raise ValueError(f"{path}: {key} must be 1-D; got shape {names.shape}")
+    return [str(name) for name in names.tolist()]
+
+
+def _read(path, arff_options, role, names=None):
+    """``(X, Y)`` or ``(X_train, Y_train, X_test, Y_test)`` from one file.
+
+    The label and feature names the file holds go into the dict ``names``.
+    """
+    names = {} if names is None else names
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{role}: file not found: {path}")
@@ -125,27 +139,31 @@ def _read(path, arff_options, role):
                 f"{role}: {path}: missing {', '.join(missing)}. A .npz holds "
                 f"{', '.join(DATA_KEYS)}, or X and Y to be split (found: {found})"
             )
+        for key in ("label_names", "feature_names"):
+            names.setdefault(key, _names(arrays, key, path))
         if "X_train" in arrays:
             return tuple(arrays[key] for key in DATA_KEYS)
         return arrays["X"], arrays["Y"]
     if name.endswith((".arff", ".arff.gz")):
-        X, Y = load_arff(path, return_X_y=True, **arff_options)
-        return X, Y
+        bunch = load_arff(path, **arff_options)
+        names.setdefault("label_names", [str(n) for n in bunch.target_names])
+        names.setdefault("feature_names", [str(n) for n in bunch.feature_names])
+        return bunch.data, bunch.target
     raise ValueError(
         f"{role}: {path}: unknown file type; expected a .npz file or an ARFF file "
         "(.arff or .arff.gz)"
     )
 
 
-def _split_files(path, test_path, test_size, random_state, arff_options):
+def _split_files(path, test_path, test_size, random_state, arff_options, names):
     """Return the parts in ``path`` (and ``test_path``), the source and the split."""
-    train = _read(path, arff_options, "--data")
+    train = _read(path, arff_options, "--data", names)
     if test_path is not None:
         if len(train) == 4:
             raise ValueError(
                 f"{path} is already split ({', '.join(DATA_KEYS)}); drop --test-data"
             )
-        test = _read(test_path, arff_options, "--test-data")
+        test = _read(test_path, arff_options, "--test-data", {})
         if len(test) == 4:
             raise ValueError(f"--test-data: {test_path} must hold X and Y, not a split")
         if test_size is not None:
@@ -201,6 +219,16 @@ def _check_parts(data):
             )
     if data["Y_train"].shape[1] < 2:
         raise ValueError("the benchmark needs at least 2 labels")
+    for key, matrix, what in (
+        ("label_names", "Y_train", "label columns"),
+        ("feature_names", "X_train", "feature columns"),
+    ):
+        names = data.get(key)
+        if names is not None and len(names) != data[matrix].shape[1]:
+            raise ValueError(
+                f"{key} has {len(names)} names but the data has "
+                f"{data[matrix].shape[1]} {what}"
+            )
 
 
 def load_data(
@@ -243,7 +271,10 @@ def load_data(
     -------
     data : dict
         ``X_train, Y_train, X_test, Y_test`` (features float32, dense or CSR;
-        labels uint8) and ``source`` and ``split``, which describe them.
+        labels uint8), ``source`` and ``split``, which describe them, and
+        ``label_names`` and ``feature_names``: lists of strings (a .npz's
+        ``label_names`` and ``feature_names`` arrays, an ARFF file's
+        attribute names, the digits 0 to 9), or None.
 
     Raises
     ------
@@ -263,6 +294,7 @@ def load_data(
         n_train = DIGITS_SIZES[0] if n_train is None else n_train
         n_test = DIGITS_SIZES[1] if n_test is None else n_test
         parts = digits_split(n_train, n_test, random_state)
+        names = {"label_names": [str(k) for k in range(10)], "feature_names": None}
         source = "built-in multi-label digits (make_multilabel_digits)"
         split = (
             f"{n_train} single digits and {n_train} pairs for training, "
@@ -271,13 +303,16 @@ def load_data(
     else:
         if n_train is not None or n_test is not None:
             raise ValueError("--n-train and --n-test apply to the built-in digits only")
+        names = {}
         parts, source, split = _split_files(
-            path, test_path, test_size, random_state, arff_options
+            path, test_path, test_size, random_state, arff_options, names
         )
     data = {
         key: _as_features(part) if key.startswith("X") else _as_labels(part, key)
         for key, part in zip(DATA_KEYS, parts, strict=True)
     }
+    data["label_names"] = names.get("label_names")
+    data["feature_names"] = names.get("feature_names")
     _check_parts(data)
     data["source"] = source
     data["split"] = split
@@ -331,16 +366,30 @@ def describe(data):
     Returns
     -------
     text : str
-        Rows, features, labels and label cardinality.
+        Rows, features, labels and label cardinality, with the first names
+        of the labels and features when the data has them.
     """
     X_train, Y_train, Y_test = data["X_train"], data["Y_train"], data["Y_test"]
+    label_names = data.get("label_names")
+    feature_names = data.get("feature_names")
     text = (
         f"{X_train.shape[0]} training and {Y_test.shape[0]} test rows, "
-        f"{X_train.shape[1]} features{' (sparse)' if sp.issparse(X_train) else ''}, "
-        f"{Y_train.shape[1]} labels, {Y_train.sum(1).mean():.2f} labels per "
+        f"{X_train.shape[1]} features{' (sparse)' if sp.issparse(X_train) else ''}"
+        f"{_listed(feature_names, 3)}, {Y_train.shape[1]} labels"
+        f"{_listed(label_names, 8)}, {Y_train.sum(1).mean():.2f} labels per "
         f"training row"
     )
-    never = int((Y_train.sum(0) == 0).sum())
-    if never:
-        text += f"; {never} label(s) never positive in training"
+    never = np.flatnonzero(Y_train.sum(0) == 0)
+    if never.size:
+        text += f"; {never.size} label(s) never positive in training"
+        if label_names is not None:
+            text += f" ({', '.join(label_names[k] for k in never[:8])}"
+            text += ", ...)" if never.size > 8 else ")"
     return text
+
+
+def _listed(names, limit):
+    if not names:
+        return ""
+    more = ", ..." if len(names) > limit else ""
+    return f" ({', '.join(names[:limit])}{more})"

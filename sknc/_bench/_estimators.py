@@ -19,6 +19,7 @@ __all__ = [
     "DEFAULT_METHODS",
     "METHODS",
     "MLP_MAX_ITER",
+    "PEER_EPOCH_METHODS",
     "STRONG_PEERS",
     "TORCH_METHODS",
     "ConstantLabels",
@@ -43,7 +44,9 @@ STRONG_PEERS = ("rf", "et", "ovr-hgb", "ecc-lr")
 DEFAULT_METHODS = ("pal", "etf", "mlp", "ovr-lr", "cc-lr", "knn")
 ALIASES = {"br-lr": "ovr-lr"}  # the name used by benchmarks.bench_suite
 TORCH_METHODS = ("pal", "etf", "bce")
-MLP_MAX_ITER = 300  # MLPClassifier's max_iter when no max_epochs is given
+MLP_MAX_ITER = 300  # MLPClassifier's max_iter when no peer_epochs is given
+# the neural peers, whose iterations --peer-epochs sets (never --max-epochs)
+PEER_EPOCH_METHODS = ("mlp", "bce")
 
 
 class ConstantLabels(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
@@ -159,7 +162,9 @@ class ConstantLabels(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         return self._fill(X, "predict_proba", np.float64)
 
 
-def make_estimator(key, *, max_epochs=None, random_state=0, device="cpu"):
+def make_estimator(
+    key, *, max_epochs=None, peer_epochs=None, random_state=0, device="cpu"
+):
     """Build the method ``key`` (a key of :data:`METHODS`).
 
     Parameters
@@ -169,9 +174,12 @@ def make_estimator(key, *, max_epochs=None, random_state=0, device="cpu"):
         ``'br-lr'``), ``'cc-lr'``, ``'knn'``, or a strong peer: ``'rf'``,
         ``'et'``, ``'ovr-hgb'``, ``'ecc-lr'``.
     max_epochs : int, default=None
-        Epochs of the neural methods (sknc, the BCE net and
-        ``MLPClassifier``'s ``max_iter``). None: sknc's and the BCE net's 100,
-        ``MLPClassifier(max_iter=300)``.
+        Epochs of sknc's estimators; None: their default (100).
+    peer_epochs : int, default=None
+        Epochs of the neural peers: the BCE net's ``max_epochs`` and
+        ``MLPClassifier``'s ``max_iter``. None: their defaults, 100 and 300.
+        Kept apart from ``max_epochs`` so that a short sknc run does not
+        handicap the peers.
     random_state : int, default=0
         Seed of the neural methods, the forests and the chains' orders.
     device : str, default='cpu'
@@ -183,14 +191,15 @@ def make_estimator(key, *, max_epochs=None, random_state=0, device="cpu"):
         Unfitted; ``fit(X, Y)`` takes a 0/1 label indicator ``Y``.
     """
     key = ALIASES.get(key, key)
-    epochs = {} if max_epochs is None else {"max_epochs": max_epochs}
     if key in ("pal", "etf"):
         cls = PALClassifier if key == "pal" else FixedETFClassifier
+        epochs = {} if max_epochs is None else {"max_epochs": max_epochs}
         return cls(random_state=random_state, device=device, **epochs)
     if key == "bce":
+        epochs = {} if peer_epochs is None else {"max_epochs": peer_epochs}
         return BCENetClassifier(random_state=random_state, device=device, **epochs)
     if key == "mlp":
-        max_iter = MLP_MAX_ITER if max_epochs is None else max_epochs
+        max_iter = MLP_MAX_ITER if peer_epochs is None else peer_epochs
         return MLPClassifier(max_iter=max_iter, random_state=random_state)
     if key == "ovr-lr":
         return OneVsRestClassifier(LogisticRegression(max_iter=1000))

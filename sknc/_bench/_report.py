@@ -71,10 +71,15 @@ def _header_lines(report):
 
 
 def _closing_lists(report, markdown):
-    """Return the lists of the leaders and of the failed methods, as lines."""
+    """Return the lists of the leaders, the unranked and the failed methods."""
     headers = {key: header for key, header, _, _ in METRICS}
+    unranked = report.get("unranked", [])
     lists = (
         ("Best", [f"{headers[k]}: {', '.join(v)}" for k, v in report["best"].items()]),
+        (
+            "Not ranked (no fair comparison)",
+            [f"{u['name']}: {u['reason']}" for u in unranked],
+        ),
         ("Failed", [f"{f['name']}: {f['error']}" for f in report["failures"]]),
     )
     lines = []
@@ -157,7 +162,8 @@ def format_report(report, fmt="text"):
     report : dict
         ``data`` (``source``, ``description``, ``split``), ``preprocessing``,
         ``settings``, ``settings_text``, ``results``, ``failures``,
-        ``warnings`` and ``best``, as :func:`benchmark` builds it.
+        ``warnings``, ``best`` and ``unranked``, as :func:`benchmark` builds
+        it.
     fmt : {'text', 'markdown', 'csv', 'json'}, default='text'
         Plain text (an aligned table), a Markdown table (the leading value of
         each metric in bold), CSV (one row per method, no header lines) or

@@ -5,13 +5,17 @@ import time
 import warnings
 
 import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.metrics import f1_score
 
 from .._classifier import PALClassifier
+from ._bce import BCENetClassifier
 from ._data import describe, preprocess
 from ._estimators import (
     DEFAULT_METHODS,
     METHODS,
     MLP_MAX_ITER,
+    PEER_EPOCH_METHODS,
     TORCH_METHODS,
     make_estimator,
 )
@@ -51,18 +55,20 @@ def _group_warnings(caught):
     ]
 
 
-def _fit_and_score(key, data, max_epochs, random_state, device):
+def _fit_and_score(key, data, epochs, random_state, device):
     """Fit method ``key`` on the training part; its row of the results."""
     X_test = data["X_test"]
-    est = make_estimator(
-        key, max_epochs=max_epochs, random_state=random_state, device=device
-    )
+    est = make_estimator(key, **epochs, random_state=random_state, device=device)
     start = time.perf_counter()
     est.fit(data["X_train"], data["Y_train"])
     fit_s = time.perf_counter() - start
     start = time.perf_counter()
     Y_pred = est.predict(X_test)
     predict_s = time.perf_counter() - start
+    per_label = f1_score(
+        np.asarray(data["Y_test"]), np.asarray(Y_pred), average=None, zero_division=0
+    )
+    names = data.get("label_names") or [str(k) for k in range(len(per_label))]
     return {
         "method": key,
         "name": METHODS[key],
@@ -70,6 +76,7 @@ def _fit_and_score(key, data, max_epochs, random_state, device):
         "fit_s": fit_s,
         "predict_s": predict_s,
         "params": n_trainable_params(est),
+        "label_f1": dict(zip(names, per_label.round(4).tolist(), strict=True)),
     }
 
 
@@ -78,6 +85,7 @@ def run_benchmark(
     methods=DEFAULT_METHODS,
     *,
     max_epochs=None,
+    peer_epochs=None,
     random_state=0,
     device="cpu",
     log=None,
@@ -87,10 +95,11 @@ def run_benchmark(
     Parameters
     ----------
     data : dict
-        ``X_train, Y_train, X_test, Y_test``, preprocessed.
+        ``X_train, Y_train, X_test, Y_test``, preprocessed, and optionally
+        ``label_names``.
     methods : sequence of str, default=DEFAULT_METHODS
         Keys of :data:`METHODS`.
-    max_epochs, random_state, device
+    max_epochs, peer_epochs, random_state, device
         Passed to :func:`make_estimator`.
     log : callable, default=None
         Called with one progress line per method; None: silent.
@@ -99,7 +108,11 @@ def run_benchmark(
     -------
     results : list of dict
         One per method that ran: ``method`` (key), ``name``, the metrics of
-        :func:`score_predictions`, ``fit_s``, ``predict_s`` and ``params``.
+        :func:`score_predictions`, ``fit_s``, ``predict_s``, ``params``,
+        ``label_f1`` (each label's F1, by label name) and ``converged``
+        (False when fitting raised a
+        :class:`~sklearn.exceptions.ConvergenceWarning`: the method stopped
+        at its iteration limit).
     failures : list of dict
         ``method``, ``name`` and ``error`` for each method that raised.
     warnings : list of dict
@@ -117,12 +130,16 @@ def run_benchmark(
         try:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                row = _fit_and_score(key, data, max_epochs, random_state, device)
+                epochs = {"max_epochs": max_epochs, "peer_epochs": peer_epochs}
+                row = _fit_and_score(key, data, epochs, random_state, device)
         except Exception as exc:  # one failure must not end the run
             error = _first_line(exc)
             failures.append({"method": key, "name": name, "error": error})
             log(f"{prefix}: FAILED, {error}")
             continue
+        row["converged"] = not any(
+            issubclass(w.category, ConvergenceWarning) for w in caught
+        )
         for category, text, count, differs in _group_warnings(caught):
             caught_warnings.append(
                 {"method": key, "category": category, "message": text, "count": count}
@@ -143,6 +160,7 @@ def benchmark(
     *,
     scaling="auto",
     max_epochs=None,
+    peer_epochs=None,
     random_state=0,
     device="cpu",
     log=None,
@@ -157,7 +175,7 @@ def benchmark(
         Keys of :data:`METHODS`.
     scaling : {'auto', 'standard', 'none'}, default='auto'
         See :func:`preprocess`.
-    max_epochs, random_state, device
+    max_epochs, peer_epochs, random_state, device
         See :func:`make_estimator`.
     log : callable, default=None
         Receives progress lines.
@@ -177,24 +195,46 @@ def benchmark(
         scaled,
         methods,
         max_epochs=max_epochs,
+        peer_epochs=peer_epochs,
         random_state=random_state,
         device=device,
         log=log,
     )
     sknc_epochs = PALClassifier().max_epochs if max_epochs is None else max_epochs
-    mlp_iter = MLP_MAX_ITER if max_epochs is None else max_epochs
     settings = {
         "methods": list(methods),
         "max_epochs": max_epochs,
+        "peer_epochs": peer_epochs,
         "random_state": random_state,
         "device": device,
     }
+    peers = []
+    if "mlp" in methods:
+        mlp_iter = MLP_MAX_ITER if peer_epochs is None else peer_epochs
+        peers.append(f"MLPClassifier max_iter={mlp_iter}")
+    if "bce" in methods:
+        bce_epochs = (
+            BCENetClassifier().max_epochs if peer_epochs is None else peer_epochs
+        )
+        peers.append(f"BCE net {bce_epochs} epochs")
+    default = " (default)" if peer_epochs is None else ""
     settings_text = (
         f"sknc with default parameters, {sknc_epochs} epochs"
         + (" (default)" if max_epochs is None else "")
-        + f"; MLPClassifier max_iter={mlp_iter}; random_state={random_state}; "
-        f"device={device}"
+        + "".join(f"; {peer}{default}" for peer in peers)
+        + f"; random_state={random_state}; device={device}"
     )
+    unranked = [
+        {
+            "method": row["method"],
+            "name": row["name"],
+            "reason": "stopped at its iteration limit before converging "
+            "(ConvergenceWarning)"
+            + (": raise --peer-epochs" if row["method"] in PEER_EPOCH_METHODS else ""),
+        }
+        for row in results
+        if not row["converged"]
+    ]
     return {
         "data": {
             "source": data["source"],
@@ -205,11 +245,15 @@ def benchmark(
             "n_features": int(data["X_train"].shape[1]),
             "n_labels": int(data["Y_train"].shape[1]),
         },
+        "label_names": data.get("label_names"),
+        "feature_names": data.get("feature_names"),
         "preprocessing": note,
         "settings": settings,
         "settings_text": settings_text,
         "results": results,
-        "best": leaders(results),
+        # a method cut short is no fair comparison: it leads nothing
+        "best": leaders([row for row in results if row["converged"]]),
+        "unranked": unranked,
         "failures": failures,
         "warnings": caught,
     }

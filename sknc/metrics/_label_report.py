@@ -213,8 +213,10 @@ def label_report(
         Names of the labels, stored in ``label``; default ``0, 1, ...``.
     as_frame : bool, default=False
         Return a :class:`pandas.DataFrame` (one row per label, the scalars
-        in its ``attrs``) instead of a :class:`~sklearn.utils.Bunch`. Needs
-        pandas, which sknc does not require.
+        in its ``attrs``) instead of a :class:`~sklearn.utils.Bunch`. With
+        ``label_names``, its ``nearest`` and ``mean_nearest`` columns hold
+        label names too (None where undefined). Needs pandas, which sknc
+        does not require.
     chunk_size : int, default=None
         Rows per streamed chunk; ``None`` picks about 4M elements per chunk.
 
@@ -342,12 +344,12 @@ def label_report(
     }
     emit_warnings(messages)
     if as_frame:
-        return _as_frame(out, scalars)
+        return _as_frame(out, scalars, named=label_names is not None)
     out.update(scalars)
     return out
 
 
-def _as_frame(columns, attrs):
+def _as_frame(columns, attrs, named):
     try:
         import pandas as pd
     except ImportError as exc:
@@ -356,7 +358,17 @@ def _as_frame(columns, attrs):
             "Install it (pip install pandas) or use the default Bunch of NumPy "
             "arrays."
         ) from exc
-    frame = pd.DataFrame({key: columns[key] for key in columns})
+    columns = dict(columns)
+    if named:
+        # a frame is read by name: the nearest labels too, missing where -1
+        names = columns["label"]
+        for key in ("mean_nearest", "nearest"):
+            if key in columns:
+                index = columns[key]
+                columns[key] = pd.Series(
+                    [names[j] if j >= 0 else None for j in index], dtype=object
+                )
+    frame = pd.DataFrame(columns)
     frame.attrs.update(attrs)
     return frame
 

@@ -19,8 +19,11 @@ Differences from ``iterstrat``:
   labels, which is one-hot encoded). ``iterstrat`` casts ``y`` to ``bool``, so
   a value of 2 silently counts as a positive, and it rejects sparse ``y``,
   1-D ``y`` and single-label ``(n, 1)`` indicators.
-- ``shuffle=True`` is the default, and ``shuffle=False`` is deterministic
-  (``iterstrat`` then breaks ties with NumPy's global random state).
+- ``shuffle=False`` is the default, as in scikit-learn's
+  :class:`~sklearn.model_selection.StratifiedKFold`, and it is deterministic:
+  the same folds on every call (``iterstrat`` breaks ties with NumPy's
+  global random state). ``shuffle=True, random_state=seed`` gives other,
+  repeatable folds.
 - :class:`MultilabelStratifiedShuffleSplit` has a working default ``test_size``
   (0.1, as in :class:`~sklearn.model_selection.ShuffleSplit`) and honours
   ``train_size`` (``iterstrat`` only uses the ratio of the two sizes).
@@ -79,7 +82,7 @@ class StratificationWarning(UserWarning):
     >>> Y = np.zeros((10, 2), dtype=int)
     >>> Y[:5, 0] = 1
     >>> Y[0, 1] = 1  # label 1 has a single positive sample
-    >>> cv = MultilabelStratifiedKFold(n_splits=3, random_state=0)
+    >>> cv = MultilabelStratifiedKFold(n_splits=3)
     >>> with warnings.catch_warnings(record=True) as caught:
     ...     warnings.simplefilter("always")
     ...     folds = list(cv.split(np.zeros((10, 1)), Y))
@@ -204,17 +207,19 @@ class MultilabelStratifiedKFold(_iterstrat.MultilabelStratifiedKFold):
     ----------
     n_splits : int, default=5
         Number of folds. Must be at least 2.
-    shuffle : bool, default=True
-        Whether to shuffle the samples before stratifying. With
-        ``shuffle=False`` the folds are deterministic: ties are broken with a
-        fixed seed, and ``random_state`` must be None.
+    shuffle : bool, default=False
+        Whether to shuffle the samples before stratifying. Without shuffling
+        (the default, as in :class:`~sklearn.model_selection.StratifiedKFold`)
+        the folds are deterministic: ties are broken with a fixed seed, and
+        ``random_state`` must be None.
     random_state : int, RandomState instance or None, default=None
         Controls the shuffling and the tie-breaking when ``shuffle=True``.
         Pass an int for the same folds on every call of ``split``. With None,
         NumPy's global random state is used and each call gives different
         folds (:class:`~sklearn.model_selection.GridSearchCV` and
         :func:`~sklearn.model_selection.cross_validate` call ``split`` once, so
-        all candidates still see the same folds).
+        all candidates still see the same folds). Setting it without
+        ``shuffle=True`` raises, as in scikit-learn.
 
     See Also
     --------
@@ -242,9 +247,9 @@ class MultilabelStratifiedKFold(_iterstrat.MultilabelStratifiedKFold):
     >>> import numpy as np
     >>> from sknc.model_selection import MultilabelStratifiedKFold
     >>> Y = np.array([[1, 0], [0, 1], [1, 1], [0, 0]] * 5)
-    >>> cv = MultilabelStratifiedKFold(n_splits=2, random_state=0)
+    >>> cv = MultilabelStratifiedKFold(n_splits=2)
     >>> cv
-    MultilabelStratifiedKFold(n_splits=2, random_state=0, shuffle=True)
+    MultilabelStratifiedKFold(n_splits=2, random_state=None, shuffle=False)
     >>> for train, test in cv.split(np.zeros((20, 1)), Y):
     ...     print(len(test), Y[test].sum(axis=0))
     10 [5 5]
@@ -254,7 +259,7 @@ class MultilabelStratifiedKFold(_iterstrat.MultilabelStratifiedKFold):
     # Set to False in the folds a repeated splitter builds (it warns once).
     _warn_rare = True
 
-    def __init__(self, n_splits=5, *, shuffle=True, random_state=None):
+    def __init__(self, n_splits=5, *, shuffle=False, random_state=None):
         super().__init__(n_splits=n_splits, shuffle=shuffle, random_state=random_state)
 
     def split(self, X, y, groups=None):
@@ -310,7 +315,8 @@ class RepeatedMultilabelStratifiedKFold(_iterstrat.RepeatedMultilabelStratifiedK
     """Repeated multi-label stratified K-fold cross-validator.
 
     Repeats :class:`MultilabelStratifiedKFold` ``n_repeats`` times, with a
-    different shuffle of the samples in each repetition.
+    different shuffle of the samples in each repetition (it always
+    shuffles).
 
     Parameters
     ----------
