@@ -16,7 +16,6 @@ from skorch.callbacks import (
 )
 
 from ._device import resolve_device
-from .model_selection import MultilabelStratifiedValidSplit
 
 __all__ = ["TrainingMixin", "read_only_arrays_ok"]
 
@@ -104,6 +103,9 @@ class TrainingMixin:
         """``train_split``, or early stopping's stratified validation split."""
         if self.train_split is not None or not getattr(self, "early_stopping_", False):
             return self.train_split
+        # imported here: ``import sknc`` leaves sknc.model_selection unloaded
+        from .model_selection import MultilabelStratifiedValidSplit
+
         seed = self._torch_seed()
         return MultilabelStratifiedValidSplit(
             self.validation_fraction, random_state=seed
