@@ -272,8 +272,8 @@ def test_determinism():
 
 
 def test_warnings_once_and_convergence_warning():
-    # label 2 has no multiplicity-1 sample: the metrics warn at every record
-    Y = make_label_structure(3, {(0,): 3, (1,): 3, (0, 2): 2, (0, 1): 2})
+    # label 3 never occurs: the metrics warn at every record
+    Y = make_label_structure(4, {(0,): 3, (1,): 3, (0, 2): 2, (0, 1): 2})
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         simulate_ufm(Y, n_steps=20, lbfgs_iter=0, record_every=5)
