@@ -5,6 +5,7 @@ import math
 import torch
 from sklearn.utils._param_validation import StrOptions
 
+from .._tagwise import LabelSetSums
 from ._base import (
     PROBA_EPS,
     BaseDecoder,
@@ -16,6 +17,7 @@ from ._base import (
 from ._calibration import fit_gap_temperature
 from ._distribution import SetDistribution
 from ._search import nearest_prototypes
+from ._synthesis import Synthesis, candidate_sets, rho_for
 
 __all__ = ["KNNDecoder"]
 
@@ -73,6 +75,16 @@ class KNNDecoder(BaseDecoder):
     allow_empty : 'auto' or bool, default='auto'
         Whether the empty label set may be predicted; ``'auto'``: when the
         training targets have rows with no label.
+    candidates : {'observed', 'both'}, default='observed'
+        The label sets that can be predicted: those of the training rows,
+        or also every set of 2 to ``max_multiplicity`` labels not seen in
+        training, each with a prototype synthesised by the tag-wise-average
+        rule (as :class:`ONNDecoder` does; see Notes). ``'both'`` needs
+        ``vote='local'``.
+    max_multiplicity : int or None, default=None
+        Largest size of a synthesised set; ``None``: the largest
+        multiplicity seen in training (at most 50,000 sets are
+        synthesised, as in :class:`ONNDecoder`).
 
     Attributes
     ----------
@@ -91,6 +103,13 @@ class KNNDecoder(BaseDecoder):
         The temperature in use (NaN for ``vote='label'``, which has none).
     allow_empty_ : bool
         Whether the empty set may be predicted.
+    synthetic_sets_ : torch.Tensor of shape (n_synthetic, K), dtype bool
+        The synthesised label sets (none with ``candidates='observed'``).
+    synthetic_prototypes_ : torch.Tensor of shape (n_synthetic, d)
+        Their prototypes (float32).
+    synthetic_scale_ : dict of int to float
+        Per multiplicity, the factor that turns the distance to a
+        synthesised prototype into a local-mean score (see Notes).
 
     See Also
     --------
@@ -117,6 +136,20 @@ class KNNDecoder(BaseDecoder):
     :meth:`predict_proba` is each label's smoothed share of the neighbours,
     ``(count + 1/2) / (n_neighbors + 1)``.
 
+    **Unseen label sets** (``candidates='both'``). The neighbours carry only
+    label sets seen in training. Each unseen set of 2 to
+    ``max_multiplicity`` labels gets a prototype
+    :math:`o + \rho_m \frac{1}{m}\sum_{k \in S}(\mu_k - o)` (the
+    tag-wise-average rule of :class:`ONNDecoder`, fitted on the kept
+    training rows), and its score is the distance from the sample to that
+    prototype times a factor :math:`c_m`. The factor puts the two kinds of
+    score on one scale: :math:`c_m` is the median, over training rows of
+    multiplicity :math:`m` (each left out of its own neighbours), of the
+    local-mean score of the row's own set divided by its distance to the
+    prototype the rule synthesises for that set. The sample's 8 nearest
+    synthesised prototypes compete with the neighbours' sets, in
+    :meth:`predict` and in the distribution.
+
     Examples
     --------
     >>> import torch
@@ -136,10 +169,14 @@ class KNNDecoder(BaseDecoder):
         "n_local": [positive_int()],
         "temperature": [StrOptions({"auto"}), positive_real()],
         "max_samples": [positive_int(), None],
+        "candidates": [StrOptions({"observed", "both"})],
+        "max_multiplicity": [positive_int(), None],
     }
 
     # Rows of the training data the temperature is fitted on, at most.
     _max_temperature_rows = 4096
+    # Synthesised prototypes that compete with the neighbours' sets.
+    _n_synthetic = 8
 
     def __init__(
         self,
@@ -150,6 +187,8 @@ class KNNDecoder(BaseDecoder):
         temperature="auto",
         max_samples=100_000,
         allow_empty="auto",
+        candidates="observed",
+        max_multiplicity=None,
     ):
         self.n_neighbors = n_neighbors
         self.metric = metric
@@ -158,6 +197,8 @@ class KNNDecoder(BaseDecoder):
         self.temperature = temperature
         self.max_samples = max_samples
         self.allow_empty = allow_empty
+        self.candidates = candidates
+        self.max_multiplicity = max_multiplicity
 
     # ------------------------------------------------------------------- fit
     def fit(self, logits, features, Y, calibration=None):
@@ -245,8 +286,64 @@ class KNNDecoder(BaseDecoder):
         self.sets_ = sets.bool()
         self.sample_index_ = sample_index
         self.n_neighbors_ = min(int(self.n_neighbors), len(Y))
+        self._fit_synthesis(Y)
         self.temperature_ = self._fit_temperature(calibration)
         return self
+
+    def _fit_synthesis(self, Y):
+        """Prototypes of the unseen sets and the factors of their scores."""
+        K, d = Y.shape[1], self.features_.shape[1]
+        device = self.features_.device
+        self.synthetic_sets_ = torch.zeros(0, K, dtype=torch.bool, device=device)
+        self.synthetic_prototypes_ = self.features_.new_zeros(0, d)
+        self.synthetic_scale_ = {}
+        if self.candidates == "observed":
+            return
+        if self.vote != "local":
+            raise ValueError(
+                f"candidates='both' scores synthesised label sets by distance, "
+                f"which only vote='local' compares with; got vote={self.vote!r}. "
+                "Use vote='local' or candidates='observed'."
+            )
+        sums = LabelSetSums(K).update(self.features_, Y)
+        synthesis = Synthesis(sums.sets, sums.counts, sums.sums)
+        top = self.max_multiplicity
+        if top is None:
+            top = int(Y.sum(dim=1).max())
+        sets = candidate_sets(self.sets_, synthesis.present, top, stacklevel=5)
+        if not len(sets):
+            return
+        self.synthetic_sets_ = sets
+        self.synthetic_prototypes_ = synthesis.prototypes(sets).float()
+        # the factor c_m: own local score / distance to own synthesised prototype
+        n = len(self.features_)
+        rows = torch.arange(n, device=device)
+        if n > self._max_temperature_rows:
+            rows = rows[:: -(-n // self._max_temperature_rows)]
+        own = self.set_ids_[rows]
+        sizes = self.sets_.sum(dim=1)[own]
+        rows, own, sizes = rows[sizes >= 2], own[sizes >= 2], sizes[sizes >= 2]
+        if not len(rows):
+            return
+        distances, indices = self._neighbours(self.features_[rows], exclude=rows)
+        ids = self.set_ids_[indices]
+        scores, first = self._set_scores(distances, ids)
+        hit = first & (ids == own[:, None])
+        found = hit.any(dim=1)
+        score = (scores * hit).sum(dim=1)
+        proto = synthesis.prototypes(self.sets_[own]).float()
+        gap = self._distance(self.features_[rows], proto)
+        ok = found & (gap > 0)
+        for m in torch.unique(sizes[ok]).tolist():
+            ratio = score[ok & (sizes == m)] / gap[ok & (sizes == m)]
+            self.synthetic_scale_[int(m)] = float(ratio.median())
+
+    def _distance(self, features, prototypes):
+        """Row-wise distance of ``features`` to ``prototypes``, in ``metric``."""
+        if self.metric == "euclidean":
+            return torch.linalg.vector_norm(features - prototypes, dim=1)
+        cos = torch.nn.functional.cosine_similarity(features, prototypes, dim=1)
+        return (1.0 - cos).clamp(0.0, 2.0)
 
     @property
     def labels_(self):
@@ -340,11 +437,48 @@ class KNNDecoder(BaseDecoder):
             scores.append((total + missing * d[:, -1:]) / m)
         return torch.cat(scores), torch.cat(firsts)
 
-    def _distribution(self, features, exclude=None):
-        """``(P, set ids)`` over each query's neighbour sets, most probable first."""
+    def _candidates(self, features, exclude=None):
+        """Each query's candidate sets: the neighbours', then synthesised ones.
+
+        Returns the neighbours' indices and, per candidate, its score (lower
+        is better), its row in :meth:`_set_table` and whether it counts
+        (the first neighbour of each set; every synthesised candidate).
+        """
         distances, indices = self._neighbours(features, exclude)
         ids = self.set_ids_[indices]
         scores, first = self._set_scores(distances, ids)
+        synthetic = getattr(self, "synthetic_sets_", None)
+        if synthetic is not None and len(synthetic):
+            queries = features.detach().float().to(self.features_.device)
+            k = min(self._n_synthetic, len(synthetic))
+            gap, nearest = nearest_prototypes(
+                queries, self.synthetic_prototypes_, metric=self.metric, k=k
+            )
+            if self.metric == "euclidean":
+                gap = gap.sqrt()
+            factor = torch.tensor(
+                [
+                    rho_for(self.synthetic_scale_, int(m))
+                    for m in synthetic.sum(dim=1).tolist()
+                ],
+                dtype=gap.dtype,
+                device=gap.device,
+            )
+            scores = torch.cat([scores, gap * factor[nearest]], dim=1)
+            ids = torch.cat([ids, len(self.sets_) + nearest], dim=1)
+            first = torch.cat([first, torch.ones_like(nearest, dtype=torch.bool)], 1)
+        return indices, scores, ids, first
+
+    def _set_table(self):
+        """Return the sets that candidates index: ``sets_``, ``synthetic_sets_``."""
+        synthetic = getattr(self, "synthetic_sets_", None)
+        if synthetic is None or not len(synthetic):
+            return self.sets_
+        return torch.cat([self.sets_, synthetic])
+
+    def _distribution(self, features, exclude=None):
+        """``(P, set ids)`` over each query's candidate sets, most probable first."""
+        indices, scores, ids, first = self._candidates(features, exclude)
         gaps = (
             scores.double()
             - scores.double()
@@ -377,14 +511,15 @@ class KNNDecoder(BaseDecoder):
         Returns
         -------
         distribution : SetDistribution
-            The sets (``sets_``), each sample's candidates and probabilities.
+            The sets (``sets_``, then ``synthetic_sets_``), each sample's
+            candidates and probabilities.
         """
         if self.vote == "label":
             return super().predict_set_proba(logits, features, top)
         proba, ids, _ = self._distribution(features)
         if top is not None:
             proba, ids = proba[:, :top], ids[:, :top]
-        return SetDistribution(self.sets_, ids, proba)
+        return SetDistribution(self._set_table(), ids, proba)
 
     def _marginals(self, features, exclude=None):
         if self.vote == "label":
@@ -392,7 +527,7 @@ class KNNDecoder(BaseDecoder):
             counts = self.labels_[indices].sum(dim=1, dtype=torch.float64)
             return (counts + 0.5) / (self.n_neighbors_ + 1)
         proba, ids, _ = self._distribution(features, exclude)
-        marginals = SetDistribution(self.sets_, ids, proba).marginals()
+        marginals = SetDistribution(self._set_table(), ids, proba).marginals()
         return marginals.clamp(PROBA_EPS, 1 - PROBA_EPS)
 
     def predict_proba(self, logits, features):
@@ -459,16 +594,16 @@ class KNNDecoder(BaseDecoder):
             The most probable label set (``'local'``, ``'set'``), or the
             labels of at least half of the neighbours (``'label'``).
         """
-        distances, indices = self._neighbours(features)
-        labels = self.labels_
-        counts = labels[indices].sum(dim=1, dtype=torch.float32)
         if self.vote == "label":
+            _, indices = self._neighbours(features)
+            counts = self.labels_[indices].sum(dim=1, dtype=torch.float32)
             pred = 2 * counts >= self.n_neighbors_
         else:
-            scores, first = self._set_scores(distances, self.set_ids_[indices])
+            indices, scores, ids, first = self._candidates(features)
+            counts = self.labels_[indices].sum(dim=1, dtype=torch.float32)
             # argmin returns the first minimum: the nearest of the tied
             winner = scores.masked_fill(~first, math.inf).argmin(dim=1, keepdim=True)
-            pred = labels[indices.gather(1, winner).squeeze(1)]
+            pred = self._set_table()[ids.gather(1, winner).squeeze(1)]
         if not self.allow_empty_:
             pred = ensure_nonempty(pred, counts)
         return pred
