@@ -360,3 +360,18 @@ def test_cuda_matches_cpu():
     cpu = quiet_simulate(Y, random_state=0, **kwargs)
     gpu = quiet_simulate(Y, random_state=0, device="cuda", **kwargs)
     np.testing.assert_allclose(cpu.H, gpu.H, atol=1e-8)
+
+
+def test_collapsed_optimum_of_the_symmetrised_structure():
+    balanced = make_label_structure(4, {1: 6, 2: 2})  # 24 singles, 12 pairs
+    exact = collapsed_optimum(balanced)
+    same = collapsed_optimum(balanced, symmetrize=True)
+    assert same["rho"] == pytest.approx(exact["rho"], rel=1e-9)
+    assert same["objective"] == pytest.approx(exact["objective"], rel=1e-12)
+    # the same shares of multiplicities, unevenly spread: the same prediction
+    uneven = make_label_structure(4, {(0,): 10, (1,): 8, (2,): 4, (3,): 2, (0, 1): 12})
+    with pytest.raises(ValueError, match="every label set of a multiplicity"):
+        collapsed_optimum(uneven)
+    uneven_optimum = collapsed_optimum(uneven, symmetrize=True)
+    assert uneven_optimum["rho"] == pytest.approx(exact["rho"], rel=1e-9)
+    assert uneven_optimum["alpha"] == pytest.approx(exact["alpha"], rel=1e-9)

@@ -59,7 +59,10 @@ def nc1(H, Y, *, label_means="auto", weighting="uniform", chunk_size=None):
     computed on the ``n_1`` multiplicity-1 samples (rows of ``Y`` with
     exactly one positive; ``k_i`` is that label). :math:`\mu_G` is the mean of
     the class means, :math:`^{+}` the Moore-Penrose pseudo-inverse. 0 when
-    every multiplicity-1 feature equals its class mean.
+    every multiplicity-1 feature equals its class mean. With the label means
+    fitted to all rows (``label_means``), :math:`\Sigma_W` is the covariance
+    of every row around the mean of its own label set (over the sets with at
+    least two rows), and :math:`\Sigma_B` that of the fitted means.
 
     Parameters
     ----------
