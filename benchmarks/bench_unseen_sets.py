@@ -130,13 +130,10 @@ def main(argv=None):
     for est_name, key in estimators.items():
         for seed in range(args.seeds):
             t0 = time.perf_counter()
-            clf = make_estimator(
-                key,
-                seed,
-                device=args.device,
-                max_epochs=args.max_epochs,
-                **args.params,
-            ).fit(X, Y)
+            params = dict(args.params)
+            if args.max_epochs is not None:
+                params["max_epochs"] = args.max_epochs
+            clf = make_estimator(key, seed, device=args.device, **params).fit(X, Y)
             log(f"{est_name} seed {seed}: fitted in {time.perf_counter() - t0:.0f} s")
             train = network_outputs(clf, X, args.device)
             test = network_outputs(clf, X_test, args.device)
@@ -172,7 +169,8 @@ def main(argv=None):
         f"- digits; held-out pairs {HELD_OUT}; {args.n_single} single digits + "
         f"{args.per_pair} per other pair for training (random_state=0), test "
         f"random_state=1; max_shift={args.max_shift}, max_epochs="
-        f"{args.max_epochs or 'default'}, other parameters {args.params or 'default'}; "
+        f"{args.max_epochs or args.params.get('max_epochs', 'default')}, "
+        f"parameters {args.params or 'default'}; "
         f"seeds 0..{args.seeds - 1} of the fits; device: {args.device}"
     ]
     header = run.header("# Unseen label sets", settings)

@@ -311,7 +311,9 @@ class NeuralCollapseTracker(Callback):
                     Y = torch.nn.functional.one_hot(Y.long(), logits.shape[1])
                 Y = Y[:, : n_outputs or logits.shape[1]]
                 if accumulator is None:
-                    accumulator = NCAccumulator(Y.shape[1])
+                    accumulator = NCAccumulator(
+                        Y.shape[1], set_scatter=self.label_means != "singletons"
+                    )
                     limit = default_chunk_size(features.shape[1])
                 buffer.append((features, Y))
                 buffered += len(features)

@@ -267,7 +267,7 @@ def test_unseen_sets_are_synthesised_and_scored_against_the_neighbours():
         assert sorted(map(tuple, both.synthetic_sets_.int().tolist())) == sorted(
             tuple(int(k in p) for k in range(K)) for p in held_out
         )
-        assert set(both.synthetic_scale_) == {2}
+        assert both.tagwise_prototypes_.shape == (len(both.sets_) + 2, K)
         pred = both.predict(None, queries)
         assert [p.nonzero().flatten().tolist() for p in pred] == [[0, 1], [2, 3]]
         assert not (observed.predict(None, queries) == pred).all(1).any()

@@ -17,7 +17,7 @@ from ._base import (
 from ._calibration import fit_gap_temperature
 from ._distribution import SetDistribution
 from ._search import nearest_prototypes
-from ._synthesis import Synthesis, candidate_sets, rho_for
+from ._synthesis import Synthesis, candidate_sets
 
 __all__ = ["KNNDecoder"]
 
@@ -107,9 +107,9 @@ class KNNDecoder(BaseDecoder):
         The synthesised label sets (none with ``candidates='observed'``).
     synthetic_prototypes_ : torch.Tensor of shape (n_synthetic, d)
         Their prototypes (float32).
-    synthetic_scale_ : dict of int to float
-        Per multiplicity, the factor that turns the distance to a
-        synthesised prototype into a local-mean score (see Notes).
+    tagwise_prototypes_ : torch.Tensor of shape (n_sets + n_synthetic, d) or None
+        The rule's prototype of every observed set, then of every
+        synthesised one (None with ``candidates='observed'``).
 
     See Also
     --------
@@ -139,16 +139,18 @@ class KNNDecoder(BaseDecoder):
     **Unseen label sets** (``candidates='both'``). The neighbours carry only
     label sets seen in training. Each unseen set of 2 to
     ``max_multiplicity`` labels gets a prototype
-    :math:`o + \rho_m \frac{1}{m}\sum_{k \in S}(\mu_k - o)` (the
+    :math:`p_S = o + \rho_m \frac{1}{m}\sum_{k \in S}(\mu_k - o)` (the
     tag-wise-average rule of :class:`ONNDecoder`, fitted on the kept
-    training rows), and its score is the distance from the sample to that
-    prototype times a factor :math:`c_m`. The factor puts the two kinds of
-    score on one scale: :math:`c_m` is the median, over training rows of
-    multiplicity :math:`m` (each left out of its own neighbours), of the
-    local-mean score of the row's own set divided by its distance to the
-    prototype the rule synthesises for that set. The sample's 8 nearest
-    synthesised prototypes compete with the neighbours' sets, in
-    :meth:`predict` and in the distribution.
+    training rows), and so does, for the comparison, every set among the
+    neighbours. An unseen set competes through the ratio of the sample's
+    distance to its prototype to the distance to the nearest rule prototype
+    of a neighbour's set: its score is the best neighbour set's local-mean
+    score times that ratio, so it wins when the sample is closer to it than
+    to the rule's place of every set among its neighbours. The comparison
+    needs no scale between prototype distances and local-mean scores, and
+    errors of the rule shared by all sets cancel. The sample's 8 nearest
+    synthesised prototypes compete, in :meth:`predict` and in the
+    distribution.
 
     Examples
     --------
@@ -291,12 +293,12 @@ class KNNDecoder(BaseDecoder):
         return self
 
     def _fit_synthesis(self, Y):
-        """Prototypes of the unseen sets and the factors of their scores."""
+        """Prototypes of the unseen sets, and the rule's prototypes of all."""
         K, d = Y.shape[1], self.features_.shape[1]
         device = self.features_.device
         self.synthetic_sets_ = torch.zeros(0, K, dtype=torch.bool, device=device)
         self.synthetic_prototypes_ = self.features_.new_zeros(0, d)
-        self.synthetic_scale_ = {}
+        self.tagwise_prototypes_ = None
         if self.candidates == "observed":
             return
         if self.vote != "local":
@@ -311,39 +313,13 @@ class KNNDecoder(BaseDecoder):
         if top is None:
             top = int(Y.sum(dim=1).max())
         sets = candidate_sets(self.sets_, synthesis.present, top, stacklevel=5)
-        if not len(sets):
-            return
         self.synthetic_sets_ = sets
         self.synthetic_prototypes_ = synthesis.prototypes(sets).float()
-        # the factor c_m: own local score / distance to own synthesised prototype
-        n = len(self.features_)
-        rows = torch.arange(n, device=device)
-        if n > self._max_temperature_rows:
-            rows = rows[:: -(-n // self._max_temperature_rows)]
-        own = self.set_ids_[rows]
-        sizes = self.sets_.sum(dim=1)[own]
-        rows, own, sizes = rows[sizes >= 2], own[sizes >= 2], sizes[sizes >= 2]
-        if not len(rows):
-            return
-        distances, indices = self._neighbours(self.features_[rows], exclude=rows)
-        ids = self.set_ids_[indices]
-        scores, first = self._set_scores(distances, ids)
-        hit = first & (ids == own[:, None])
-        found = hit.any(dim=1)
-        score = (scores * hit).sum(dim=1)
-        proto = synthesis.prototypes(self.sets_[own]).float()
-        gap = self._distance(self.features_[rows], proto)
-        ok = found & (gap > 0)
-        for m in torch.unique(sizes[ok]).tolist():
-            ratio = score[ok & (sizes == m)] / gap[ok & (sizes == m)]
-            self.synthetic_scale_[int(m)] = float(ratio.median())
-
-    def _distance(self, features, prototypes):
-        """Row-wise distance of ``features`` to ``prototypes``, in ``metric``."""
-        if self.metric == "euclidean":
-            return torch.linalg.vector_norm(features - prototypes, dim=1)
-        cos = torch.nn.functional.cosine_similarity(features, prototypes, dim=1)
-        return (1.0 - cos).clamp(0.0, 2.0)
+        # the rule's prototypes of the observed sets too: an unseen set is
+        # compared with the neighbours' sets through the same rule
+        self.tagwise_prototypes_ = torch.cat(
+            [synthesis.prototypes(self.sets_).float(), self.synthetic_prototypes_]
+        )
 
     @property
     def labels_(self):
@@ -456,18 +432,34 @@ class KNNDecoder(BaseDecoder):
             )
             if self.metric == "euclidean":
                 gap = gap.sqrt()
-            factor = torch.tensor(
-                [
-                    rho_for(self.synthetic_scale_, int(m))
-                    for m in synthetic.sum(dim=1).tolist()
-                ],
-                dtype=gap.dtype,
-                device=gap.device,
-            )
-            scores = torch.cat([scores, gap * factor[nearest]], dim=1)
+            near = self._nearest_rule_prototype(queries, ids, first)
+            best = scores.masked_fill(~first, math.inf).min(dim=1, keepdim=True).values
+            relative = gap / near.clamp_min(torch.finfo(gap.dtype).tiny)
+            scores = torch.cat([scores, best * relative], dim=1)
             ids = torch.cat([ids, len(self.sets_) + nearest], dim=1)
             first = torch.cat([first, torch.ones_like(nearest, dtype=torch.bool)], 1)
         return indices, scores, ids, first
+
+    def _nearest_rule_prototype(self, queries, ids, first, elements=2**22):
+        """Distance of each query to the nearest rule prototype of its neighbours' sets.
+
+        The distance an unseen set's prototype has to beat, ``(n, 1)``;
+        computed in row chunks of at most ``elements`` values.
+        """
+        k, d = ids.shape[1], queries.shape[1]
+        step = max(1, elements // max(k * d, 1))
+        out = []
+        for start in range(0, len(queries), step):
+            rows = slice(start, start + step)
+            rule = self.tagwise_prototypes_[ids[rows]]  # (chunk, k, d)
+            q = queries[rows, None]
+            if self.metric == "euclidean":
+                dist = torch.linalg.vector_norm(q - rule, dim=2)
+            else:
+                dist = 1.0 - torch.nn.functional.cosine_similarity(q, rule, dim=2)
+            dist = dist.masked_fill(~first[rows], math.inf)
+            out.append(dist.min(dim=1, keepdim=True).values)
+        return torch.cat(out)
 
     def _set_table(self):
         """Return the sets that candidates index: ``sets_``, ``synthetic_sets_``."""

@@ -59,7 +59,7 @@ class Summary:
     eps: float  # machine epsilon of the working precision of H
     mult1_counts: torch.Tensor = None  # (K,) multiplicity-1 rows per label
     mult1_means: torch.Tensor = None  # (K', d) their means (labels_used of singletons)
-    set_scatter: torch.Tensor = None  # (d, d) within-set scatter of |S| >= 2 rows
+    set_scatter: torch.Tensor = None  # (d, d) within-set scatter of |S| >= 2, or None
     label_means: str = "singletons"  # the estimator of mu in use
     weighting: str = "uniform"  # the average of the tag-wise model
     label_weights: torch.Tensor = None  # (K',) weights of labels_used, or None
@@ -130,11 +130,18 @@ class NCAccumulator:
     chunk_size : int or None, default=None
         Rows per chunk inside :meth:`update`; ``None`` picks about 4M
         elements per chunk (8192 rows for 512 features).
+    set_scatter : bool, default=True
+        Also accumulate the scatter of the rows with two or more labels
+        around their set's mean, which NC1 needs with label means fitted to
+        all rows (``label_means='all_rows'``, or ``'auto'`` on data without
+        enough multiplicity-1 rows). It costs as much again as the scatter
+        of the multiplicity-1 rows; leave it out for ``'singletons'``.
     """
 
-    def __init__(self, n_labels, chunk_size=None):
+    def __init__(self, n_labels, chunk_size=None, set_scatter=True):
         self.n_labels = n_labels
         self.chunk_size = chunk_size
+        self.set_scatter = set_scatter
         self.n_features = None
 
     def _start(self, n_features, device, dtype):
@@ -151,7 +158,7 @@ class NCAccumulator:
         self.has_ref = torch.zeros(K, dtype=torch.bool, device=device)
         self.resid_sum = torch.zeros(K, d, dtype=torch.float64, device=sum_device)
         self.scatter = torch.zeros(d, d, dtype=torch.float64, device=sum_device)
-        self.label_sets = LabelSetSums(K, device=sum_device, scatter=True)
+        self.label_sets = LabelSetSums(K, device=sum_device, scatter=self.set_scatter)
 
     def update(self, H, Y):
         """Add the rows of ``H`` (features) and ``Y`` (0/1 indicator).
@@ -280,7 +287,7 @@ class NCAccumulator:
             order_t = torch.tensor(order, dtype=torch.int64, device=device)
             set_counts = sets.counts[order_t]
             set_means = sets.sums[order_t] / set_counts.unsqueeze(1).to(f64)
-            set_scatter = sets.within_scatter
+            set_scatter = sets.within_scatter if self.set_scatter else None
         else:
             set_counts = torch.zeros(0, dtype=torch.int64, device=device)
             set_means = torch.zeros(0, self.n_features, dtype=f64, device=device)
@@ -318,7 +325,7 @@ def _group_sum(src, index, n_groups):
     return out.index_put_((index,), src, accumulate=True)
 
 
-def accumulate(H, Y, chunk_size=None):
+def accumulate(H, Y, chunk_size=None, set_scatter=True):
     """Check ``H`` and ``Y`` and stream them into a new :class:`NCAccumulator`.
 
     Parameters
@@ -329,6 +336,8 @@ def accumulate(H, Y, chunk_size=None):
         0/1 label indicator, at least 2 labels.
     chunk_size : int or None, default=None
         Rows per chunk; ``None`` picks about 4M elements per chunk.
+    set_scatter : bool, default=True
+        See :class:`NCAccumulator`.
 
     Returns
     -------
@@ -338,4 +347,6 @@ def accumulate(H, Y, chunk_size=None):
     """
     H = check_features(H)
     Y = check_labels(Y, H.shape[0])
-    return NCAccumulator(Y.shape[1], chunk_size=chunk_size)._stream(H, Y)
+    return NCAccumulator(
+        Y.shape[1], chunk_size=chunk_size, set_scatter=set_scatter
+    )._stream(H, Y)

@@ -42,6 +42,13 @@ __all__ = [
 ]
 
 
+def _summary(H, Y, chunk_size, label_means, weighting):
+    """Stream ``(H, Y)`` and estimate the label means as asked."""
+    set_scatter = label_means != "singletons"
+    accumulator = accumulate(H, Y, chunk_size, set_scatter=set_scatter)
+    return accumulator.summary(label_means, weighting)
+
+
 @validate_params(
     {**COMMON_CONSTRAINTS, **MEANS_CONSTRAINTS}, prefer_skip_nested_validation=True
 )
@@ -109,7 +116,7 @@ def nc1(H, Y, *, label_means="auto", weighting="uniform", chunk_size=None):
     >>> 0 < nc1(H_noisy, Y) < 0.1
     True
     """
-    s = accumulate(H, Y, chunk_size).summary(label_means, weighting)
+    s = _summary(H, Y, chunk_size, label_means, weighting)
     messages = list(s.messages)
     value = nc1_of(s, messages)
     emit_warnings(messages)
@@ -297,7 +304,7 @@ def nc2_means(
     >>> round(nc2_means(H - H.mean(axis=0), Y, geometry="orthogonal"), 3)
     0.606
     """
-    s = accumulate(H, Y, chunk_size).summary(label_means, weighting)
+    s = _summary(H, Y, chunk_size, label_means, weighting)
     messages = list(s.messages)
     value = nc2_means_of(s, messages, geometry)
     emit_warnings(messages)
@@ -359,7 +366,7 @@ def nc3(H, Y, W, *, label_means="auto", weighting="uniform", chunk_size=None):
     >>> round(nc3(0.5 * W + 1.0, Y, W), 6)  # means = scaled, shifted head
     0.0
     """
-    s = accumulate(H, Y, chunk_size).summary(label_means, weighting)
+    s = _summary(H, Y, chunk_size, label_means, weighting)
     W = check_head(W, s.n_labels, s.n_features, s.mu.device)
     messages = list(s.messages)
     value = nc3_of(s, W, messages)
@@ -465,7 +472,7 @@ def ncm(
     >>> round(ncm(H, Y, random_state=0), 6)
     0.0
     """
-    s = accumulate(H, Y, chunk_size).summary(label_means, weighting)
+    s = _summary(H, Y, chunk_size, label_means, weighting)
     messages = list(s.messages)
     value = ncm_of(
         s, messages, center=center, n_random=n_random, random_state=random_state
@@ -537,7 +544,7 @@ def rho(H, Y, *, center=True, label_means="auto", weighting="uniform", chunk_siz
     >>> {m: round(r, 6) for m, r in rho(H, Y).items()}
     {2: 2.0}
     """
-    s = accumulate(H, Y, chunk_size).summary(label_means, weighting)
+    s = _summary(H, Y, chunk_size, label_means, weighting)
     messages = list(s.messages)
     value = rho_of(s, messages, center=center)
     emit_warnings(messages)
@@ -680,7 +687,7 @@ def neural_collapse_report(
     (2.0, 4, 3)
     """
     out, messages = report_of(
-        accumulate(H, Y, chunk_size).summary(label_means, weighting),
+        _summary(H, Y, chunk_size, label_means, weighting),
         W,
         n_random=n_random,
         center=center,

@@ -132,9 +132,16 @@ def _all_rows(s, weights, frequencies, members):
             "The least-squares fit of the label means did not converge; the "
             "metrics use its last iterate."
         )
+    if s.set_scatter is None and len(s.set_labels):
+        raise ValueError(
+            "label_means='all_rows' needs the scatter of the rows with two or "
+            "more labels: accumulate with NCAccumulator(..., set_scatter=True)."
+        )
     # within-set scatter of every set with two or more rows
     n_single = s.mult1_counts[s.labels_used]
-    scatter = s.sigma_W * s.n_mult1 + s.set_scatter
+    scatter = s.sigma_W * s.n_mult1
+    if s.set_scatter is not None:
+        scatter = scatter + s.set_scatter
     n_within = int(n_single[n_single >= 2].sum()) + int(
         s.set_counts[s.set_counts >= 2].sum()
     )
