@@ -528,7 +528,9 @@ def fit_label_means(members, means, counts, weights=None, *, max_iter=200, tol=1
         gram += float((q * q) @ s)
         rhs = torch.einsum("m,mkd->kd", p, R) + (q @ r)[None, :]
         evals, evecs = torch.linalg.eigh(gram)
-        good = evals > evals[-1] * Kp * torch.finfo(f64).eps * 10
+        # structurally singular directions (labels that always occur in the
+        # same combinations) sit at rounding level, far below this cutoff
+        good = evals > evals[-1] * 1e-12
         V, lam = evecs[:, good], evals[good]
         M = V @ ((V.T @ rhs) / lam[:, None])
         return M, rhs, V, lam

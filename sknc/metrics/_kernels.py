@@ -34,6 +34,8 @@ __all__ = [
 
 # Relative size under which a tag-wise direction counts as zero.
 _DEGENERATE_RTOL = 1e-4
+# Mean chance-level angle (radians) under which NCm is undefined.
+_ZERO_ANGLE = 1e-6
 
 
 class NeuralCollapseWarning(UserWarning):
@@ -416,15 +418,20 @@ def ncm_of(s, messages, *, center=True, n_random=1000, random_state=None):
             Z = torch.zeros_like(G).scatter_(1, positions[b : b + batch], 1.0)
             if weights is not None:
                 Z = Z * weights
-            dots = (G * Z).sum(dim=1)  # <c_S, t_S>, t_S = sum_{k in S} mu_k - o
-            norm2 = ((Z @ gram) * Z).sum(dim=1)  # ||t_S||^2
+            # t_S = sum_{k in S} (mu_k - o), its squared norm from the Gram matrix
+            norm2 = ((Z @ gram) * Z).sum(dim=1)
             c_norm = torch.linalg.vector_norm(C, dim=1)
             ok = (norm2 > tol2) & (c_norm**2 > tol2)
             n_degenerate += int((~ok).sum())
             if not ok.any():
                 continue
-            cos = dots[ok] / (c_norm[ok] * norm2[ok].sqrt())
-            angle_sum += float(torch.arccos(cos.clamp(-1.0, 1.0)).sum())
+            # atan2 of the parts along and across t_S: accurate for small
+            # angles, where arccos of the cosine loses half the digits
+            T = Z[ok] @ offsets
+            unit = T / torch.linalg.vector_norm(T, dim=1, keepdim=True)
+            along = (C[ok] * unit).sum(dim=1)
+            across = torch.linalg.vector_norm(C[ok] - along[:, None] * unit, dim=1)
+            angle_sum += float(torch.atan2(across, along).sum())
             n_angles += int(ok.sum())
             if len(pool):
                 cos = (G[ok] @ pool.T) / (c_norm[ok, None] * pool_norm)
@@ -436,7 +443,8 @@ def ncm_of(s, messages, *, center=True, n_random=1000, random_state=None):
             "mean or the sum of their labels' means is zero after centring "
             "(with center=True, a set that contains every label always is)."
         )
-    if n_angles == 0 or n_base == 0 or base_sum == 0:
+    # a chance level of (nearly) zero: every random set is the observed one
+    if n_angles == 0 or n_base == 0 or base_sum <= _ZERO_ANGLE * n_base:
         messages.append("No label set gives a usable angle, so NCm is undefined: NaN.")
         return math.nan
     return (angle_sum / n_angles) / (base_sum / n_base)
