@@ -1,21 +1,29 @@
-"""Unseen label sets: ONN with synthesised prototypes on the built-in digits.
+"""Unseen label sets: decoders with synthesised prototypes on the built-in digits.
 
 Some digit pairs are held out of training (``exclude_pairs``); the test set has
-every pair. A net is trained once per estimator, and its ONN decoder is refitted
-on the same training outputs with ``candidates='observed'`` (only sets seen in
-training: the held-out pairs can never be predicted), ``'both'`` (observed sets
-plus prototypes synthesised by the tag-wise-average rule for the others) and
-``'synthesized'`` (every set of two or more labels synthesised).
+every pair. A net is trained once per estimator and seed, and decoders are
+refitted on the same training outputs: ONN with ``candidates='observed'``
+(only sets seen in training: the held-out pairs can never be predicted),
+``'both'`` (observed sets plus prototypes synthesised by the tag-wise-average
+rule for the others; also with the label means fitted to all rows, and with
+the frequency-weighted average) and ``'synthesized'`` (every set of two or
+more labels synthesised); KNN (the estimators' default decoder) with
+``candidates='observed'`` and ``'both'`` (synthesised prototypes scored
+against the neighbours), cosine (its default) and Euclidean.
 
 Reported: exact-match accuracy on the test samples of the held-out pairs and on
-the other test samples, the fitted rho_2, and the number of prototypes.
+the other test samples (mean ± std over seeds), the fitted rho_2, and the
+number of prototypes.
 
 Examples
 --------
-    python -m benchmarks.bench_unseen_sets --threads 1
+    python -m benchmarks.bench_unseen_sets --threads 1 --seeds 3
+    python -m benchmarks.bench_unseen_sets --threads 1 --seeds 3 \\
+        --params '{"feature_decay": 1e-3, "max_epochs": 200}'
     python -m benchmarks.bench_unseen_sets --device cuda
 """
 
+import json
 import sys
 import time
 
@@ -23,13 +31,14 @@ import numpy as np
 import torch
 from sklearn.base import clone
 
-from sknc import ONNDecoder
+from sknc import KNNDecoder, ONNDecoder
 from sknc._bench import preprocess
 from sknc.datasets import make_multilabel_digits
 
 from . import (
     Run,
     add_common_arguments,
+    cell,
     log,
     make_estimator,
     network_outputs,
@@ -39,16 +48,27 @@ from . import (
 )
 
 HELD_OUT = [(0, 1), (2, 3), (4, 5)]
+DECODERS = {
+    "ONN observed": ONNDecoder(candidates="observed"),
+    "ONN both": ONNDecoder(candidates="both", max_multiplicity=2),
+    "ONN both, all-rows means": ONNDecoder(
+        candidates="both", max_multiplicity=2, label_means="all_rows"
+    ),
+    "ONN both, frequency-weighted": ONNDecoder(
+        candidates="both", max_multiplicity=2, weighting="frequency"
+    ),
+    "ONN synthesized": ONNDecoder(candidates="synthesized", max_multiplicity=2),
+    "KNN observed (default)": KNNDecoder(),
+    "KNN both": KNNDecoder(candidates="both", max_multiplicity=2),
+    "KNN euclidean, observed": KNNDecoder(metric="euclidean"),
+    "KNN euclidean, both": KNNDecoder(
+        candidates="both", max_multiplicity=2, metric="euclidean"
+    ),
+}
 
 
 def main(argv=None):
-    parser = study_parser(
-        __doc__,
-        "threads",
-        "max_epochs",
-        "seed",
-        max_epochs={"default": 60, "help": "max_epochs (default: 60)"},
-    )
+    parser = study_parser(__doc__, "threads", "max_epochs", "seeds")
     parser.add_argument(
         "--n-single",
         type=positive_int,
@@ -67,20 +87,36 @@ def main(argv=None):
         default=2,
         help="make_multilabel_digits' max_shift (default: 2)",
     )
+    parser.add_argument(
+        "--params",
+        type=json.loads,
+        default={},
+        metavar="JSON",
+        help="more parameters of both estimators, e.g. "
+        "'{\"feature_decay\": 1e-3}' (default: none)",
+    )
+    parser.add_argument(
+        "--estimators",
+        nargs="+",
+        choices=["etf", "pal"],
+        default=["etf", "pal"],
+        help="FixedETFClassifier (etf), PALClassifier (pal); default: both",
+    )
     add_common_arguments(parser, "device", "out")
     args = parser.parse_args(argv)
     run = Run(args)
     n_pairs_train = (45 - len(HELD_OUT)) * args.per_pair
+    # the data of seed 0 (training) and 1 (test); --seeds varies the fits
     X, Y = make_multilabel_digits(
         n_samples={1: args.n_single, 2: n_pairs_train},
         exclude_pairs=HELD_OUT,
         max_shift=args.max_shift,
-        random_state=args.seed,
+        random_state=0,
     )
     X_test, Y_test = make_multilabel_digits(
         n_samples={1: 1000, 2: 45 * 20},
         max_shift=args.max_shift,
-        random_state=args.seed + 1,
+        random_state=1,
     )
     X, X_test, _ = preprocess(X, X_test, "standard")
     held = np.zeros(len(Y_test), dtype=bool)
@@ -88,49 +124,64 @@ def main(argv=None):
         held |= (Y_test[:, a] == 1) & (Y_test[:, b] == 1)
     log(f"train {X.shape}, test {X_test.shape}, held-out test rows {held.sum()}")
 
-    estimators = {"FixedETFClassifier (d=10)": "etf", "PALClassifier (d=256)": "pal"}
-    decoders = {
-        "observed": ONNDecoder(candidates="observed"),
-        "both": ONNDecoder(candidates="both", max_multiplicity=2),
-        "synthesized": ONNDecoder(candidates="synthesized", max_multiplicity=2),
-    }
-    rows = []
+    names = {"etf": "FixedETFClassifier()", "pal": "PALClassifier()"}
+    estimators = {names[key]: key for key in args.estimators}
+    results = {}  # (estimator, decoder) -> per-seed dicts
     for est_name, key in estimators.items():
-        t0 = time.perf_counter()
-        clf = make_estimator(
-            key, args.seed, device=args.device, max_epochs=args.max_epochs
-        ).fit(X, Y)
-        log(f"{est_name}: fitted in {time.perf_counter() - t0:.0f} s")
-        train = network_outputs(clf, X, args.device)
-        test = network_outputs(clf, X_test, args.device)
-        for dec_name, template in decoders.items():
-            dec = clone(template).fit(*train, torch.as_tensor(Y, device=args.device))
-            pred = dec.predict(*test).cpu().numpy()
-            exact = (pred == Y_test).all(1)
-            rows.append(
-                [
-                    est_name,
-                    dec_name,
-                    f"{exact[held].mean():.3f}",
-                    f"{exact[~held].mean():.3f}",
-                    f"{dec.rho_.get(2, float('nan')):.3f}",
-                    len(dec.prototypes_),
-                ]
-            )
+        for seed in range(args.seeds):
+            t0 = time.perf_counter()
+            params = dict(args.params)
+            if args.max_epochs is not None:
+                params["max_epochs"] = args.max_epochs
+            clf = make_estimator(key, seed, device=args.device, **params).fit(X, Y)
+            log(f"{est_name} seed {seed}: fitted in {time.perf_counter() - t0:.0f} s")
+            train = network_outputs(clf, X, args.device)
+            test = network_outputs(clf, X_test, args.device)
+            Y_train = torch.as_tensor(Y, device=args.device)
+            for dec_name, template in DECODERS.items():
+                dec = clone(template).fit(*train, Y_train)
+                pred = dec.predict(*test).cpu().numpy()
+                exact = (pred == Y_test).all(1)
+                rho = getattr(dec, "rho_", {}).get(2, float("nan"))
+                n_proto = len(getattr(dec, "prototypes_", ())) or (
+                    len(dec.sets_) + len(dec.synthetic_sets_)
+                )
+                results.setdefault((est_name, dec_name), []).append(
+                    {
+                        "held": exact[held].mean(),
+                        "other": exact[~held].mean(),
+                        "rho_2": rho,
+                        "prototypes": n_proto,
+                    }
+                )
+    rows = [
+        [
+            est_name,
+            dec_name,
+            cell(res, "held"),
+            cell(res, "other"),
+            cell(res, "rho_2"),
+            res[0]["prototypes"],
+        ]
+        for (est_name, dec_name), res in results.items()
+    ]
     settings = [
         f"- digits; held-out pairs {HELD_OUT}; {args.n_single} single digits + "
-        f"{args.per_pair} per other pair for training, max_shift={args.max_shift}, "
-        f"max_epochs={args.max_epochs}, seed {args.seed}; device: {args.device}"
+        f"{args.per_pair} per other pair for training (random_state=0), test "
+        f"random_state=1; max_shift={args.max_shift}, max_epochs="
+        f"{args.max_epochs or args.params.get('max_epochs', 'default')}, "
+        f"parameters {args.params or 'default'}; "
+        f"seeds 0..{args.seeds - 1} of the fits; device: {args.device}"
     ]
     header = run.header("# Unseen label sets", settings)
     body = table(
         [
             "estimator",
-            "ONN candidates",
+            "decoder",
             f"exact match, held-out pairs ({held.sum()} rows)",
             f"exact match, other rows ({(~held).sum()})",
-            "fitted rho_2",
-            "prototypes",
+            "fitted rho_2 (ONN)",
+            "candidate sets",
         ],
         rows,
     )

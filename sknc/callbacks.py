@@ -22,6 +22,7 @@ from skorch.dataset import unpack_data
 from .metrics._accumulator import NCAccumulator
 from .metrics._checks import (
     GEOMETRY_CONSTRAINT,
+    MEANS_CONSTRAINTS,
     SET_CONSTRAINTS,
     default_chunk_size,
 )
@@ -121,6 +122,14 @@ class NeuralCollapseTracker(Callback):
         backbone whose features pass through a ReLU; see
         :func:`sknc.metrics.nc2_means`. The other metrics do not depend on
         it.
+    label_means : {'auto', 'singletons', 'all_rows'}, default='auto'
+        How the label means are estimated: from the multiplicity-1 rows, by
+        a least-squares fit to every row, or the first when every label has
+        enough multiplicity-1 rows; see
+        :func:`sknc.metrics.neural_collapse_report`.
+    weighting : {'uniform', 'frequency'}, default='uniform'
+        The tag-wise average of a label set's means: plain, or weighted by
+        the labels' frequencies.
 
     Attributes
     ----------
@@ -168,6 +177,7 @@ class NeuralCollapseTracker(Callback):
         "on_valid": ["boolean"],
         **SET_CONSTRAINTS,
         **GEOMETRY_CONSTRAINT,
+        **MEANS_CONSTRAINTS,
     }
 
     def __init__(
@@ -179,6 +189,8 @@ class NeuralCollapseTracker(Callback):
         center=True,
         random_state=None,
         geometry="etf",
+        label_means="auto",
+        weighting="uniform",
     ):
         self.every = every
         self.metrics = metrics
@@ -187,6 +199,8 @@ class NeuralCollapseTracker(Callback):
         self.center = center
         self.random_state = random_state
         self.geometry = geometry
+        self.label_means = label_means
+        self.weighting = weighting
 
     # ------------------------------------------------------------ checks
     def _validate_params(self):
@@ -297,7 +311,9 @@ class NeuralCollapseTracker(Callback):
                     Y = torch.nn.functional.one_hot(Y.long(), logits.shape[1])
                 Y = Y[:, : n_outputs or logits.shape[1]]
                 if accumulator is None:
-                    accumulator = NCAccumulator(Y.shape[1])
+                    accumulator = NCAccumulator(
+                        Y.shape[1], set_scatter=self.label_means != "singletons"
+                    )
                     limit = default_chunk_size(features.shape[1])
                 buffer.append((features, Y))
                 buffered += len(features)
@@ -308,7 +324,7 @@ class NeuralCollapseTracker(Callback):
             raise ValueError("NeuralCollapseTracker: the dataset has no samples.")
         if buffer:
             self._flush(accumulator, buffer)
-        return accumulator.summary()
+        return accumulator.summary(self.label_means, self.weighting)
 
     @staticmethod
     def _flush(accumulator, buffer):

@@ -148,6 +148,16 @@ def plot_nc_history(net_or_history, metrics=None, ax=None, *, log_scale=True):
     ax = _get_ax(ax, figsize=(8, 4.5))
     colors = {}
     for metric, prefix, epochs, values in curves:
+        if np.isnan(values).all():
+            warnings.warn(
+                f"{prefix}{metric} is NaN at every recorded epoch: the metric "
+                "is undefined on these data (the NeuralCollapseWarning raised "
+                "while it was recorded says why, e.g. no label set with two or "
+                "more labels for NCm); it is left out.",
+                UserWarning,
+                stacklevel=2,
+            )
+            continue
         if log_scale and not (values > 0).any():
             warnings.warn(
                 f"{prefix}{metric} has no positive value and cannot be drawn on "
@@ -220,6 +230,7 @@ def plot_feature_geometry(
     show_samples=False,
     annotate_pairs=None,
     max_pairs=10,
+    label_means="auto",
 ):
     r"""Plot the class means and the label-pair means in a 2-D projection.
 
@@ -272,6 +283,10 @@ def plot_feature_geometry(
         means are the most reliable (with 10 labels there can be 45 pairs,
         too many to read). None draws every observed pair. :math:`\rho_2`
         in the legend is fitted on all of them either way.
+    label_means : {'auto', 'singletons', 'all_rows'}, default='auto'
+        How the class means are estimated (see
+        :func:`sknc.metrics.neural_collapse_report`): with few
+        multiplicity-1 samples, ``'auto'`` fits them to every row.
 
     Returns
     -------
@@ -279,7 +294,9 @@ def plot_feature_geometry(
         The axes. Its collections are, in order: the samples (with
         ``show_samples=True``), the edges of the observed pairs, the
         midpoint-to-pair-mean links, the class means, the tag-wise averages
-        and the pair means; each vertex has a text label.
+        and the pair means; each vertex has a text label. With fewer than
+        two class means there is nothing to project: the axes hold only a
+        text that says why, and a ``UserWarning`` repeats it.
 
     Examples
     --------
@@ -310,7 +327,7 @@ def plot_feature_geometry(
         raise ValueError(
             f"max_pairs must be an int >= 1 or None; got max_pairs={max_pairs!r}."
         )
-    s = accumulate(H, Y).summary()
+    s = accumulate(H, Y).summary(label_means)
     messages = list(s.messages)
     rho = rho_of(s, messages, center=True)
     emit_warnings(messages, stacklevel=2)
@@ -322,10 +339,21 @@ def plot_feature_geometry(
         )
     used = s.labels_used.cpu().numpy()
     if len(used) < 2:
-        raise ValueError(
-            "plot_feature_geometry needs the class means of at least 2 labels, "
-            f"but only {len(used)} label(s) have a multiplicity-1 sample."
+        # nothing to project: say why on the axes instead of failing
+        why = (
+            "multiplicity-1 sample (label_means='singletons')"
+            if s.label_means == "singletons"
+            else "row"
         )
+        message = (
+            "plot_feature_geometry needs the class means of at least 2 labels, "
+            f"but only {len(used)} label(s) have a {why}."
+        )
+        warnings.warn(message, UserWarning, stacklevel=2)
+        ax = _get_ax(ax, figsize=(6.5, 6))
+        ax.text(0.5, 0.5, message, ha="center", va="center", wrap=True)
+        ax.set_axis_off()
+        return ax
     mu = s.mu.cpu().numpy()
     mu_G = s.mu_G.cpu().numpy()
     Mbar = mu - mu_G  # (K', d)

@@ -797,6 +797,7 @@ def _is_shift_invariant(criterion, K):
         "lambda_b": [Interval(numbers.Real, 0, None, closed="left"), None],
         "bias": ["boolean"],
         "etf_scale": [Interval(numbers.Real, 0, None, closed="neither"), None],
+        "symmetrize": ["boolean"],
     },
     prefer_skip_nested_validation=True,
 )
@@ -810,6 +811,7 @@ def collapsed_optimum(
     lambda_b=None,
     bias=False,
     etf_scale=None,
+    symmetrize=False,
 ):
     r"""Predict the UFM optimum from multi-label neural collapse.
 
@@ -838,6 +840,11 @@ def collapsed_optimum(
     etf_scale : float, default=None
         Fix :math:`\alpha` (a fixed ETF head of that scale); ``None``
         optimises it (a learned head or a learned scale).
+    symmetrize : bool, default=False
+        Accept any ``Y`` (real data are never balanced within their
+        multiplicities) and predict the optimum of its symmetrised version:
+        the same number of labels and the same share of samples of each
+        multiplicity, spread equally over all the sets of that multiplicity.
 
     Returns
     -------
@@ -881,8 +888,14 @@ def collapsed_optimum(
     """
     Y = _check_Y(Y)
     N, K = Y.shape
-    counts = _balanced_counts(Y)
-    if 1 not in counts:
+    if symmetrize:
+        sizes, n_rows = np.unique(np.asarray(Y.sum(axis=1)).ravel(), return_counts=True)
+        # the rows of multiplicity m, as if spread over its comb(K, m) sets
+        shares = {int(m): int(n) / N for m, n in zip(sizes, n_rows, strict=True)}
+    else:
+        counts = _balanced_counts(Y)
+        shares = {m: counts[m] * math.comb(K, m) / N for m in counts}
+    if 1 not in shares:
         raise ValueError(
             "The symmetric optimum is parametrised by the single labels' means; "
             "Y has no multiplicity-1 sample."
@@ -895,8 +908,8 @@ def collapsed_optimum(
             "the symmetric prediction does not model. Pass bias=True."
         )
     lambda_b = lambda_W if lambda_b is None else lambda_b
-    ms = [m for m in counts if 0 < m < K]  # m = 0 and m = K have h = 0
-    weights = {m: counts[m] * math.comb(K, m) / N for m in ms}
+    ms = [m for m in shares if 0 < m < K]  # m = 0 and m = K have h = 0
+    weights = {m: shares[m] for m in ms}
     # Representative set {0, ..., m-1} of each multiplicity.
     targets = torch.zeros(len(ms), K, dtype=torch.float64)
     for i, m in enumerate(ms):
@@ -907,7 +920,7 @@ def collapsed_optimum(
     w = torch.as_tensor([weights[m] for m in ms], dtype=torch.float64)
     mass = torch.as_tensor(ms, dtype=torch.float64)
     # Constant loss of the rows whose logits are all equal (m = 0 or m = K).
-    rest = {m: counts[m] for m in counts if m in (0, K)}
+    rest = {m: shares[m] for m in shares if m in (0, K)}
 
     n_alpha = 1 if etf_scale is None else 0
     n_beta = len(ms)
@@ -935,7 +948,7 @@ def collapsed_optimum(
             y = torch.zeros(1, K, dtype=torch.float64)
             y[0, :m] = 1.0
             flat = torch.zeros(1, K, dtype=torch.float64) + c
-            value = value + n / N * _evaluate_loss(criterion, flat, y)
+            value = value + n * _evaluate_loss(criterion, flat, y)
         value = value + 0.5 * lambda_W * K * alpha**2 + 0.5 * lambda_b * K * c**2
         value.backward()
         return value.item(), p.grad.numpy().copy()

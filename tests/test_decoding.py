@@ -170,6 +170,49 @@ def test_label_never_alone_uses_the_mean_of_samples_containing_it():
     assert torch.isfinite(dec.prototypes_).all()
 
 
+def test_all_rows_label_means_fit_labels_never_alone():
+    # label 0 never alone: its mean is fitted from the pairs, exactly
+    held_out = ((1, 2),)
+    H, Y, mu = _collapsed_features(held_out=held_out)
+    alone0 = (Y.sum(1) == 1) & (Y[:, 0] == 1)
+    dec = ONNDecoder(candidates="both", label_means="all_rows")
+    dec.fit(None, H[~alone0], Y[~alone0])
+    torch.testing.assert_close(dec.label_means_.double(), mu, atol=1e-5, rtol=0)
+    assert dec.rho_ == pytest.approx({2: 1.3}, rel=1e-5)
+    query = (1.3 * mu[[1, 2]].mean(0)).float()[None]
+    assert dec.predict(None, query)[0].nonzero().flatten().tolist() == [1, 2]
+
+
+def test_frequency_weighted_synthesis():
+    # balanced labels: the weighting changes nothing
+    H, Y, _ = _collapsed_features()
+    plain = ONNDecoder(candidates="synthesized").fit(None, H, Y)
+    weighted = ONNDecoder(candidates="synthesized", weighting="frequency")
+    weighted.fit(None, H, Y)
+    torch.testing.assert_close(weighted.prototypes_, plain.prototypes_)
+    # label 2 five times as frequent: the unseen pair (1, 2) leans towards it
+    H, Y, _ = _collapsed_features(held_out=((1, 2),))
+    alone2 = (Y.sum(1) == 1) & (Y[:, 2] == 1)
+    H, Y = torch.cat([H] + [H[alone2]] * 20), torch.cat([Y] + [Y[alone2]] * 20)
+    pair = torch.zeros(6, dtype=torch.bool)
+    pair[[1, 2]] = True
+    gaps = []
+    for dec in (
+        ONNDecoder(candidates="both"),
+        ONNDecoder(candidates="both", weighting="frequency"),
+    ):
+        dec.fit(None, H, Y)
+        row = (dec.prototype_sets_ == pair).all(1).nonzero()[0, 0]
+        assert dec.prototype_counts_[row] == 0
+        offsets = dec.label_means_ - dec.center_
+        direction = dec.prototypes_[row] - dec.center_
+        cosines = torch.nn.functional.cosine_similarity(
+            direction[None], offsets[[1, 2]]
+        )
+        gaps.append(float(cosines[1] - cosines[0]))
+    assert abs(gaps[0]) < 1e-5 < gaps[1]
+
+
 def test_onn_probabilities_are_marginals_of_a_soft_assignment():
     H, Y, _ = _collapsed_features(noise=0.05)
     dec = ONNDecoder(temperature=0.2).fit(None, H, Y)
@@ -245,6 +288,8 @@ def test_synthesis_bound_warns_and_stops():
         ),
         ({"prune_top_r": 7}, "prune_top_r=7 is larger than the number of labels"),
         ({"allow_empty": "yes"}, r"'allow_empty' parameter of ONNDecoder must be"),
+        ({"label_means": "auto"}, r"'label_means' parameter of ONNDecoder must be"),
+        ({"weighting": "inverse"}, r"'weighting' parameter of ONNDecoder must be"),
     ],
 )
 def test_onn_invalid_parameters_raise(params, match):

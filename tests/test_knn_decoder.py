@@ -1,11 +1,13 @@
 """KNNDecoder: a vote of the nearest training samples in feature space."""
 
+from itertools import combinations
+
 import numpy as np
 import pytest
 import torch
 from sklearn.model_selection import GridSearchCV
 
-from sknc import KNNDecoder, ONNDecoder, PALClassifier
+from sknc import KNNDecoder, ONNDecoder, PALClassifier, simplex_etf
 from sknc.decoders import get_decoder
 from sknc.model_selection import MultilabelStratifiedKFold
 
@@ -187,6 +189,9 @@ def test_empty_sets():
         ({"n_local": 0}, "n_local"),
         ({"n_local": 1.5}, "n_local"),
         ({"allow_empty": "yes"}, "allow_empty"),
+        ({"candidates": "synthesized"}, "candidates"),
+        ({"candidates": "both", "vote": "set"}, "vote='local'"),
+        ({"max_multiplicity": 0}, "max_multiplicity"),
     ],
 )
 def test_bad_parameters(params, match):
@@ -234,3 +239,42 @@ def test_switching_decoder_on_a_fitted_estimator(multilabel_data):
     assert clf.decoder == "onn" and isinstance(clf.decoder_, KNNDecoder)
     clf.fit(X, Y)
     assert isinstance(clf.decoder_, ONNDecoder)
+
+
+def test_unseen_sets_are_synthesised_and_scored_against_the_neighbours():
+    # tight clusters at M-lab NC positions (an ETF and scaled pair averages),
+    # with the pairs (0, 1) and (2, 3) never seen in training
+    K, rho = 6, 1.3
+    mu = torch.as_tensor(simplex_etf(K, K, random_state=0), dtype=torch.float32)
+    held_out = [(0, 1), (2, 3)]
+    sets = [(k,) for k in range(K)]
+    sets += [p for p in combinations(range(K), 2) if p not in held_out]
+    gen = torch.Generator().manual_seed(0)
+    H, Y = [], []
+    for s in sets:
+        y = torch.zeros(K)
+        y[list(s)] = 1
+        proto = mu[list(s)].mean(0) * (rho if len(s) > 1 else 1.0)
+        H.append(proto + 0.02 * torch.randn(8, K, generator=gen))
+        Y.append(y.repeat(8, 1))
+    H, Y = torch.cat(H), torch.cat(Y)
+    queries = torch.stack([rho * mu[list(p)].mean(0) for p in held_out])
+    queries = queries + 0.02 * torch.randn(queries.shape, generator=gen)
+    for metric in ["euclidean", "cosine"]:
+        observed = KNNDecoder(metric=metric).fit(None, H, Y)
+        both = KNNDecoder(metric=metric, candidates="both").fit(None, H, Y)
+        assert len(observed.synthetic_sets_) == 0
+        assert sorted(map(tuple, both.synthetic_sets_.int().tolist())) == sorted(
+            tuple(int(k in p) for k in range(K)) for p in held_out
+        )
+        assert both.tagwise_prototypes_.shape == (len(both.sets_) + 2, K)
+        pred = both.predict(None, queries)
+        assert [p.nonzero().flatten().tolist() for p in pred] == [[0, 1], [2, 3]]
+        assert not (observed.predict(None, queries) == pred).all(1).any()
+        # the training rows are still decoded as before
+        assert torch.equal(both.predict(None, H), observed.predict(None, H))
+        # the distribution and the probabilities include the synthesised sets
+        dist = both.predict_set_proba(None, queries)
+        assert torch.equal(dist.sets[dist.index[:, 0]], pred)
+        proba = both.predict_proba(None, queries)
+        assert (proba[0, :2] > 0.5).all() and (proba[1, 2:4] > 0.5).all()

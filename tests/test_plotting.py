@@ -170,8 +170,35 @@ def test_geometry_errors():
     with pytest.raises(ValueError, match="label_names"):
         plot_feature_geometry(H, Y, label_names=["a", "b"])
     only_pairs = Y.sum(axis=1) == 2
-    with pytest.warns(UserWarning), pytest.raises(ValueError, match="at least 2"):
-        plot_feature_geometry(H[only_pairs], Y[only_pairs])
+    with pytest.warns(UserWarning, match="at least 2"):
+        ax = plot_feature_geometry(
+            H[only_pairs], Y[only_pairs], label_means="singletons"
+        )
+    assert "at least 2 labels" in ax.texts[0].get_text() and not ax.collections
+
+
+def test_geometry_without_single_labels_fits_the_means():
+    # no multiplicity-1 sample: 'auto' fits the class means to the pairs
+    H, Y = _collapsed(3, 4)
+    only_pairs = Y.sum(axis=1) == 2
+    with pytest.warns(NeuralCollapseWarning, match="do not fix the scale"):
+        ax = plot_feature_geometry(H[only_pairs], Y[only_pairs])
+    assert len(ax.collections) == 5
+    one_label = np.zeros_like(Y)
+    one_label[:, 0] = 1
+    with pytest.warns(UserWarning, match="only 1 label"):
+        ax = plot_feature_geometry(H, one_label)
+    assert "only 1 label(s) have a" in ax.texts[0].get_text()
+
+
+def test_history_all_nan_is_explained():
+    history = [
+        {"epoch": e, "train_ncm": float("nan"), "train_nc1": 1.0 / e}
+        for e in range(1, 4)
+    ]
+    with pytest.warns(UserWarning, match="NaN at every recorded epoch"):
+        ax = plot_nc_history(history)
+    assert [line.get_label() for line in ax.get_lines()] == ["NC1 (train)"]
 
 
 def test_missing_matplotlib_names_the_extra(monkeypatch):

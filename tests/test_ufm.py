@@ -272,8 +272,8 @@ def test_determinism():
 
 
 def test_warnings_once_and_convergence_warning():
-    # label 2 has no multiplicity-1 sample: the metrics warn at every record
-    Y = make_label_structure(3, {(0,): 3, (1,): 3, (0, 2): 2, (0, 1): 2})
+    # label 3 never occurs: the metrics warn at every record
+    Y = make_label_structure(4, {(0,): 3, (1,): 3, (0, 2): 2, (0, 1): 2})
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         simulate_ufm(Y, n_steps=20, lbfgs_iter=0, record_every=5)
@@ -360,3 +360,18 @@ def test_cuda_matches_cpu():
     cpu = quiet_simulate(Y, random_state=0, **kwargs)
     gpu = quiet_simulate(Y, random_state=0, device="cuda", **kwargs)
     np.testing.assert_allclose(cpu.H, gpu.H, atol=1e-8)
+
+
+def test_collapsed_optimum_of_the_symmetrised_structure():
+    balanced = make_label_structure(4, {1: 6, 2: 2})  # 24 singles, 12 pairs
+    exact = collapsed_optimum(balanced)
+    same = collapsed_optimum(balanced, symmetrize=True)
+    assert same["rho"] == pytest.approx(exact["rho"], rel=1e-9)
+    assert same["objective"] == pytest.approx(exact["objective"], rel=1e-12)
+    # the same shares of multiplicities, unevenly spread: the same prediction
+    uneven = make_label_structure(4, {(0,): 10, (1,): 8, (2,): 4, (3,): 2, (0, 1): 12})
+    with pytest.raises(ValueError, match="every label set of a multiplicity"):
+        collapsed_optimum(uneven)
+    uneven_optimum = collapsed_optimum(uneven, symmetrize=True)
+    assert uneven_optimum["rho"] == pytest.approx(exact["rho"], rel=1e-9)
+    assert uneven_optimum["alpha"] == pytest.approx(exact["alpha"], rel=1e-9)

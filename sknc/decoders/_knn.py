@@ -5,6 +5,7 @@ import math
 import torch
 from sklearn.utils._param_validation import StrOptions
 
+from .._tagwise import LabelSetSums
 from ._base import (
     PROBA_EPS,
     BaseDecoder,
@@ -16,6 +17,7 @@ from ._base import (
 from ._calibration import fit_gap_temperature
 from ._distribution import SetDistribution
 from ._search import nearest_prototypes
+from ._synthesis import Synthesis, candidate_sets
 
 __all__ = ["KNNDecoder"]
 
@@ -73,6 +75,16 @@ class KNNDecoder(BaseDecoder):
     allow_empty : 'auto' or bool, default='auto'
         Whether the empty label set may be predicted; ``'auto'``: when the
         training targets have rows with no label.
+    candidates : {'observed', 'both'}, default='observed'
+        The label sets that can be predicted: those of the training rows,
+        or also every set of 2 to ``max_multiplicity`` labels not seen in
+        training, each with a prototype synthesised by the tag-wise-average
+        rule (as :class:`ONNDecoder` does; see Notes). ``'both'`` needs
+        ``vote='local'``.
+    max_multiplicity : int or None, default=None
+        Largest size of a synthesised set; ``None``: the largest
+        multiplicity seen in training (at most 50,000 sets are
+        synthesised, as in :class:`ONNDecoder`).
 
     Attributes
     ----------
@@ -91,6 +103,13 @@ class KNNDecoder(BaseDecoder):
         The temperature in use (NaN for ``vote='label'``, which has none).
     allow_empty_ : bool
         Whether the empty set may be predicted.
+    synthetic_sets_ : torch.Tensor of shape (n_synthetic, K), dtype bool
+        The synthesised label sets (none with ``candidates='observed'``).
+    synthetic_prototypes_ : torch.Tensor of shape (n_synthetic, d)
+        Their prototypes (float32).
+    tagwise_prototypes_ : torch.Tensor of shape (n_sets + n_synthetic, d) or None
+        The rule's prototype of every observed set, then of every
+        synthesised one (None with ``candidates='observed'``).
 
     See Also
     --------
@@ -117,6 +136,22 @@ class KNNDecoder(BaseDecoder):
     :meth:`predict_proba` is each label's smoothed share of the neighbours,
     ``(count + 1/2) / (n_neighbors + 1)``.
 
+    **Unseen label sets** (``candidates='both'``). The neighbours carry only
+    label sets seen in training. Each unseen set of 2 to
+    ``max_multiplicity`` labels gets a prototype
+    :math:`p_S = o + \rho_m \frac{1}{m}\sum_{k \in S}(\mu_k - o)` (the
+    tag-wise-average rule of :class:`ONNDecoder`, fitted on the kept
+    training rows), and so does, for the comparison, every set among the
+    neighbours. An unseen set competes through the ratio of the sample's
+    distance to its prototype to the distance to the nearest rule prototype
+    of a neighbour's set: its score is the best neighbour set's local-mean
+    score times that ratio, so it wins when the sample is closer to it than
+    to the rule's place of every set among its neighbours. The comparison
+    needs no scale between prototype distances and local-mean scores, and
+    errors of the rule shared by all sets cancel. The sample's 8 nearest
+    synthesised prototypes compete, in :meth:`predict` and in the
+    distribution.
+
     Examples
     --------
     >>> import torch
@@ -136,10 +171,14 @@ class KNNDecoder(BaseDecoder):
         "n_local": [positive_int()],
         "temperature": [StrOptions({"auto"}), positive_real()],
         "max_samples": [positive_int(), None],
+        "candidates": [StrOptions({"observed", "both"})],
+        "max_multiplicity": [positive_int(), None],
     }
 
     # Rows of the training data the temperature is fitted on, at most.
     _max_temperature_rows = 4096
+    # Synthesised prototypes that compete with the neighbours' sets.
+    _n_synthetic = 8
 
     def __init__(
         self,
@@ -150,6 +189,8 @@ class KNNDecoder(BaseDecoder):
         temperature="auto",
         max_samples=100_000,
         allow_empty="auto",
+        candidates="observed",
+        max_multiplicity=None,
     ):
         self.n_neighbors = n_neighbors
         self.metric = metric
@@ -158,6 +199,8 @@ class KNNDecoder(BaseDecoder):
         self.temperature = temperature
         self.max_samples = max_samples
         self.allow_empty = allow_empty
+        self.candidates = candidates
+        self.max_multiplicity = max_multiplicity
 
     # ------------------------------------------------------------------- fit
     def fit(self, logits, features, Y, calibration=None):
@@ -245,8 +288,38 @@ class KNNDecoder(BaseDecoder):
         self.sets_ = sets.bool()
         self.sample_index_ = sample_index
         self.n_neighbors_ = min(int(self.n_neighbors), len(Y))
+        self._fit_synthesis(Y)
         self.temperature_ = self._fit_temperature(calibration)
         return self
+
+    def _fit_synthesis(self, Y):
+        """Prototypes of the unseen sets, and the rule's prototypes of all."""
+        K, d = Y.shape[1], self.features_.shape[1]
+        device = self.features_.device
+        self.synthetic_sets_ = torch.zeros(0, K, dtype=torch.bool, device=device)
+        self.synthetic_prototypes_ = self.features_.new_zeros(0, d)
+        self.tagwise_prototypes_ = None
+        if self.candidates == "observed":
+            return
+        if self.vote != "local":
+            raise ValueError(
+                f"candidates='both' scores synthesised label sets by distance, "
+                f"which only vote='local' compares with; got vote={self.vote!r}. "
+                "Use vote='local' or candidates='observed'."
+            )
+        sums = LabelSetSums(K).update(self.features_, Y)
+        synthesis = Synthesis(sums.sets, sums.counts, sums.sums)
+        top = self.max_multiplicity
+        if top is None:
+            top = int(Y.sum(dim=1).max())
+        sets = candidate_sets(self.sets_, synthesis.present, top, stacklevel=5)
+        self.synthetic_sets_ = sets
+        self.synthetic_prototypes_ = synthesis.prototypes(sets).float()
+        # the rule's prototypes of the observed sets too: an unseen set is
+        # compared with the neighbours' sets through the same rule
+        self.tagwise_prototypes_ = torch.cat(
+            [synthesis.prototypes(self.sets_).float(), self.synthetic_prototypes_]
+        )
 
     @property
     def labels_(self):
@@ -340,11 +413,64 @@ class KNNDecoder(BaseDecoder):
             scores.append((total + missing * d[:, -1:]) / m)
         return torch.cat(scores), torch.cat(firsts)
 
-    def _distribution(self, features, exclude=None):
-        """``(P, set ids)`` over each query's neighbour sets, most probable first."""
+    def _candidates(self, features, exclude=None):
+        """Each query's candidate sets: the neighbours', then synthesised ones.
+
+        Returns the neighbours' indices and, per candidate, its score (lower
+        is better), its row in :meth:`_set_table` and whether it counts
+        (the first neighbour of each set; every synthesised candidate).
+        """
         distances, indices = self._neighbours(features, exclude)
         ids = self.set_ids_[indices]
         scores, first = self._set_scores(distances, ids)
+        synthetic = getattr(self, "synthetic_sets_", None)
+        if synthetic is not None and len(synthetic):
+            queries = features.detach().float().to(self.features_.device)
+            k = min(self._n_synthetic, len(synthetic))
+            gap, nearest = nearest_prototypes(
+                queries, self.synthetic_prototypes_, metric=self.metric, k=k
+            )
+            if self.metric == "euclidean":
+                gap = gap.sqrt()
+            near = self._nearest_rule_prototype(queries, ids, first)
+            best = scores.masked_fill(~first, math.inf).min(dim=1, keepdim=True).values
+            relative = gap / near.clamp_min(torch.finfo(gap.dtype).tiny)
+            scores = torch.cat([scores, best * relative], dim=1)
+            ids = torch.cat([ids, len(self.sets_) + nearest], dim=1)
+            first = torch.cat([first, torch.ones_like(nearest, dtype=torch.bool)], 1)
+        return indices, scores, ids, first
+
+    def _nearest_rule_prototype(self, queries, ids, first, elements=2**22):
+        """Distance of each query to the nearest rule prototype of its neighbours' sets.
+
+        The distance an unseen set's prototype has to beat, ``(n, 1)``;
+        computed in row chunks of at most ``elements`` values.
+        """
+        k, d = ids.shape[1], queries.shape[1]
+        step = max(1, elements // max(k * d, 1))
+        out = []
+        for start in range(0, len(queries), step):
+            rows = slice(start, start + step)
+            rule = self.tagwise_prototypes_[ids[rows]]  # (chunk, k, d)
+            q = queries[rows, None]
+            if self.metric == "euclidean":
+                dist = torch.linalg.vector_norm(q - rule, dim=2)
+            else:
+                dist = 1.0 - torch.nn.functional.cosine_similarity(q, rule, dim=2)
+            dist = dist.masked_fill(~first[rows], math.inf)
+            out.append(dist.min(dim=1, keepdim=True).values)
+        return torch.cat(out)
+
+    def _set_table(self):
+        """Return the sets that candidates index: ``sets_``, ``synthetic_sets_``."""
+        synthetic = getattr(self, "synthetic_sets_", None)
+        if synthetic is None or not len(synthetic):
+            return self.sets_
+        return torch.cat([self.sets_, synthetic])
+
+    def _distribution(self, features, exclude=None):
+        """``(P, set ids)`` over each query's candidate sets, most probable first."""
+        indices, scores, ids, first = self._candidates(features, exclude)
         gaps = (
             scores.double()
             - scores.double()
@@ -377,14 +503,15 @@ class KNNDecoder(BaseDecoder):
         Returns
         -------
         distribution : SetDistribution
-            The sets (``sets_``), each sample's candidates and probabilities.
+            The sets (``sets_``, then ``synthetic_sets_``), each sample's
+            candidates and probabilities.
         """
         if self.vote == "label":
             return super().predict_set_proba(logits, features, top)
         proba, ids, _ = self._distribution(features)
         if top is not None:
             proba, ids = proba[:, :top], ids[:, :top]
-        return SetDistribution(self.sets_, ids, proba)
+        return SetDistribution(self._set_table(), ids, proba)
 
     def _marginals(self, features, exclude=None):
         if self.vote == "label":
@@ -392,7 +519,7 @@ class KNNDecoder(BaseDecoder):
             counts = self.labels_[indices].sum(dim=1, dtype=torch.float64)
             return (counts + 0.5) / (self.n_neighbors_ + 1)
         proba, ids, _ = self._distribution(features, exclude)
-        marginals = SetDistribution(self.sets_, ids, proba).marginals()
+        marginals = SetDistribution(self._set_table(), ids, proba).marginals()
         return marginals.clamp(PROBA_EPS, 1 - PROBA_EPS)
 
     def predict_proba(self, logits, features):
@@ -459,16 +586,16 @@ class KNNDecoder(BaseDecoder):
             The most probable label set (``'local'``, ``'set'``), or the
             labels of at least half of the neighbours (``'label'``).
         """
-        distances, indices = self._neighbours(features)
-        labels = self.labels_
-        counts = labels[indices].sum(dim=1, dtype=torch.float32)
         if self.vote == "label":
+            _, indices = self._neighbours(features)
+            counts = self.labels_[indices].sum(dim=1, dtype=torch.float32)
             pred = 2 * counts >= self.n_neighbors_
         else:
-            scores, first = self._set_scores(distances, self.set_ids_[indices])
+            indices, scores, ids, first = self._candidates(features)
+            counts = self.labels_[indices].sum(dim=1, dtype=torch.float32)
             # argmin returns the first minimum: the nearest of the tied
             winner = scores.masked_fill(~first, math.inf).argmin(dim=1, keepdim=True)
-            pred = labels[indices.gather(1, winner).squeeze(1)]
+            pred = self._set_table()[ids.gather(1, winner).squeeze(1)]
         if not self.allow_empty_:
             pred = ensure_nonempty(pred, counts)
         return pred

@@ -1,29 +1,19 @@
 r"""ONNDecoder: the label set of the nearest label-set prototype."""
 
-import math
 import numbers
 import warnings
-from itertools import combinations
 
 import torch
 from sklearn.utils._param_validation import StrOptions
 
-from .._tagwise import LabelSetSums, fit_rho, tagwise_average
+from .._tagwise import LabelSetSums
 from ._base import PROBA_EPS, BaseDecoder, RowSample, StrictInterval, positive_int
 from ._calibration import fit_temperature
 from ._distribution import SetDistribution
 from ._search import nearest_prototypes, soft_assign_marginals
+from ._synthesis import MAX_SYNTHESIZED, Synthesis, candidate_sets, set_index
 
 __all__ = ["ONNDecoder"]
-
-
-def _set_index(sets, Y):
-    """Index of each row of ``Y`` among the rows of ``sets``, or -1."""
-    both = torch.cat([sets.to(torch.uint8), Y.to(torch.uint8)])
-    _, inverse = torch.unique(both, dim=0, return_inverse=True)
-    lookup = torch.full((int(inverse.max()) + 1,), -1, device=Y.device)
-    lookup[inverse[: len(sets)]] = torch.arange(len(sets), device=Y.device)
-    return lookup[inverse[len(sets) :]]
 
 
 def _lexicographic(set_sums):
@@ -64,7 +54,8 @@ class ONNDecoder(BaseDecoder):
       multiplicity by least squares on the observed sets (as in
       :func:`sknc.metrics.rho`) and :math:`\mu_k` the mean of the samples
       whose only label is ``k`` (or of all samples containing ``k`` when
-      ``k`` never occurs alone).
+      ``k`` never occurs alone); or, with ``label_means='all_rows'``, both
+      fitted to every observed set's mean.
 
     Parameters
     ----------
@@ -99,6 +90,18 @@ class ONNDecoder(BaseDecoder):
         Whether the empty set may be predicted (it needs training rows with
         no label, which give its prototype). ``'auto'``: when there are such
         rows.
+    label_means : {'singletons', 'all_rows'}, default='singletons'
+        How the label means behind synthesised prototypes (and the centre)
+        are estimated: from the samples whose only label is ``k`` (all
+        samples containing ``k`` when it never occurs alone), or by the
+        least-squares fit of the tag-wise-average model to every observed
+        set's mean, with :math:`\rho_m` (see
+        :func:`sknc.metrics.neural_collapse_report`), for data where few
+        samples have a single label.
+    weighting : {'uniform', 'frequency'}, default='uniform'
+        The average of a synthesised set's label offsets: plain, or
+        weighted by the labels' training frequencies (the
+        frequency-weighted tag-wise model).
     prune_top_r : int or None, default=None
         For thousands of labels and tens of thousands of sets: only consider
         the sets whose labels are all among the sample's ``prune_top_r``
@@ -159,7 +162,7 @@ class ONNDecoder(BaseDecoder):
     """
 
     # Synthesis enumerates label combinations; cap their number.
-    _max_synthesized = 50_000
+    _max_synthesized = MAX_SYNTHESIZED
     # Above this many prototypes, the soft posterior keeps the nearest ones.
     _posterior_full_max = 2048
     _posterior_top = 256
@@ -175,6 +178,8 @@ class ONNDecoder(BaseDecoder):
             StrictInterval(numbers.Real, 0, None, closed="neither"),
             StrOptions({"auto"}),
         ],
+        "label_means": [StrOptions({"singletons", "all_rows"})],
+        "weighting": [StrOptions({"uniform", "frequency"})],
         "prune_top_r": [positive_int(), None],
     }
 
@@ -188,6 +193,8 @@ class ONNDecoder(BaseDecoder):
         temperature="auto",
         allow_empty="auto",
         prune_top_r=None,
+        label_means="singletons",
+        weighting="uniform",
     ):
         self.space = space
         self.metric = metric
@@ -197,6 +204,8 @@ class ONNDecoder(BaseDecoder):
         self.temperature = temperature
         self.allow_empty = allow_empty
         self.prune_top_r = prune_top_r
+        self.label_means = label_means
+        self.weighting = weighting
 
     def _check_prune_top_r(self, K):
         if self.prune_top_r is not None and self.prune_top_r > K:
@@ -293,16 +302,10 @@ class ONNDecoder(BaseDecoder):
         means = sums / counts[:, None]
         sizes = sets.sum(dim=1)
 
-        self.label_means_ = self._label_means(sets, counts, sums, sizes, means)
-        present = ~self.label_means_.isnan().any(dim=1)
-        if not present.any():
-            raise ValueError(
-                "No label set can be predicted: Y has no positive label in any "
-                "row, so there are no label prototypes. Fit on rows with labels."
-            )
-        center = self.label_means_[present].mean(dim=0)
-        offsets = self.label_means_ - center
-        self.rho_ = fit_rho(sets, means - center, offsets)
+        synthesis = Synthesis(sets, counts, sums, self.label_means, self.weighting)
+        self.label_means_ = synthesis.label_means
+        present, center = synthesis.present, synthesis.center
+        self.rho_ = synthesis.rho
 
         usable = torch.ones_like(sizes, dtype=torch.bool)
         if not self.allow_empty_:
@@ -315,9 +318,18 @@ class ONNDecoder(BaseDecoder):
         protos, proto_sets = [means[trusted]], [sets[trusted]]
         proto_counts = [counts[trusted]]
         if self.candidates != "observed":
-            syn_sets = self._synthesis_candidates(sets[trusted], present, sizes)
+            top = self.max_multiplicity
+            if top is None:
+                top = int(sizes.max()) if len(sizes) else 1
+            syn_sets = candidate_sets(
+                sets[trusted],
+                present,
+                top,
+                max_sets=self._max_synthesized,
+                stacklevel=4,
+            )
             if len(syn_sets):
-                protos.append(self._synthesize(syn_sets, offsets, center))
+                protos.append(synthesis.prototypes(syn_sets))
                 proto_sets.append(syn_sets)
                 proto_counts.append(torch.zeros_like(counts[: len(syn_sets)]))
         self.prototypes_ = torch.cat(protos).to(set_sums.dtype)
@@ -333,78 +345,6 @@ class ONNDecoder(BaseDecoder):
         self.temperature_ = self._fit_temperature(R, Y, calibration)
         return self
 
-    @staticmethod
-    def _label_means(sets, counts, sums, sizes, means):
-        """mu_k: the multiplicity-1 mean, else the mean of rows containing k."""
-        K = sets.shape[1]
-        member = sets.double()
-        # the sum and count of the rows containing k, from the per-set ones
-        n_with = member.T @ counts.double()
-        label_means = (member.T @ sums) / n_with[:, None]  # NaN where absent
-        singles = sizes == 1
-        labels = sets[singles].double().argmax(dim=1)
-        label_means[labels] = means[singles]
-        return label_means.reshape(K, -1)
-
-    def _rho_for(self, m):
-        """rho_m, or that of the nearest fitted multiplicity, or 1."""
-        fitted = {k: v for k, v in self.rho_.items() if math.isfinite(v)}
-        if m in fitted:
-            return fitted[m]
-        if not fitted:
-            return 1.0
-        return fitted[min(fitted, key=lambda k: (abs(k - m), k))]
-
-    def _synthesis_candidates(self, kept_sets, present, sizes):
-        """All label sets of size 2..max_multiplicity not already kept."""
-        K = kept_sets.shape[1]
-        labels = torch.nonzero(present).flatten().tolist()
-        top = self.max_multiplicity
-        if top is None:
-            top = int(sizes.max()) if len(sizes) else 1
-        top = min(top, len(labels))
-        rows, total = [], 0
-        for m in range(2, top + 1):
-            n_sets = math.comb(len(labels), m)
-            if total + n_sets > self._max_synthesized:
-                warnings.warn(
-                    f"Synthesising label sets of size {m} would make "
-                    f"{total + n_sets} prototypes (more than "
-                    f"{self._max_synthesized}); only sets of up to {m - 1} "
-                    "labels are synthesised. Lower max_multiplicity to silence "
-                    "this warning.",
-                    UserWarning,
-                    stacklevel=4,
-                )
-                break
-            rows.extend(combinations(labels, m))
-            total += n_sets
-        device = kept_sets.device
-        if not rows:
-            return torch.zeros(0, K, dtype=torch.bool, device=device)
-        by_size = {}
-        for combo in rows:
-            by_size.setdefault(len(combo), []).append(combo)
-        blocks = []
-        for combos in by_size.values():
-            index = torch.tensor(combos, device=device)
-            block = torch.zeros(len(combos), K, dtype=torch.bool, device=device)
-            block.scatter_(1, index, True)
-            blocks.append(block)
-        candidates = torch.cat(blocks)
-        known = _set_index(kept_sets, candidates) >= 0
-        return candidates[~known]
-
-    def _synthesize(self, syn_sets, offsets, center):
-        sizes = syn_sets.sum(dim=1)
-        rho = torch.tensor(
-            [self._rho_for(int(m)) for m in sizes.tolist()],
-            dtype=torch.float64,
-            device=offsets.device,
-        )
-        average = tagwise_average(syn_sets, offsets.nan_to_num())
-        return center + rho[:, None] * average
-
     def _fit_temperature(self, R, Y, calibration):
         if self.temperature != "auto":
             return float(self.temperature)
@@ -412,7 +352,7 @@ class ONNDecoder(BaseDecoder):
             cal_logits, cal_features, Y = calibration
             R = self._representation(cal_logits, cal_features)
             Y = Y.to(R.device).bool()
-        targets = _set_index(self.prototype_sets_, Y)
+        targets = set_index(self.prototype_sets_, Y)
         known = targets >= 0
         if not known.any():
             warnings.warn(

@@ -9,7 +9,8 @@ Notation (used by every docstring of this module):
 
 - multiplicity of a sample: its number of positive labels ``|S|``;
 - :math:`\mu_k`: mean feature of the *multiplicity-1* samples of label ``k``
-  (rows of ``Y`` whose only positive is ``k``);
+  (rows of ``Y`` whose only positive is ``k``), or its least-squares
+  estimate from all rows (``label_means``, below);
 - :math:`\mu_G = \frac{1}{K}\sum_k \mu_k`: the global mean is the mean of the
   class means, not the mean over samples, so that it does not move with the
   class sizes (it is the centre of the simplex under collapse, whatever the
@@ -34,11 +35,18 @@ Conventions shared by all functions:
   which have no float64).
 - Rows of ``Y`` without any positive label are ignored (and counted in the
   report).
-- A label without any multiplicity-1 sample has no class mean. The metrics
-  are then computed over the other labels (``K`` becomes the number of labels
-  that have one) and a :class:`NeuralCollapseWarning` names the missing
-  labels; label sets that contain a missing label are left out of ``ncm`` and
-  ``rho``.
+- ``label_means`` chooses how :math:`\mu_k` is estimated. With
+  ``'singletons'`` (the definition above), a label without any
+  multiplicity-1 sample has no class mean: the metrics are computed over the
+  other labels (``K`` becomes the number of labels that have one), a
+  :class:`NeuralCollapseWarning` names the missing labels, and label sets
+  that contain one are left out of ``ncm`` and ``rho``. With ``'all_rows'``
+  the means are fitted to every label set's mean under the tag-wise-average
+  model, so that data with few single-label rows (most real multi-label data
+  sets) have every metric; ``'auto'`` (default) uses the definition when every
+  label that occurs has a multiplicity-1 sample, the fit otherwise (see
+  :func:`neural_collapse_report`). ``weighting='frequency'`` weights a set's
+  labels by their frequencies in the tag-wise average.
 - A quantity that is undefined on the data given (fewer than two usable
   labels, class means that coincide, no label set with two or more labels,
   ...) is returned as NaN with a :class:`NeuralCollapseWarning` saying why.

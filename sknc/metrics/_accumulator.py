@@ -4,10 +4,11 @@
 the multiplicity-1 rows and per-label-set sums of the other rows;
 :meth:`NCAccumulator.summary` turns them into a :class:`Summary` (class
 means, within-class covariance, label-set means) that the kernels of
-:mod:`sknc.metrics._kernels` measure.
+:mod:`sknc.metrics._kernels` measure, with the label means estimated as
+chosen by :func:`sknc.metrics._label_means.estimate_label_means`.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
@@ -24,6 +25,7 @@ from ._checks import (
     raise_non_finite,
     take_rows,
 )
+from ._label_means import estimate_label_means
 
 __all__ = ["NCAccumulator", "Summary", "accumulate"]
 
@@ -33,7 +35,10 @@ class Summary:
     """Class means, within-class covariance and label-set means.
 
     Every tensor is float64 on the device where the sums were kept (that of
-    ``H``, or the CPU for Apple ``mps``).
+    ``H``, or the CPU for Apple ``mps``). ``mu``, ``mu_G``, ``sigma_W``,
+    ``labels_used`` and ``missing`` are those of the estimator of the label
+    means named by ``label_means``; ``mult1_counts``, ``mult1_means`` and
+    ``set_scatter`` are the raw statistics it is chosen from.
     """
 
     n_labels: int
@@ -52,6 +57,15 @@ class Summary:
     set_counts: torch.Tensor  # (n_sets,)
     messages: list  # warnings shared by all metrics
     eps: float  # machine epsilon of the working precision of H
+    mult1_counts: torch.Tensor = None  # (K,) multiplicity-1 rows per label
+    mult1_means: torch.Tensor = None  # (K', d) their means (labels_used of singletons)
+    set_scatter: torch.Tensor = None  # (d, d) within-set scatter of |S| >= 2, or None
+    label_means: str = "singletons"  # the estimator of mu in use
+    weighting: str = "uniform"  # the average of the tag-wise model
+    label_weights: torch.Tensor = None  # (K',) weights of labels_used, or None
+    n_mean_rows: int = 0  # rows the label means were estimated from
+    n_within: int = 0  # rows behind sigma_W (0: undefined)
+    fit: dict = field(default_factory=dict)  # how a least-squares fit went
 
     @cached_property
     def sets_by_size(self):
@@ -116,11 +130,18 @@ class NCAccumulator:
     chunk_size : int or None, default=None
         Rows per chunk inside :meth:`update`; ``None`` picks about 4M
         elements per chunk (8192 rows for 512 features).
+    set_scatter : bool, default=True
+        Also accumulate the scatter of the rows with two or more labels
+        around their set's mean, which NC1 needs with label means fitted to
+        all rows (``label_means='all_rows'``, or ``'auto'`` on data without
+        enough multiplicity-1 rows). It costs as much again as the scatter
+        of the multiplicity-1 rows; leave it out for ``'singletons'``.
     """
 
-    def __init__(self, n_labels, chunk_size=None):
+    def __init__(self, n_labels, chunk_size=None, set_scatter=True):
         self.n_labels = n_labels
         self.chunk_size = chunk_size
+        self.set_scatter = set_scatter
         self.n_features = None
 
     def _start(self, n_features, device, dtype):
@@ -137,7 +158,7 @@ class NCAccumulator:
         self.has_ref = torch.zeros(K, dtype=torch.bool, device=device)
         self.resid_sum = torch.zeros(K, d, dtype=torch.float64, device=sum_device)
         self.scatter = torch.zeros(d, d, dtype=torch.float64, device=sum_device)
-        self.label_sets = LabelSetSums(K, device=sum_device)
+        self.label_sets = LabelSetSums(K, device=sum_device, scatter=self.set_scatter)
 
     def update(self, H, Y):
         """Add the rows of ``H`` (features) and ``Y`` (0/1 indicator).
@@ -217,8 +238,17 @@ class NCAccumulator:
             if not torch.isfinite(Hc[mult == 0]).all():
                 raise_non_finite(Hc, offset)
 
-    def summary(self):
+    def summary(self, label_means="auto", weighting="uniform"):
         """Means and covariances from the statistics accumulated so far.
+
+        Parameters
+        ----------
+        label_means : {'auto', 'singletons', 'all_rows'}, default='auto'
+            How the label means are estimated; see
+            :func:`sknc.metrics.neural_collapse_report`.
+        weighting : {'uniform', 'frequency'}, default='uniform'
+            The average of the tag-wise model; see
+            :func:`sknc.metrics.neural_collapse_report`.
 
         Returns
         -------
@@ -231,26 +261,10 @@ class NCAccumulator:
             raise ValueError("No data: call update(H, Y) before summary().")
         device = self.sum_device
         f64 = torch.float64
-        messages = []
         counts = self.counts.to(device)
         present = counts > 0
         labels_used = torch.nonzero(present)[:, 0]
         missing = torch.nonzero(~present)[:, 0].tolist()
-        if len(missing) == self.n_labels:
-            messages.append(
-                "No row of Y has exactly one positive label, so no label has "
-                "a class mean (the mean of its multiplicity-1 samples)."
-            )
-        elif missing:
-            shown = missing[:20]
-            more = f" and {len(missing) - 20} more" if len(missing) > 20 else ""
-            messages.append(
-                f"{len(missing)} label(s) have no multiplicity-1 sample (no row "
-                f"of Y with that label alone): {shown}{more}. They have no "
-                "class mean: NC1, NC2 and NC3 use the other "
-                f"{self.n_labels - len(missing)} label(s), and NCm and rho "
-                "skip the label sets that contain them."
-            )
         n_k = counts[present].to(f64)
         ref = self.ref.to(device=device, dtype=f64)[present]
         shift = self.resid_sum[present] / n_k.unsqueeze(1)  # mu_k - ref_k
@@ -273,11 +287,13 @@ class NCAccumulator:
             order_t = torch.tensor(order, dtype=torch.int64, device=device)
             set_counts = sets.counts[order_t]
             set_means = sets.sums[order_t] / set_counts.unsqueeze(1).to(f64)
+            set_scatter = sets.within_scatter if self.set_scatter else None
         else:
             set_counts = torch.zeros(0, dtype=torch.int64, device=device)
             set_means = torch.zeros(0, self.n_features, dtype=f64, device=device)
+            set_scatter = torch.zeros_like(self.scatter)
         mult = self.mult_counts.tolist()
-        return Summary(
+        raw = Summary(
             n_labels=self.n_labels,
             n_features=self.n_features,
             n_samples=self.n_samples,
@@ -292,9 +308,15 @@ class NCAccumulator:
             set_labels=[set_labels[i] for i in order],
             set_means=set_means,
             set_counts=set_counts,
-            messages=messages,
+            messages=[],
             eps=torch.finfo(self.dtype).eps,
+            mult1_counts=counts,
+            mult1_means=mu,
+            set_scatter=set_scatter,
+            n_mean_rows=n1,
+            n_within=n1,
         )
+        return estimate_label_means(raw, label_means, weighting)
 
 
 def _group_sum(src, index, n_groups):
@@ -303,7 +325,7 @@ def _group_sum(src, index, n_groups):
     return out.index_put_((index,), src, accumulate=True)
 
 
-def accumulate(H, Y, chunk_size=None):
+def accumulate(H, Y, chunk_size=None, set_scatter=True):
     """Check ``H`` and ``Y`` and stream them into a new :class:`NCAccumulator`.
 
     Parameters
@@ -314,6 +336,8 @@ def accumulate(H, Y, chunk_size=None):
         0/1 label indicator, at least 2 labels.
     chunk_size : int or None, default=None
         Rows per chunk; ``None`` picks about 4M elements per chunk.
+    set_scatter : bool, default=True
+        See :class:`NCAccumulator`.
 
     Returns
     -------
@@ -323,4 +347,6 @@ def accumulate(H, Y, chunk_size=None):
     """
     H = check_features(H)
     Y = check_labels(Y, H.shape[0])
-    return NCAccumulator(Y.shape[1], chunk_size=chunk_size)._stream(H, Y)
+    return NCAccumulator(
+        Y.shape[1], chunk_size=chunk_size, set_scatter=set_scatter
+    )._stream(H, Y)

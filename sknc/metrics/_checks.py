@@ -16,12 +16,14 @@ from sklearn.utils import column_or_1d
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from .._targets import check_indicator, one_hot
+from ._label_means import LABEL_MEANS, WEIGHTINGS
 
 __all__ = [
     "BATCH_ELEMENTS",
     "COMMON_CONSTRAINTS",
     "GEOMETRIES",
     "GEOMETRY_CONSTRAINT",
+    "MEANS_CONSTRAINTS",
     "SET_CONSTRAINTS",
     "accumulation_device",
     "as_indicator",
@@ -50,6 +52,10 @@ COMMON_CONSTRAINTS = {
     "chunk_size": [Interval(numbers.Integral, 1, None, closed="left"), None],
 }
 GEOMETRY_CONSTRAINT = {"geometry": [StrOptions(set(GEOMETRIES))]}
+MEANS_CONSTRAINTS = {
+    "label_means": [StrOptions(set(LABEL_MEANS))],
+    "weighting": [StrOptions(set(WEIGHTINGS))],
+}
 SET_CONSTRAINTS = {
     "center": ["boolean"],
     "n_random": [Interval(numbers.Integral, 1, None, closed="left")],

@@ -13,6 +13,7 @@ from ._accumulator import accumulate
 from ._checks import (
     COMMON_CONSTRAINTS,
     GEOMETRY_CONSTRAINT,
+    MEANS_CONSTRAINTS,
     SET_CONSTRAINTS,
     accumulation_device,
     check_features,
@@ -41,8 +42,17 @@ __all__ = [
 ]
 
 
-@validate_params(COMMON_CONSTRAINTS, prefer_skip_nested_validation=True)
-def nc1(H, Y, *, chunk_size=None):
+def _summary(H, Y, chunk_size, label_means, weighting):
+    """Stream ``(H, Y)`` and estimate the label means as asked."""
+    set_scatter = label_means != "singletons"
+    accumulator = accumulate(H, Y, chunk_size, set_scatter=set_scatter)
+    return accumulator.summary(label_means, weighting)
+
+
+@validate_params(
+    {**COMMON_CONSTRAINTS, **MEANS_CONSTRAINTS}, prefer_skip_nested_validation=True
+)
+def nc1(H, Y, *, label_means="auto", weighting="uniform", chunk_size=None):
     r"""Within-class variability relative to between-class variability (NC1).
 
     .. math::
@@ -56,7 +66,10 @@ def nc1(H, Y, *, chunk_size=None):
     computed on the ``n_1`` multiplicity-1 samples (rows of ``Y`` with
     exactly one positive; ``k_i`` is that label). :math:`\mu_G` is the mean of
     the class means, :math:`^{+}` the Moore-Penrose pseudo-inverse. 0 when
-    every multiplicity-1 feature equals its class mean.
+    every multiplicity-1 feature equals its class mean. With the label means
+    fitted to all rows (``label_means``), :math:`\Sigma_W` is the covariance
+    of every row around the mean of its own label set (over the sets with at
+    least two rows), and :math:`\Sigma_B` that of the fitted means.
 
     Parameters
     ----------
@@ -64,6 +77,17 @@ def nc1(H, Y, *, chunk_size=None):
         Features (NumPy or a torch tensor on any device).
     Y : array-like, sparse matrix or torch.Tensor of shape (n_samples, n_labels)
         0/1 label indicator, at least 2 labels.
+    label_means : {'auto', 'singletons', 'all_rows'}, default='auto'
+        How the label means :math:`\mu_k` are estimated: ``'singletons'``,
+        the mean of the multiplicity-1 samples of each label (the
+        definition); ``'all_rows'``, a least-squares fit to every label
+        set's mean under the tag-wise-average model (for data with few
+        multiplicity-1 samples; see :func:`neural_collapse_report`);
+        ``'auto'``, the first when every label that occurs has a
+        multiplicity-1 sample, else the second.
+    weighting : {'uniform', 'frequency'}, default='uniform'
+        The tag-wise average of a set's label means: plain, or weighted by
+        the labels' frequencies (rows that contain each label).
     chunk_size : int, default=None
         Rows per streamed chunk; ``None`` picks about 4M elements per chunk.
         Results do not depend on it beyond rounding.
@@ -92,7 +116,7 @@ def nc1(H, Y, *, chunk_size=None):
     >>> 0 < nc1(H_noisy, Y) < 0.1
     True
     """
-    s = accumulate(H, Y, chunk_size).summary()
+    s = _summary(H, Y, chunk_size, label_means, weighting)
     messages = list(s.messages)
     value = nc1_of(s, messages)
     emit_warnings(messages)
@@ -163,10 +187,12 @@ def nc2(W):
 
 
 @validate_params(
-    {**COMMON_CONSTRAINTS, **GEOMETRY_CONSTRAINT},
+    {**COMMON_CONSTRAINTS, **GEOMETRY_CONSTRAINT, **MEANS_CONSTRAINTS},
     prefer_skip_nested_validation=True,
 )
-def nc2_means(H, Y, *, geometry="etf", chunk_size=None):
+def nc2_means(
+    H, Y, *, geometry="etf", label_means="auto", weighting="uniform", chunk_size=None
+):
     r"""Distance of the class means from their collapsed frame (NC2).
 
     With ``geometry='etf'`` (default), the distance of the **centred** class
@@ -204,6 +230,17 @@ def nc2_means(H, Y, *, geometry="etf", chunk_size=None):
         unconstrained features (a backbone whose last layer is linear, as
         sknc's :class:`~sknc.MLPBackbone`), ``'orthogonal'`` for
         non-negative features (a backbone that ends with a ReLU).
+    label_means : {'auto', 'singletons', 'all_rows'}, default='auto'
+        How the label means :math:`\mu_k` are estimated: ``'singletons'``,
+        the mean of the multiplicity-1 samples of each label (the
+        definition); ``'all_rows'``, a least-squares fit to every label
+        set's mean under the tag-wise-average model (for data with few
+        multiplicity-1 samples; see :func:`neural_collapse_report`);
+        ``'auto'``, the first when every label that occurs has a
+        multiplicity-1 sample, else the second.
+    weighting : {'uniform', 'frequency'}, default='uniform'
+        The tag-wise average of a set's label means: plain, or weighted by
+        the labels' frequencies (rows that contain each label).
     chunk_size : int, default=None
         Rows per streamed chunk; ``None`` picks about 4M elements per chunk.
 
@@ -267,7 +304,7 @@ def nc2_means(H, Y, *, geometry="etf", chunk_size=None):
     >>> round(nc2_means(H - H.mean(axis=0), Y, geometry="orthogonal"), 3)
     0.606
     """
-    s = accumulate(H, Y, chunk_size).summary()
+    s = _summary(H, Y, chunk_size, label_means, weighting)
     messages = list(s.messages)
     value = nc2_means_of(s, messages, geometry)
     emit_warnings(messages)
@@ -275,10 +312,10 @@ def nc2_means(H, Y, *, geometry="etf", chunk_size=None):
 
 
 @validate_params(
-    {**COMMON_CONSTRAINTS, "W": ["array-like"]},
+    {**COMMON_CONSTRAINTS, **MEANS_CONSTRAINTS, "W": ["array-like"]},
     prefer_skip_nested_validation=True,
 )
-def nc3(H, Y, W, *, chunk_size=None):
+def nc3(H, Y, W, *, label_means="auto", weighting="uniform", chunk_size=None):
     r"""Self-duality of the head and the centred class means (NC3).
 
     .. math::
@@ -300,6 +337,17 @@ def nc3(H, Y, W, *, chunk_size=None):
         0/1 label indicator, at least 2 labels.
     W : array-like or torch.Tensor of shape (n_labels, n_features)
         The head, one row per label.
+    label_means : {'auto', 'singletons', 'all_rows'}, default='auto'
+        How the label means :math:`\mu_k` are estimated: ``'singletons'``,
+        the mean of the multiplicity-1 samples of each label (the
+        definition); ``'all_rows'``, a least-squares fit to every label
+        set's mean under the tag-wise-average model (for data with few
+        multiplicity-1 samples; see :func:`neural_collapse_report`);
+        ``'auto'``, the first when every label that occurs has a
+        multiplicity-1 sample, else the second.
+    weighting : {'uniform', 'frequency'}, default='uniform'
+        The tag-wise average of a set's label means: plain, or weighted by
+        the labels' frequencies (rows that contain each label).
     chunk_size : int, default=None
         Rows per streamed chunk; ``None`` picks about 4M elements per chunk.
 
@@ -318,7 +366,7 @@ def nc3(H, Y, W, *, chunk_size=None):
     >>> round(nc3(0.5 * W + 1.0, Y, W), 6)  # means = scaled, shifted head
     0.0
     """
-    s = accumulate(H, Y, chunk_size).summary()
+    s = _summary(H, Y, chunk_size, label_means, weighting)
     W = check_head(W, s.n_labels, s.n_features, s.mu.device)
     messages = list(s.messages)
     value = nc3_of(s, W, messages)
@@ -327,10 +375,20 @@ def nc3(H, Y, W, *, chunk_size=None):
 
 
 @validate_params(
-    {**COMMON_CONSTRAINTS, **SET_CONSTRAINTS},
+    {**COMMON_CONSTRAINTS, **SET_CONSTRAINTS, **MEANS_CONSTRAINTS},
     prefer_skip_nested_validation=True,
 )
-def ncm(H, Y, *, n_random=1000, center=True, random_state=None, chunk_size=None):
+def ncm(
+    H,
+    Y,
+    *,
+    n_random=1000,
+    center=True,
+    random_state=None,
+    label_means="auto",
+    weighting="uniform",
+    chunk_size=None,
+):
     r"""How well label-set means follow the tag-wise average rule (NCm).
 
     Under M-lab NC the mean of the samples whose label set is exactly ``S``
@@ -378,6 +436,17 @@ def ncm(H, Y, *, n_random=1000, center=True, random_state=None, chunk_size=None)
         skipped: the centred means of all labels sum to zero.
     random_state : int, RandomState instance or None, default=None
         Seeds the random label sets. Pass an int for a repeatable value.
+    label_means : {'auto', 'singletons', 'all_rows'}, default='auto'
+        How the label means :math:`\mu_k` are estimated: ``'singletons'``,
+        the mean of the multiplicity-1 samples of each label (the
+        definition); ``'all_rows'``, a least-squares fit to every label
+        set's mean under the tag-wise-average model (for data with few
+        multiplicity-1 samples; see :func:`neural_collapse_report`);
+        ``'auto'``, the first when every label that occurs has a
+        multiplicity-1 sample, else the second.
+    weighting : {'uniform', 'frequency'}, default='uniform'
+        The tag-wise average of a set's label means: plain, or weighted by
+        the labels' frequencies (rows that contain each label).
     chunk_size : int, default=None
         Rows per streamed chunk; ``None`` picks about 4M elements per chunk.
 
@@ -403,7 +472,7 @@ def ncm(H, Y, *, n_random=1000, center=True, random_state=None, chunk_size=None)
     >>> round(ncm(H, Y, random_state=0), 6)
     0.0
     """
-    s = accumulate(H, Y, chunk_size).summary()
+    s = _summary(H, Y, chunk_size, label_means, weighting)
     messages = list(s.messages)
     value = ncm_of(
         s, messages, center=center, n_random=n_random, random_state=random_state
@@ -413,10 +482,10 @@ def ncm(H, Y, *, n_random=1000, center=True, random_state=None, chunk_size=None)
 
 
 @validate_params(
-    {**COMMON_CONSTRAINTS, "center": ["boolean"]},
+    {**COMMON_CONSTRAINTS, **MEANS_CONSTRAINTS, "center": ["boolean"]},
     prefer_skip_nested_validation=True,
 )
-def rho(H, Y, *, center=True, chunk_size=None):
+def rho(H, Y, *, center=True, label_means="auto", weighting="uniform", chunk_size=None):
     r"""Least-squares scale :math:`\rho_m` of the tag-wise average rule.
 
     For each multiplicity :math:`m \geq 2` observed in ``Y``:
@@ -441,6 +510,17 @@ def rho(H, Y, *, center=True, chunk_size=None):
     center : bool, default=True
         Fit around :math:`\mu_G`, the mean of the class means (translation
         invariant), or around the origin. See :func:`ncm`.
+    label_means : {'auto', 'singletons', 'all_rows'}, default='auto'
+        How the label means :math:`\mu_k` are estimated: ``'singletons'``,
+        the mean of the multiplicity-1 samples of each label (the
+        definition); ``'all_rows'``, a least-squares fit to every label
+        set's mean under the tag-wise-average model (for data with few
+        multiplicity-1 samples; see :func:`neural_collapse_report`);
+        ``'auto'``, the first when every label that occurs has a
+        multiplicity-1 sample, else the second.
+    weighting : {'uniform', 'frequency'}, default='uniform'
+        The tag-wise average of a set's label means: plain, or weighted by
+        the labels' frequencies (rows that contain each label).
     chunk_size : int, default=None
         Rows per streamed chunk; ``None`` picks about 4M elements per chunk.
 
@@ -464,7 +544,7 @@ def rho(H, Y, *, center=True, chunk_size=None):
     >>> {m: round(r, 6) for m, r in rho(H, Y).items()}
     {2: 2.0}
     """
-    s = accumulate(H, Y, chunk_size).summary()
+    s = _summary(H, Y, chunk_size, label_means, weighting)
     messages = list(s.messages)
     value = rho_of(s, messages, center=center)
     emit_warnings(messages)
@@ -476,6 +556,7 @@ def rho(H, Y, *, center=True, chunk_size=None):
         **COMMON_CONSTRAINTS,
         **SET_CONSTRAINTS,
         **GEOMETRY_CONSTRAINT,
+        **MEANS_CONSTRAINTS,
         "W": ["array-like", None],
     },
     prefer_skip_nested_validation=True,
@@ -489,6 +570,8 @@ def neural_collapse_report(
     center=True,
     random_state=None,
     geometry="etf",
+    label_means="auto",
+    weighting="uniform",
     chunk_size=None,
 ):
     r"""All neural-collapse metrics from one streamed pass over the data.
@@ -517,6 +600,17 @@ def neural_collapse_report(
         ``'etf'`` for unconstrained features (sknc's default backbone),
         ``'orthogonal'`` for non-negative (post-ReLU) features; see
         :func:`nc2_means`. The other metrics do not depend on it.
+    label_means : {'auto', 'singletons', 'all_rows'}, default='auto'
+        How the label means :math:`\mu_k` are estimated: ``'singletons'``,
+        the mean of the multiplicity-1 samples of each label (the
+        definition); ``'all_rows'``, a least-squares fit to every label
+        set's mean under the tag-wise-average model (for data with few
+        multiplicity-1 samples; see :func:`neural_collapse_report`);
+        ``'auto'``, the first when every label that occurs has a
+        multiplicity-1 sample, else the second.
+    weighting : {'uniform', 'frequency'}, default='uniform'
+        The tag-wise average of a set's label means: plain, or weighted by
+        the labels' frequencies (rows that contain each label).
     chunk_size : int, default=None
         Rows per streamed chunk; ``None`` picks about 4M elements per chunk.
 
@@ -531,8 +625,52 @@ def neural_collapse_report(
         multiplicity-1 sample), ``"n_mult1"`` (multiplicity-1 samples),
         ``"n_unlabeled"`` (rows without a label, ignored),
         ``"n_label_sets"`` (distinct observed sets with two or more labels),
-        ``"multiplicity_counts"`` (``{m: number of samples}``) and
-        ``"geometry"`` (the ``geometry`` used for ``"nc2_means"``).
+        ``"multiplicity_counts"`` (``{m: number of samples}``),
+        ``"geometry"`` (the ``geometry`` used for ``"nc2_means"``),
+        ``"label_means"`` (the estimator used: ``'singletons'`` or
+        ``'all_rows'``), ``"n_mean_rows"`` (the rows it used: the
+        multiplicity-1 samples, or every labelled row), ``"weighting"``,
+        ``"rho_r2"`` (``{m: R^2_m}``, the share of the spread of the
+        observed set means of size ``m`` that :math:`o + \rho_m a_S`
+        explains, each set counting once) and ``"tagwise_r2"`` (the same
+        over every size).
+
+    Notes
+    -----
+    **Label means from all rows.** Many real data sets have few rows with a
+    single label (yeast: 24 of 1,500, all of one label), so the definition
+    leaves most labels without a mean and the metrics NaN. With
+    ``label_means='all_rows'`` (or ``'auto'`` on such data) the means are
+    fitted to every label set's mean under the tag-wise-average model,
+
+    .. math::
+
+        \min_{\mu, \rho} \sum_S n_S \big\| \bar h_S - o - \rho_{|S|}\,
+        a_S(\mu) \big\|^2, \qquad \rho_1 = 1, \quad
+        o = \tfrac{1}{K}\textstyle\sum_k \mu_k,
+
+    over the distinct label sets ``S`` (:math:`n_S` rows of mean
+    :math:`\bar h_S`; :math:`a_S` the plain or frequency-weighted average of
+    the offsets :math:`\mu_k - o`). It returns the multiplicity-1 means on
+    data that follow the model exactly. Without any multiplicity-1 row the
+    scale of the means is not fixed by the data: the smallest multiplicity
+    then gets :math:`\rho = 1` (:func:`rho` warns). NC1 then compares the
+    within-set covariance (every row around its own set's mean, over the
+    sets with at least two rows) with the spread of the fitted means; NC2,
+    NC3, NCm and :math:`\rho_m` use the fitted means. As the means are
+    fitted to the sets that NCm measures, NCm and ``"rho_r2"`` are then
+    optimistic, and a label that always occurs with the same others is not
+    identified (a warning says so).
+
+    **Frequency-weighted average.** Under imbalance among labels, the mean
+    of a set is closer to an average weighted by the labels' frequencies
+    :math:`w_k`, :math:`a_S = \sum_{k\in S} w_k (\mu_k - o)/\sum_{k\in S}
+    w_k` [1]_ (``weighting='frequency'``); with balanced labels the two
+    agree. ``"rho_r2"`` says which one the data follow better.
+
+    References
+    ----------
+    .. [1] Ma, Yang, Li and Hui, arXiv:2605.01897, 2026.
 
     Examples
     --------
@@ -549,7 +687,7 @@ def neural_collapse_report(
     (2.0, 4, 3)
     """
     out, messages = report_of(
-        accumulate(H, Y, chunk_size).summary(),
+        _summary(H, Y, chunk_size, label_means, weighting),
         W,
         n_random=n_random,
         center=center,

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from sklearn.utils import check_random_state
 
-from .._tagwise import fit_rho
+from .._tagwise import fit_rho, tagwise_r2
 from ._checks import BATCH_ELEMENTS, check_head
 
 __all__ = [
@@ -29,10 +29,13 @@ __all__ = [
     "ncm_of",
     "report_of",
     "rho_of",
+    "rho_r2_of",
 ]
 
 # Relative size under which a tag-wise direction counts as zero.
 _DEGENERATE_RTOL = 1e-4
+# Mean chance-level angle (radians) under which NCm is undefined.
+_ZERO_ANGLE = 1e-6
 
 
 class NeuralCollapseWarning(UserWarning):
@@ -122,6 +125,12 @@ def nc1_of(s, messages):
         The value, or NaN.
     """
     if not _enough_labels(s, "NC1", messages):
+        return math.nan
+    if s.n_within == 0:
+        messages.append(
+            "NC1 is undefined: every label set has a single row, so there is "
+            "no within-set spread to measure: NaN."
+        )
         return math.nan
     Mbar = s.mu - s.mu_G  # (K', d)
     # Sigma_B = Mbar^T Mbar / K' = V diag(sv^2) V^T / K', so
@@ -225,8 +234,8 @@ def _usable_sets(s, messages):
         return None
     if s.mu.shape[0] == 0:
         messages.append(
-            "No label has a multiplicity-1 sample, so NCm and rho are "
-            "undefined: NaN / empty."
+            "No label has a mean (with label_means='singletons': no "
+            "multiplicity-1 sample), so NCm and rho are undefined: NaN / empty."
         )
         return None
     groups, n_skipped = s.sets_by_size
@@ -268,6 +277,13 @@ def rho_of(s, messages, *, center=True):
     groups = _usable_sets(s, messages)
     if groups is None:
         return {}
+    anchor = s.fit.get("anchor", 1)
+    if anchor != 1:
+        messages.append(
+            "No row of Y has a single label, so the data do not fix the scale "
+            f"of the label means: they are fitted with rho_{anchor} = 1, and "
+            f"the other rho_m are relative to multiplicity {anchor}."
+        )
     origin, offsets, _, tol2 = _around(s, center)
     rho = {}
     for m, (rows, positions) in groups.items():
@@ -277,7 +293,13 @@ def rho_of(s, messages, *, center=True):
         members.scatter_(1, positions, True)
         # the zero level is that of the sum of the m labels' offsets, whose
         # square is m^2 that of their average, which fit_rho tests
-        value = fit_rho(members, s.set_means[rows] - origin, offsets, tol2 / m**2)[m]
+        value = fit_rho(
+            members,
+            s.set_means[rows] - origin,
+            offsets,
+            tol2 / m**2,
+            weights=s.label_weights,
+        )[m]
         if math.isnan(value):
             messages.append(
                 f"rho for multiplicity {m} is undefined: the tag-wise "
@@ -287,6 +309,47 @@ def rho_of(s, messages, *, center=True):
             )
         rho[m] = value
     return dict(sorted(rho.items()))
+
+
+def rho_r2_of(s, rho, *, center=True):
+    """Return R^2 of the tag-wise model with scales ``rho``.
+
+    See :func:`sknc._tagwise.tagwise_r2`.
+
+    Parameters
+    ----------
+    s : Summary
+        The statistics.
+    rho : dict of int to float
+        The scales, as returned by :func:`rho_of`.
+    center : bool, default=True
+        Around the mean of the class means (else the origin).
+
+    Returns
+    -------
+    r2 : dict of int to float
+        Per multiplicity.
+    overall : float
+        Over all multiplicities; NaN without a usable set.
+    """
+    if not s.set_labels or s.mu.shape[0] == 0 or not rho:
+        return {}, math.nan
+    groups, _ = s.sets_by_size
+    origin, offsets, _, _ = _around(s, center)
+    blocks, rows_all = [], []
+    for rows, positions in groups.values():
+        block = torch.zeros(
+            len(rows), offsets.shape[0], dtype=torch.bool, device=offsets.device
+        )
+        blocks.append(block.scatter_(1, positions, True))
+        rows_all.append(rows)
+    if not blocks:
+        return {}, math.nan
+    members = torch.cat(blocks)
+    rows = torch.cat(rows_all)
+    return tagwise_r2(
+        members, s.set_means[rows] - origin, offsets, rho, weights=s.label_weights
+    )
 
 
 def _subset_pool(n_labels, m, n_random, rng, device):
@@ -331,6 +394,10 @@ def ncm_of(s, messages, *, center=True, n_random=1000, random_state=None):
         return math.nan
     origin, offsets, gram, tol2 = _around(s, center)
     n_used = offsets.shape[0]
+    weights = s.label_weights
+    if weights is not None:
+        # scaled to mean 1, so that the zero level of the sums is unchanged
+        weights = (weights / weights.mean()).to(offsets)
     rng = check_random_state(random_state)
     angle_sum, n_angles = 0.0, 0
     base_sum, n_base = 0.0, 0
@@ -339,6 +406,8 @@ def ncm_of(s, messages, *, center=True, n_random=1000, random_state=None):
         # Chance level: the same angle with random label sets of size m, one
         # pool of them shared by all observed sets of that size.
         pool = _subset_pool(n_used, m, n_random, rng, offsets.device)  # (R, K')
+        if weights is not None:  # the frequency-weighted direction
+            pool = pool * weights
         pool_norm2 = ((pool @ gram) * pool).sum(dim=1)
         pool = pool[pool_norm2 > tol2]
         pool_norm = pool_norm2[pool_norm2 > tol2].sqrt()
@@ -347,15 +416,22 @@ def ncm_of(s, messages, *, center=True, n_random=1000, random_state=None):
             C = s.set_means[rows[b : b + batch]] - origin  # (B, d): c_S
             G = C @ offsets.T  # (B, K'): <c_S, mu_k - origin>
             Z = torch.zeros_like(G).scatter_(1, positions[b : b + batch], 1.0)
-            dots = (G * Z).sum(dim=1)  # <c_S, t_S>, t_S = sum_{k in S} mu_k - o
-            norm2 = ((Z @ gram) * Z).sum(dim=1)  # ||t_S||^2
+            if weights is not None:
+                Z = Z * weights
+            # t_S = sum_{k in S} (mu_k - o), its squared norm from the Gram matrix
+            norm2 = ((Z @ gram) * Z).sum(dim=1)
             c_norm = torch.linalg.vector_norm(C, dim=1)
             ok = (norm2 > tol2) & (c_norm**2 > tol2)
             n_degenerate += int((~ok).sum())
             if not ok.any():
                 continue
-            cos = dots[ok] / (c_norm[ok] * norm2[ok].sqrt())
-            angle_sum += float(torch.arccos(cos.clamp(-1.0, 1.0)).sum())
+            # atan2 of the parts along and across t_S: accurate for small
+            # angles, where arccos of the cosine loses half the digits
+            T = Z[ok] @ offsets
+            unit = T / torch.linalg.vector_norm(T, dim=1, keepdim=True)
+            along = (C[ok] * unit).sum(dim=1)
+            across = torch.linalg.vector_norm(C[ok] - along[:, None] * unit, dim=1)
+            angle_sum += float(torch.atan2(across, along).sum())
             n_angles += int(ok.sum())
             if len(pool):
                 cos = (G[ok] @ pool.T) / (c_norm[ok, None] * pool_norm)
@@ -367,7 +443,8 @@ def ncm_of(s, messages, *, center=True, n_random=1000, random_state=None):
             "mean or the sum of their labels' means is zero after centring "
             "(with center=True, a set that contains every label always is)."
         )
-    if n_angles == 0 or n_base == 0 or base_sum == 0:
+    # a chance level of (nearly) zero: every random set is the observed one
+    if n_angles == 0 or n_base == 0 or base_sum <= _ZERO_ANGLE * n_base:
         messages.append("No label set gives a usable angle, so NCm is undefined: NaN.")
         return math.nan
     return (angle_sum / n_angles) / (base_sum / n_base)
@@ -414,6 +491,7 @@ def report_of(
         s, messages, center=center, n_random=n_random, random_state=random_state
     )
     out["rho"] = rho
+    out["rho_r2"], out["tagwise_r2"] = rho_r2_of(s, rho, center=center)
     out.update(
         n_samples=s.n_samples,
         n_features=s.n_features,
@@ -424,5 +502,8 @@ def report_of(
         n_label_sets=len(s.set_labels),
         multiplicity_counts=s.multiplicity_counts,
         geometry=geometry,
+        label_means=s.label_means,
+        n_mean_rows=s.n_mean_rows,
+        weighting=s.weighting,
     )
     return out, messages

@@ -14,6 +14,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from ._checks import (
     COMMON_CONSTRAINTS,
     GEOMETRY_CONSTRAINT,
+    MEANS_CONSTRAINTS,
     SET_CONSTRAINTS,
     as_indicator,
 )
@@ -85,6 +86,15 @@ class NeuralCollapseScorer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator
         backbone that ends with a ReLU; see :func:`sknc.metrics.nc2_means`.
         The other metrics do not depend on it (the head is a simplex ETF
         in both cases).
+    label_means : {'auto', 'singletons', 'all_rows'}, default='auto'
+        How the label means are estimated: from the multiplicity-1 rows, by
+        a least-squares fit to every row, or the first when every label has
+        enough multiplicity-1 rows; see
+        :func:`sknc.metrics.neural_collapse_report`.
+    weighting : {'uniform', 'frequency'}, default='uniform'
+        The tag-wise average of a label set's means: plain, or weighted by
+        the labels' frequencies; see
+        :func:`sknc.metrics.neural_collapse_report`.
     chunk_size : int, default=None
         Rows per streamed chunk of the metrics; ``None`` picks about 4M
         elements per chunk.
@@ -166,6 +176,7 @@ class NeuralCollapseScorer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator
         "metric": [StrOptions(set(_METRICS))],
         **SET_CONSTRAINTS,
         **GEOMETRY_CONSTRAINT,
+        **MEANS_CONSTRAINTS,
         "chunk_size": COMMON_CONSTRAINTS["chunk_size"],
     }
     # transform returns its input: the head of the step before it applies
@@ -180,6 +191,8 @@ class NeuralCollapseScorer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator
         center=True,
         random_state=None,
         geometry="etf",
+        label_means="auto",
+        weighting="uniform",
         chunk_size=None,
     ):
         self.metric = metric
@@ -187,6 +200,8 @@ class NeuralCollapseScorer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator
         self.center = center
         self.random_state = random_state
         self.geometry = geometry
+        self.label_means = label_means
+        self.weighting = weighting
         self.chunk_size = chunk_size
 
     # ----------------------------------------------------------------- tags
@@ -214,21 +229,26 @@ class NeuralCollapseScorer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator
                 "estimator (or a Pipeline ending with one), or "
                 "metric='nc2_means' to measure the class means alone."
             )
-        if metric == "nc1":
-            return nc1(H, Y, chunk_size=self.chunk_size)
         if metric == "nc2":
             return nc2(W)
+        means = {
+            "label_means": self.label_means,
+            "weighting": self.weighting,
+            "chunk_size": self.chunk_size,
+        }
+        if metric == "nc1":
+            return nc1(H, Y, **means)
         if metric == "nc2_means":
-            return nc2_means(H, Y, geometry=self.geometry, chunk_size=self.chunk_size)
+            return nc2_means(H, Y, geometry=self.geometry, **means)
         if metric == "nc3":
-            return nc3(H, Y, W, chunk_size=self.chunk_size)
+            return nc3(H, Y, W, **means)
         return ncm(
             H,
             Y,
             n_random=self.n_random,
             center=self.center,
             random_state=self.random_state,
-            chunk_size=self.chunk_size,
+            **means,
         )
 
     def __call__(self, estimator, X, y, sample_weight=None):
@@ -301,6 +321,8 @@ class NeuralCollapseScorer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator
                 center=self.center,
                 random_state=self.random_state,
                 geometry=self.geometry,
+                label_means=self.label_means,
+                weighting=self.weighting,
                 chunk_size=self.chunk_size,
             )
         return self
