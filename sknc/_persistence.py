@@ -285,6 +285,8 @@ class PersistenceMixin:
         "decoder_",
         "decoder_key_",
         "thresholds_",
+        "class_weight_",
+        "early_stopping_",
     )
 
     def initialize(self):

@@ -71,3 +71,13 @@ def test_a_multiclass_ensemble(multilabel_data):
     clf = PALClassifier(**FAST, n_estimators=2).fit(X, y)
     np.testing.assert_allclose(clf.predict_proba(X).sum(axis=1), 1.0, atol=1e-6)
     assert set(clf.predict(X)) <= set(y)
+
+
+def test_an_ensemble_saves_and_loads(tmp_path, ensemble, multilabel_data):
+    X, _ = multilabel_data
+    ensemble.save_params(f_params=tmp_path / "p.pt", f_state=tmp_path / "s.pt")
+    fresh = PALClassifier(**FAST, n_estimators=3)
+    fresh.initialize()
+    fresh.load_params(f_params=tmp_path / "p.pt", f_state=tmp_path / "s.pt")
+    np.testing.assert_array_equal(fresh.predict(X), ensemble.predict(X))
+    np.testing.assert_allclose(fresh.predict_proba(X), ensemble.predict_proba(X))
