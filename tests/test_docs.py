@@ -26,6 +26,8 @@ _NEEDS = {
     "neural_collapse.rst": ["matplotlib"],
     "scaling.rst": ["dask.distributed", "accelerate"],
     "pitfalls.rst": [],
+    "objectives.rst": [],
+    "training.rst": [],
 }
 _PRELUDE = f"""\
 import skorch
