@@ -159,7 +159,7 @@ class _PALNetBase(
         background_label="auto",
         class_weight=None,
         n_estimators=1,
-        early_stopping=False,
+        early_stopping="auto",
         validation_fraction=0.1,
         n_iter_no_change=10,
         tol=1e-4,

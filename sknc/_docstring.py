@@ -125,7 +125,7 @@ _ESTIMATOR_PARAMS = """\
         what ``transform`` returns and what the decoder and the
         neural-collapse tools see. Training costs about ``n_estimators``
         times one network.
-    early_stopping : 'auto' or bool, default=False
+    early_stopping : 'auto' or bool, default='auto'
         Stop training when the loss on a stratified validation split
         (``validation_fraction`` of the rows,
         :class:`~sknc.model_selection.MultilabelStratifiedValidSplit`, or
@@ -133,7 +133,9 @@ _ESTIMATOR_PARAMS = """\
         for ``n_iter_no_change`` epochs, and restore the best epoch's
         weights (skorch's :class:`~skorch.callbacks.EarlyStopping`). The
         decoder is then fitted on the training part and calibrated on the
-        validation part. ``'auto'``: on from 10,000 training rows. A
+        validation part. ``'auto'``: on from 10,000 training rows, where
+        a tenth of the rows is cheap and fixed epochs cost the most (see
+        the user guide's training page for the measurements). A
         ``callbacks=[EarlyStopping(...)]`` of your own keeps working.
     validation_fraction : float, default=0.1
         Share of the rows held out for early stopping.

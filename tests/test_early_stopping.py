@@ -46,6 +46,20 @@ def test_auto_turns_early_stopping_on_for_large_data_only(multilabel_data):
     assert np.isnan(clf.history[-1].get("valid_loss", np.nan))
 
 
+def test_auto_is_the_default_and_turns_on_from_the_row_threshold(
+    noisy_data, monkeypatch
+):
+    import sknc._training
+
+    X, Y = noisy_data
+    assert PALClassifier().early_stopping == "auto"
+    monkeypatch.setattr(sknc._training, "EARLY_STOPPING_AUTO_ROWS", len(X))
+    clf = PALClassifier(**FAST).fit(X, Y)
+    assert clf.early_stopping_ and np.isfinite(clf.history[-1, "valid_loss"])
+    monkeypatch.setattr(sknc._training, "EARLY_STOPPING_AUTO_ROWS", len(X) + 1)
+    assert not PALClassifier(**FAST).fit(X, Y).early_stopping_
+
+
 def test_validation_fraction_and_a_given_train_split(noisy_data):
     X, Y = noisy_data
     clf = PALClassifier(**FAST, early_stopping=True, validation_fraction=0.25)

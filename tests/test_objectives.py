@@ -308,6 +308,25 @@ def test_tuned_decoder_cv_scores_equal_a_grid_search(multilabel_data):
     assert tuned.best_params_ == search.best_params_
 
 
+def test_tuned_decoder_cv_candidates_without_objective_keep_the_estimators(
+    multilabel_data,
+):
+    # one decoder fit serves a decoder's objectives; a candidate that names no
+    # objective must not inherit the one a previous candidate set
+    from sknc.model_selection import MultilabelStratifiedKFold, TunedDecoderCV
+
+    X, Y = multilabel_data
+    cv = MultilabelStratifiedKFold(n_splits=2, shuffle=True, random_state=0)
+    grid = [{"objective": ["hamming"]}, {}]
+    estimator = PALClassifier(**FAST, objective="f1_samples")
+    tuned = TunedDecoderCV(estimator, grid, scoring="f1_samples", cv=cv).fit(X, Y)
+    alone = TunedDecoderCV(estimator, [{}], scoring="f1_samples", cv=cv)
+    alone.fit(X, Y)
+    assert tuned.cv_results_["mean_test_score"][1] == pytest.approx(
+        alone.cv_results_["mean_test_score"][0]
+    )
+
+
 def test_tuned_decoder_cv_rejects_network_parameters(multilabel_data):
     from sknc.model_selection import TunedDecoderCV
 

@@ -33,6 +33,19 @@ def _is_decision_param(name):
     return name in _DECISION_PARAMS or name.startswith("decoder__")
 
 
+def _by_decoder(candidates):
+    """Group the candidates' indices by their decoder settings.
+
+    Candidates that differ only in ``objective`` share a group (one decoder
+    fit); groups come in the order of their first candidate.
+    """
+    groups = {}
+    for i, params in enumerate(candidates):
+        key = tuple(sorted((k, repr(v)) for k, v in params.items() if k != "objective"))
+        groups.setdefault(key, []).append(i)
+    return list(groups.values())
+
+
 def _best_estimator_has(attr):
     def check(self):
         return hasattr(self.best_estimator_ if self.refit else self.estimator, attr)
@@ -178,24 +191,33 @@ class TunedDecoderCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         scores = np.empty((len(candidates), len(splits)))
         decode_times = np.empty_like(scores)
         self.fold_fit_times_ = np.empty(len(splits))
+        own_objective = self.estimator.get_params().get("objective")
         for fold, (train, test) in enumerate(splits):
             X_train, y_train = _safe_indexing(X, train), _safe_indexing(y, train)
             X_test, y_test = _safe_indexing(X, test), _safe_indexing(y, test)
             start = time.perf_counter()
             network = clone(self.estimator).fit(X_train, y_train)
             self.fold_fit_times_[fold] = time.perf_counter() - start
-            for i, params in enumerate(candidates):
+            for group in _by_decoder(candidates):
                 start = time.perf_counter()
-                # a copy of the trained network, so that each candidate starts
+                # a copy of the trained network, so that each decoder starts
                 # from the estimator's own decoder settings
                 candidate = copy.deepcopy(network)
                 with warnings.catch_warnings():
                     # another candidate's decoder__<name> is dropped: expected
                     warnings.filterwarnings("ignore", message="decoder__.* does not")
-                    candidate.set_params(**params)
+                    candidate.set_params(**candidates[group[0]])
+                # one decoder fit serves every objective: an objective only
+                # changes the rule applied to the decoder's distribution
                 candidate.fit_decoder(X_train, y_train)
-                scores[i, fold] = scorer(candidate, X_test, y_test)
-                decode_times[i, fold] = time.perf_counter() - start
+                fit_share = (time.perf_counter() - start) / len(group)
+                for i in group:
+                    start = time.perf_counter()
+                    candidate.set_params(
+                        objective=candidates[i].get("objective", own_objective)
+                    )
+                    scores[i, fold] = scorer(candidate, X_test, y_test)
+                    decode_times[i, fold] = fit_share + time.perf_counter() - start
         self.n_splits_ = len(splits)
         self.cv_results_ = self._results(candidates, scores, decode_times)
         self.best_index_ = int(np.argmax(self.cv_results_["mean_test_score"]))
