@@ -113,6 +113,13 @@ def parse_args():
         "--report-only", action="store_true", help="only report the records"
     )
     parser.add_argument(
+        "--note",
+        action="append",
+        default=[],
+        help="a line for the report's settings (e.g. where the records were "
+        "computed); repeatable",
+    )
+    parser.add_argument(
         "--figures",
         default=None,
         help="folder for the report's figures (PNG, one pair per size); the "
@@ -327,12 +334,16 @@ def draw_figures(recs, names, size, config, peers, folder):
             for n in names
         ]
     )
-    limit = max(1.0, float(np.nanmax(np.abs(margins))))
+    # colours saturate at 5 points, so that the small Hamming margins show
+    limit = 5.0
     fig, ax = plt.subplots(figsize=(7.5, 0.45 * len(names) + 1.6))
     image = ax.imshow(margins, cmap="RdBu", vmin=-limit, vmax=limit, aspect="auto")
     for (i, j), value in np.ndenumerate(margins):
         if not np.isnan(value):
-            ax.text(j, i, f"{value:+.1f}", ha="center", va="center", fontsize=9)
+            color = "white" if abs(value) > 0.6 * limit else "black"
+            ax.text(
+                j, i, f"{value:+.1f}", ha="center", va="center", fontsize=9, color=color
+            )
     ax.set_xticks(range(len(LEADS)), LEAD_HEADERS)
     ax.set_yticks(range(len(names)), names)
     ax.set_title(
@@ -340,7 +351,9 @@ def draw_figures(recs, names, size, config, peers, folder):
         f"({'all' if size == 'all' else size} training rows)",
         fontsize=10,
     )
-    fig.colorbar(image, ax=ax, label="blue: sknc ahead; red: a peer ahead")
+    fig.colorbar(
+        image, ax=ax, extend="both", label="blue: sknc ahead; red: a peer ahead"
+    )
     fig.tight_layout()
     scores_path = folder / f"{tag}_scores.png"
     fig.savefig(scores_path, dpi=110)
@@ -390,7 +403,9 @@ metric m (`predict` then serves that metric; see the user guide's page on
 objectives). A lead is a strictly better mean than the best peer's; for the
 Hamming loss, within 0.002 of it. The figures come first: per data set and
 metric, sknc's margin over the best peer in points (x 100; blue where sknc
-is ahead), then the fit times. The tables below them hold the numbers."""
+is ahead), then the fit times. The tables below them hold the numbers. The
+records come from the command above without `--report-only` (each fit is
+appended to the records file; a rerun skips what is there)."""
 
 
 def report(args, records):
@@ -501,14 +516,21 @@ def main():
         if args.split == "test"
         else "the rest of the training splits"
     )
+    sizes = ", ".join(map(str, args.sizes))
+    title = (
+        "# sknc against the strong peers: the full data sets"
+        if args.sizes == ["all"]
+        else f"# sknc against the strong peers: small data ({sizes} training rows)"
+    )
     header = study.header(
-        "sknc against the strong peers",
+        title,
         settings=[
             f"- scored on {scored_on}; training rows: {args.sizes}, "
             f"{args.reps} seeds/subsamples each",
             "- sknc configurations (PALClassifier parameters): "
             + "; ".join(f"`{c}`: {CONFIGS[c]}" for c in args.configs),
             f"- records: `{args.records}`",
+            *(f"- {line}" for line in args.note),
         ],
     )
     study.finish(header + "\n\n" + report(args, records))

@@ -11,27 +11,24 @@ test splits stay untouched):
   rows: sknc's behaviour without a validation split;
 - ``holdout``: a stratified fifth held out (``train_split``), the network
   trained on the other four fifths, the decoder calibrated on the fifth;
-- ``cross_fit``: the network of ``train`` (all rows), but the temperature and
-  the thresholds fitted on out-of-fold outputs of ``--inner`` networks
-  trained on the other folds (each in its own feature space), which costs
-  ``--inner`` more networks.
+- ``cross_fit``: ``calibration_cv=--inner``: the network of ``train`` (all
+  rows), but the temperature (averaged over the folds) and the thresholds
+  fitted on out-of-fold outputs of ``--inner`` networks trained on the other
+  folds (each in its own feature space), which costs ``--inner`` more
+  networks.
 
 Scored on the outer fold: the log-loss and Brier score of ``predict_proba``
 (calibration), and each objective's metric.
 """
 
-import copy
 import time
 import warnings
 
 import numpy as np
-import torch
 from sklearn.metrics import log_loss
 
 from sknc import PALClassifier
 from sknc._bench import preprocess
-from sknc.decoders._calibration import fit_gap_temperature
-from sknc.decoders._objectives import fit_thresholds
 from sknc.model_selection import (
     MultilabelStratifiedKFold,
     MultilabelStratifiedValidSplit,
@@ -69,55 +66,6 @@ def parse_args():
 def _estimator(args, **params):
     epochs = {} if args.max_epochs is None else {"max_epochs": args.max_epochs}
     return PALClassifier(random_state=args.seed, **epochs, **params)
-
-
-def _held_out(est, X, Y):
-    """The kNN decoder's gap matrix and targets on held-out rows, and its marginals."""
-    decoder = est.decoder_
-    logits, features = est._outputs(est.get_dataset(est._validate_X(X, reset=False)))
-    K = est.n_outputs_
-    Y_enc = est._add_background_column(np.asarray(Y, dtype=np.float32))
-    distances, indices = decoder._neighbours(features)
-    ids = decoder.set_ids_[indices]
-    set_scores, first = decoder._set_scores(distances, ids)
-    true = decoder._set_ids_of(torch.as_tensor(Y_enc).bool())
-    hit = first & (ids == true[:, None])
-    known = hit.any(dim=1)
-    gaps = set_scores[known].double().masked_fill(~first[known], float("inf"))
-    return gaps, hit[known].float().argmax(dim=1), (logits, features), K
-
-
-def cross_fit(args, est, X, Y, seed):
-    """Temperature and thresholds from out-of-fold outputs of inner networks."""
-    inner = MultilabelStratifiedKFold(args.inner, shuffle=True, random_state=seed)
-    gaps, targets, held = [], [], []
-    for train, valid in inner.split(X, Y):
-        net = _estimator(args).fit(X[train], Y[train])
-        g, t, outputs, _ = _held_out(net, X[valid], Y[valid])
-        gaps.append(g)
-        targets.append(t)
-        held.append((net, outputs, Y[valid]))
-    width = max(g.shape[1] for g in gaps)
-    pad = [
-        torch.nn.functional.pad(g, (0, width - g.shape[1]), value=float("inf"))
-        for g in gaps
-    ]
-    T = fit_gap_temperature(torch.cat(pad), torch.cat(targets))
-    marginals, truth = [], []
-    for net, (logits, features), Y_valid in held:
-        net.decoder_.temperature_ = T
-        marginals.append(
-            net.decoder_.predict_proba(logits, features)[:, : est.n_outputs_]
-        )
-        truth.append(torch.as_tensor(Y_valid))
-    marginals, truth = torch.cat(marginals), torch.cat(truth)
-    final = copy.deepcopy(est)
-    final.decoder_.temperature_ = T
-    final.thresholds_ = {
-        "f1_micro": fit_thresholds(marginals, truth, "micro"),
-        "f1_macro": fit_thresholds(marginals, truth, "macro"),
-    }
-    return final, T
 
 
 def evaluate(est, X, Y):
@@ -163,11 +111,9 @@ def run_dataset(args, name):
             times["holdout"] += time.perf_counter() - start
             results["holdout"].append(evaluate(holdout, X_te, Y_te))
             start = time.perf_counter()
-            final, _ = cross_fit(args, est, X_tr, Y_tr, args.seed + fold)
-            times["cross_fit"] += (
-                time.perf_counter() - start + times["train"] / (fold + 1)
-            )
-            results["cross_fit"].append(evaluate(final, X_te, Y_te))
+            crossed = _estimator(args, calibration_cv=args.inner).fit(X_tr, Y_tr)
+            times["cross_fit"] += time.perf_counter() - start
+            results["cross_fit"].append(evaluate(crossed, X_te, Y_te))
         log(
             f"[{name}] fold {fold}: "
             + ", ".join(f"{s} T={results[s][-1]['temperature']:.3g}" for s in SOURCES)

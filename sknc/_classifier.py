@@ -116,6 +116,7 @@ class _PALNetBase(
         "validation_fraction": [Interval(numbers.Real, 0, 1, closed="neither")],
         "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left")],
         "tol": [Interval(numbers.Real, 0, None, closed="left")],
+        "calibration_cv": [None, Interval(numbers.Integral, 2, None, closed="left")],
         "random_state": ["random_state"],
         # skorch's parameters
         "module": [None, callable],
@@ -163,6 +164,7 @@ class _PALNetBase(
         validation_fraction=0.1,
         n_iter_no_change=10,
         tol=1e-4,
+        calibration_cv=None,
         random_state=None,
         device="cpu",
         verbose=0,
@@ -199,6 +201,7 @@ class _PALNetBase(
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
         self.tol = tol
+        self.calibration_cv = calibration_cv
         self.random_state = random_state
 
     # ------------------------------------------------------------------ tags
@@ -560,6 +563,8 @@ class _PALNetBase(
                 self, X, y_train, _routing_method=routing_method, **fit_params
             )
         self._fit_decoder(X, y_enc, sample_weight)
+        if routing_method == "fit" and self.calibration_cv and self.multilabel_:
+            self._cross_fit_calibration(X, y_enc, sample_weight)
 
     # ------------------------------------------------------------ prediction
     def get_dataset(self, X, y=None):

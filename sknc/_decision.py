@@ -178,6 +178,58 @@ class DecisionMixin:
         self.decoder_key_ = self._decoder_key()
         self.decoder_ = decoder
 
+    def _cross_fit_calibration(self, X, y_enc, sample_weight):
+        """Recalibrate the fitted decoder and thresholds on out-of-fold outputs.
+
+        ``calibration_cv`` networks, each trained on all folds but one, give
+        outputs on rows they did not train on; each fold's decoder is fitted
+        on its network's training part and calibrated on its held-out fold.
+        The decoder's calibration parameters (``_calibration_attributes``:
+        a temperature, a probability curve) are averaged over the folds and
+        the thresholds fitted on the pooled held-out probabilities, so that
+        they generalise like the network trained on every row.
+        """
+        # imported here: ``import sknc`` leaves sknc.model_selection unloaded
+        from sklearn.base import clone
+        from sklearn.utils import _safe_indexing
+
+        from .model_selection import MultilabelStratifiedKFold
+
+        if isinstance(X, torch.utils.data.Dataset):
+            raise ValueError(
+                "calibration_cv needs X as an array or a sparse matrix, to "
+                "split it into folds; got a torch Dataset. Calibrate on a "
+                "validation split instead (early_stopping=True or train_split)."
+            )
+        K = self.n_outputs_
+        Y = np.asarray(y_enc[:, :K])
+        folds = MultilabelStratifiedKFold(
+            self.calibration_cv, shuffle=True, random_state=self._torch_seed()
+        )
+        decoders, marginals, truth = [], [], []
+        for train, held in folds.split(np.zeros((len(Y), 1)), Y):
+            inner = clone(self).set_params(
+                calibration_cv=None, warm_start=False, verbose=0
+            )
+            weight = None if sample_weight is None else sample_weight[train]
+            inner.fit(_safe_indexing(X, train), Y[train], sample_weight=weight)
+            train_part = _labelled(inner, _safe_indexing(X, train), Y[train], weight)
+            calibration = _labelled(inner, _safe_indexing(X, held), Y[held])
+            decoder = inner._make_decoder()
+            decoder.fit(*train_part, calibration=calibration)
+            logits, features, Y_held = calibration
+            decoders.append(decoder)
+            marginals.append(decoder.predict_proba(logits, features)[:, :K].cpu())
+            truth.append(Y_held[:, :K].cpu())
+        for name in getattr(self.decoder_, "_calibration_attributes", ()):
+            values = [float(getattr(d, name)) for d in decoders]
+            setattr(self.decoder_, name, float(np.mean(values)))
+        marginals, truth = torch.cat(marginals), torch.cat(truth)
+        self.thresholds_ = {
+            "f1_micro": fit_thresholds(marginals, truth, "micro"),
+            "f1_macro": fit_thresholds(marginals, truth, "macro"),
+        }
+
     def fit_decoder(self, X, y):
         """Refit only the decoder (and the objective thresholds); keep the network.
 
@@ -406,3 +458,11 @@ class DecisionMixin:
             proba=proba.double().numpy(),
             label_names=np.asarray(self.label_names_),
         )
+
+
+def _labelled(estimator, X, Y, weight=None):
+    """``(logits, features, targets)`` of ``estimator`` on rows it can read."""
+    dataset = estimator.get_dataset(estimator._validate_X(X, reset=False))
+    y = estimator._add_background_column(Y)
+    batches = estimator._iter_labelled_outputs(dataset, y, weight)
+    return tuple(torch.cat(t) for t in zip(*batches, strict=True))

@@ -143,6 +143,16 @@ _ESTIMATOR_PARAMS = """\
         Epochs without improvement before early stopping stops.
     tol : float, default=1e-4
         Relative improvement of the validation loss that counts.
+    calibration_cv : int or None, default=None
+        Cross-fitted calibration: train ``calibration_cv`` more networks,
+        each on all folds but one, and fit the decoder's calibration (its
+        temperature or probability curve, averaged over the folds) and the
+        objectives' thresholds on their out-of-fold outputs. The network
+        that predicts is still trained on every row. Costs
+        ``calibration_cv`` more trainings; without it the calibration comes
+        from the validation split when there is one, else from the training
+        outputs, which are over-confident. Done by :meth:`fit` only
+        (:meth:`fit_decoder` and :meth:`partial_fit` calibrate as without it).
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, shuffling, dropout and the ETF
         rotation. With an int, two CPU fits give identical predictions; the

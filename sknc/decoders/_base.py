@@ -166,6 +166,9 @@ class BaseDecoder(BaseEstimator):
     _parameter_constraints = {
         "allow_empty": [StrOptions({"auto"}), "boolean"],
     }
+    # fitted attributes (floats) that the calibration data sets; the
+    # estimators' calibration_cv averages them over its folds
+    _calibration_attributes = ()
 
     def fit(self, logits, features, Y, calibration=None):
         """Fit the decoder on training outputs and targets; return self."""

@@ -163,6 +163,10 @@ class KNNDecoder(BaseDecoder):
     tensor([[0, 1]], dtype=torch.int32)
     """
 
+    # fitted on held-out data (the temperature of the set scores);
+    # calibration_cv averages them over its folds
+    _calibration_attributes = ("temperature_",)
+
     _parameter_constraints = {
         **BaseDecoder._parameter_constraints,
         "n_neighbors": [positive_int()],

@@ -167,6 +167,10 @@ class ONNDecoder(BaseDecoder):
     _posterior_full_max = 2048
     _posterior_top = 256
 
+    # fitted on held-out data (the soft assignment's temperature);
+    # calibration_cv averages them over its folds
+    _calibration_attributes = ("temperature_",)
+
     _parameter_constraints = {
         **BaseDecoder._parameter_constraints,
         "space": [StrOptions({"features", "logits", "proba"})],

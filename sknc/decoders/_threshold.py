@@ -79,6 +79,10 @@ class ThresholdDecoder(PlattScoresMixin, BaseDecoder):
             [ True, False, False]])
     """
 
+    # fitted on held-out data (the probability curve, the threshold);
+    # calibration_cv averages them over its folds
+    _calibration_attributes = ("coef_", "intercept_", "threshold_")
+
     _parameter_constraints = {
         **BaseDecoder._parameter_constraints,
         "threshold": [

@@ -65,6 +65,10 @@ class TopKDecoder(PlattScoresMixin, BaseDecoder):
             [ True, False, False]])
     """
 
+    # fitted on held-out data (the probability curve);
+    # calibration_cv averages them over its folds
+    _calibration_attributes = ("coef_", "intercept_")
+
     _parameter_constraints = {
         **BaseDecoder._parameter_constraints,
         "k": [positive_int(), StrOptions({"auto"})],
