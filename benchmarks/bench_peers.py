@@ -415,9 +415,11 @@ def report(args, records):
     sizes = sorted(sizes, key=lambda s: float("inf") if s == "all" else s)
     peers = [m for m in args.peers if any(r["method"] == m for r in records)]
     configs = [c for c in CONFIGS if any(r["method"] == c for r in records)]
-    names = [n for n in DATASETS if any(r["dataset"] == n for r in records)]
+    all_names = [n for n in DATASETS if any(r["dataset"] == n for r in records)]
     for size in sizes:
         rows_label = "all" if size == "all" else f"{size}"
+        # the data sets with more training rows than the size
+        names = [n for n in all_names if any(k[:2] == (n, size) for k in recs.by)]
         # on how many data sets each configuration leads every peer
         lead_rows = [
             [config]

@@ -156,6 +156,8 @@ html_theme_options = {
     "secondary_sidebar_items": {
         "**": ["page-toc", "sourcelink"],
         "benchmarks": [],
+        "benchmarks_peers": [],
+        "benchmarks_small": [],
         "benchmarks_gpu": [],
     },
     "footer_start": ["copyright"],
@@ -172,6 +174,8 @@ html_sidebars = {
     "ufm": [],
     "scaling": [],
     "benchmarks": [],
+    "benchmarks_peers": [],
+    "benchmarks_small": [],
     "benchmarks_gpu": [],
     "changelog": [],
 }
