@@ -26,6 +26,7 @@ against the best peer, and fit times.
 import json
 import multiprocessing
 import os
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -503,8 +504,22 @@ def report(args, records):
     return "\n\n".join(sections)
 
 
+def _without_notes(argv):
+    """``argv`` without the ``--note`` values, which the report lists apart."""
+    kept, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--note":
+            skip = True
+        elif not arg.startswith("--note="):
+            kept.append(arg)
+    return kept
+
+
 def main():
     args = parse_args()
+    sys.argv = _without_notes(sys.argv)  # the header's command, notes apart
     study = Run(args)
     if not args.report_only:
         run(args)
