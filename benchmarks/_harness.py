@@ -353,13 +353,15 @@ class Run:
         """Wall time since the start."""
         return time.perf_counter() - self.start
 
-    def header(self, title, settings=(), datasets=None):
+    def header(self, title, settings=(), datasets=None, argv=None):
         """The report's header: date, command, machine, versions, checkout.
 
         ``settings``: lines (``"- ..."``) on the study's settings;
-        ``datasets``: ``{name: one line}``, listed under the header.
+        ``datasets``: ``{name: one line}``, listed under the header;
+        ``argv``: the arguments the command shows (default: ``sys.argv[1:]``).
         """
-        command = " ".join([study_command(), *map(shlex.quote, sys.argv[1:])])
+        argv = sys.argv[1:] if argv is None else argv
+        command = " ".join([study_command(), *map(shlex.quote, argv)])
         end_load = load_average()
         lines = [
             title,

@@ -519,7 +519,6 @@ def _without_notes(argv):
 
 def main():
     args = parse_args()
-    sys.argv = _without_notes(sys.argv)  # the header's command, notes apart
     study = Run(args)
     if not args.report_only:
         run(args)
@@ -541,6 +540,8 @@ def main():
     )
     header = study.header(
         title,
+        # the notes are listed apart, not in the command
+        argv=_without_notes(sys.argv[1:]),
         settings=[
             f"- scored on {scored_on}; training rows: {args.sizes}, "
             f"{args.reps} seeds/subsamples each",
