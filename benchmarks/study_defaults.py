@@ -74,6 +74,8 @@ CONFIGS = {
     "fnlearned": {"feature_norm": "learned"},
     "etf-fn0.1": {"estimator": "etf", "feature_norm": 0.1},
     "etf-fnlearned": {"estimator": "etf", "feature_norm": "learned"},
+    "etf-fd3e-3": {"estimator": "etf", "feature_decay": 3e-3},
+    "etf-fd1e-2": {"estimator": "etf", "feature_decay": 1e-2},
     "fn0.1-dropout0.2": {"feature_norm": 0.1, "dropout": 0.2},
     "fn0.1-epochs50": {"feature_norm": 0.1, "max_epochs": 50},
     "fn0.1-pal_ls": {"feature_norm": 0.1, "loss": "pal_ls"},
