@@ -76,7 +76,7 @@ def torch_loop(net, X, Y, args, clf, dataloader=True):
         net.parameters(), lr=clf.lr, weight_decay=clf.weight_decay
     )
     criterion = PALCrossEntropyLoss()
-    feature_decay = clf.feature_decay
+    feature_decay = clf.feature_decay_
     synchronize(args.device)
     t = time.perf_counter()
     X_t = torch.as_tensor(X, dtype=torch.float32)

@@ -21,8 +21,9 @@ trained on.
 Examples
 --------
     python -m benchmarks.bench_unseen_sets --threads 1 --seeds 5
-    python -m benchmarks.bench_unseen_sets --threads 1 --seeds 5 --estimators etf \\
-        --params '{"feature_decay": 1e-2}'
+    python -m benchmarks.bench_unseen_sets --threads 1 --seeds 5 --estimators etf-onn
+    python -m benchmarks.bench_unseen_sets --threads 1 --estimators etf \\
+        --params '{"feature_decay": 1e-3}'
     python -m benchmarks.bench_unseen_sets --threads 1 --scaling standard
     python -m benchmarks.bench_unseen_sets --device cuda
 """
@@ -110,9 +111,11 @@ def main(argv=None):
     parser.add_argument(
         "--estimators",
         nargs="+",
-        choices=["etf", "pal"],
-        default=["etf", "pal"],
-        help="FixedETFClassifier (etf), PALClassifier (pal); default: both",
+        choices=["etf", "etf-onn", "pal"],
+        default=["etf", "etf-onn", "pal"],
+        help="FixedETFClassifier() (etf), FixedETFClassifier(decoder='onn', "
+        "decoder__candidates='both') (etf-onn: trained with the feature decay "
+        "of ONN), PALClassifier() (pal); default: all three",
     )
     add_common_arguments(parser, "device", "out")
     args = parser.parse_args(argv)
@@ -138,7 +141,14 @@ def main(argv=None):
     single = Y_test.sum(axis=1) == 1
     log(f"train {X.shape}, test {X_test.shape}, held-out test rows {held.sum()}")
 
-    names = {"etf": "FixedETFClassifier()", "pal": "PALClassifier()"}
+    names = {
+        "etf": "FixedETFClassifier()",
+        "etf-onn": "FixedETFClassifier(decoder='onn')",
+        "pal": "PALClassifier()",
+    }
+    # the estimator's decoder decides feature_decay='auto'; the decoders below
+    # are refitted on its network either way
+    decoder_of = {"etf-onn": {"decoder": "onn", "decoder__candidates": "both"}}
     estimators = {names[key]: key for key in args.estimators}
     results = {}  # (estimator, decoder) -> per-seed dicts
     for est_name, key in estimators.items():
@@ -147,7 +157,10 @@ def main(argv=None):
             params = dict(args.params)
             if args.max_epochs is not None:
                 params["max_epochs"] = args.max_epochs
-            clf = make_estimator(key, seed, device=args.device, **params).fit(X, Y)
+            params.update(decoder_of.get(key, {}))
+            estimator = "etf" if key == "etf-onn" else key
+            clf = make_estimator(estimator, seed, device=args.device, **params)
+            clf.fit(X, Y)
             log(f"{est_name} seed {seed}: fitted in {time.perf_counter() - t0:.0f} s")
             train = network_outputs(clf, X, args.device)
             test = network_outputs(clf, X_test, args.device)

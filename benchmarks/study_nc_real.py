@@ -117,7 +117,7 @@ def ufm_prediction(clf, Y):
         optimum = collapsed_optimum(
             Y,
             lambda_W=clf.weight_decay,
-            lambda_H=clf.feature_decay,
+            lambda_H=clf.feature_decay_,
             symmetrize=True,
         )
         out["ufm"] = optimum["rho"]

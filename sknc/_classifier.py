@@ -19,8 +19,10 @@ from skorch import NeuralNet
 from ._decision import DecisionMixin
 from ._device import resolve_device
 from ._docstring import (
+    ETF_FEATURE_DECAY,
     ETF_FEATURE_DIM,
     ETF_FEATURE_NORM,
+    PAL_FEATURE_DECAY,
     PAL_FEATURE_DIM,
     PAL_FEATURE_NORM,
     SHARED_ATTRIBUTES,
@@ -100,7 +102,10 @@ class _PALNetBase(
             Options(numbers.Integral, {-1}),
         ],
         "weight_decay": [Interval(numbers.Real, 0, None, closed="left")],
-        "feature_decay": [Interval(numbers.Real, 0, None, closed="left")],
+        "feature_decay": [
+            Interval(numbers.Real, 0, None, closed="left"),
+            StrOptions({"auto"}),
+        ],
         "feature_norm": [
             None,
             StrOptions({"learned"}),
@@ -258,6 +263,7 @@ class _PALNetBase(
             self.target_dtype_ = indicator_dtype(y) if multilabel else None
             self.background_label_ = self._use_background_label(y_enc)
             self.early_stopping_ = self._resolve_early_stopping(n_samples)
+            self.feature_decay_ = self._resolve_feature_decay()
             self.class_weight_ = check_class_weight(
                 self.class_weight,
                 y_enc if multilabel else one_hot(y_enc, np.arange(len(classes)))[0],
@@ -472,8 +478,12 @@ class _PALNetBase(
             loss = weighted_loss(
                 self.criterion_, logits, y_true, row_weight, label_weight
             )
-        if training and self.feature_decay:
-            loss = loss + 0.5 * self.feature_decay * features.pow(2).sum(-1).mean()
+        # a model fitted before feature_decay_ existed resolves it here
+        decay = getattr(self, "feature_decay_", None)
+        if decay is None:
+            decay = self._resolve_feature_decay()
+        if training and decay:
+            loss = loss + 0.5 * decay * features.pow(2).sum(-1).mean()
         return loss
 
     def _loss_label_weight(self):
@@ -703,7 +713,7 @@ class _PALNetBase(
 
 
 @Substitution(
-    params=estimator_params(PAL_FEATURE_DIM, PAL_FEATURE_NORM),
+    params=estimator_params(PAL_FEATURE_DIM, PAL_FEATURE_NORM, PAL_FEATURE_DECAY),
     attributes=SHARED_ATTRIBUTES,
 )
 class PALClassifier(_PALNetBase):
@@ -766,7 +776,7 @@ class PALClassifier(_PALNetBase):
 
 
 @Substitution(
-    params=estimator_params(ETF_FEATURE_DIM, ETF_FEATURE_NORM),
+    params=estimator_params(ETF_FEATURE_DIM, ETF_FEATURE_NORM, ETF_FEATURE_DECAY),
     attributes=SHARED_ATTRIBUTES,
 )
 class FixedETFClassifier(_PALNetBase):
@@ -818,9 +828,21 @@ class FixedETFClassifier(_PALNetBase):
     }
 
     def __init__(
-        self, module=None, *args, feature_dim=None, etf_scale="learned", **kwargs
+        self,
+        module=None,
+        *args,
+        feature_dim=None,
+        feature_decay="auto",
+        etf_scale="learned",
+        **kwargs,
     ):
-        super().__init__(module, *args, feature_dim=feature_dim, **kwargs)
+        super().__init__(
+            module,
+            *args,
+            feature_dim=feature_dim,
+            feature_decay=feature_decay,
+            **kwargs,
+        )
         self.etf_scale = etf_scale
 
     def _resolved_feature_dim(self):

@@ -164,6 +164,7 @@ def test_wrong_number_of_features_at_predict(data):
         ({"lr": -1.0}, "'lr' parameter"),
         ({"dropout": 1.0}, "'dropout' parameter"),
         ({"feature_decay": -0.1}, "'feature_decay' parameter"),
+        ({"feature_decay": "onn"}, "'feature_decay' parameter"),
         ({"activation": "swish"}, "'activation' parameter"),
     ],
 )

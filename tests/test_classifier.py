@@ -252,6 +252,36 @@ def test_feature_decay_shrinks_features(multilabel_data):
     assert norms[1] < 0.5 * norms[0]
 
 
+@pytest.mark.parametrize(
+    "decoder, expected",
+    [("onn", 1e-2), (ONNDecoder(candidates="both"), 1e-2), ("knn", 1e-4)],
+)
+def test_auto_feature_decay_follows_the_decoder(multilabel_data, decoder, expected):
+    X, Y = multilabel_data
+    auto = FixedETFClassifier(**FAST, decoder=decoder).fit(X, Y)
+    assert auto.feature_decay == "auto"
+    assert auto.feature_decay_ == expected
+    # 'auto' trains exactly the network of the explicit value
+    explicit = FixedETFClassifier(**FAST, decoder=decoder, feature_decay=expected).fit(
+        X, Y
+    )
+    assert explicit.feature_decay_ == expected
+    np.testing.assert_array_equal(auto.transform(X), explicit.transform(X))
+    other = 1e-4 if expected == 1e-2 else 1e-2
+    different = FixedETFClassifier(**FAST, decoder=decoder, feature_decay=other).fit(
+        X, Y
+    )
+    assert not np.array_equal(auto.transform(X), different.transform(X))
+
+
+def test_feature_decay_defaults():
+    assert FixedETFClassifier().feature_decay == "auto"
+    assert PALClassifier().feature_decay == 1e-4
+    clf = PALClassifier(**FAST, feature_decay="auto", decoder="onn", feature_norm=None)
+    X, Y = make_multilabel_classification(n_samples=40, n_classes=3)
+    assert clf.fit(X.astype(np.float32), Y).feature_decay_ == 1e-2
+
+
 def test_loss_variants_and_custom_criterion(multilabel_data):
     X, Y = multilabel_data
     pal_n = PALClassifier(**FAST, loss="pal_n").fit(X, Y)
