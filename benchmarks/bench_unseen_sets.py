@@ -53,6 +53,18 @@ from . import (
 )
 
 HELD_OUT = [(0, 1), (2, 3), (4, 5)]
+# --estimators key -> (name, make_estimator's method, its parameters). The
+# estimator's decoder decides feature_decay='auto'; the decoders below are
+# refitted on its network either way.
+ESTIMATORS = {
+    "etf": ("FixedETFClassifier()", "etf", {}),
+    "etf-onn": (
+        "FixedETFClassifier(decoder='onn')",
+        "etf",
+        {"decoder": "onn", "decoder__candidates": "both"},
+    ),
+    "pal": ("PALClassifier()", "pal", {}),
+}
 DECODERS = {
     "ONN observed": ONNDecoder(candidates="observed"),
     "ONN both": ONNDecoder(candidates="both", max_multiplicity=2),
@@ -111,8 +123,8 @@ def main(argv=None):
     parser.add_argument(
         "--estimators",
         nargs="+",
-        choices=["etf", "etf-onn", "pal"],
-        default=["etf", "etf-onn", "pal"],
+        choices=list(ESTIMATORS),
+        default=list(ESTIMATORS),
         help="FixedETFClassifier() (etf), FixedETFClassifier(decoder='onn', "
         "decoder__candidates='both') (etf-onn: trained with the feature decay "
         "of ONN), PALClassifier() (pal); default: all three",
@@ -141,25 +153,16 @@ def main(argv=None):
     single = Y_test.sum(axis=1) == 1
     log(f"train {X.shape}, test {X_test.shape}, held-out test rows {held.sum()}")
 
-    names = {
-        "etf": "FixedETFClassifier()",
-        "etf-onn": "FixedETFClassifier(decoder='onn')",
-        "pal": "PALClassifier()",
-    }
-    # the estimator's decoder decides feature_decay='auto'; the decoders below
-    # are refitted on its network either way
-    decoder_of = {"etf-onn": {"decoder": "onn", "decoder__candidates": "both"}}
-    estimators = {names[key]: key for key in args.estimators}
     results = {}  # (estimator, decoder) -> per-seed dicts
-    for est_name, key in estimators.items():
+    for key in args.estimators:
+        est_name, method, own_params = ESTIMATORS[key]
         for seed in range(args.seeds):
             t0 = time.perf_counter()
             params = dict(args.params)
             if args.max_epochs is not None:
                 params["max_epochs"] = args.max_epochs
-            params.update(decoder_of.get(key, {}))
-            estimator = "etf" if key == "etf-onn" else key
-            clf = make_estimator(estimator, seed, device=args.device, **params)
+            params.update(own_params)
+            clf = make_estimator(method, seed, device=args.device, **params)
             clf.fit(X, Y)
             log(f"{est_name} seed {seed}: fitted in {time.perf_counter() - t0:.0f} s")
             train = network_outputs(clf, X, args.device)

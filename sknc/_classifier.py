@@ -478,11 +478,13 @@ class _PALNetBase(
             loss = weighted_loss(
                 self.criterion_, logits, y_true, row_weight, label_weight
             )
+        if not training:
+            return loss
         # a model fitted before feature_decay_ existed resolves it here
         decay = getattr(self, "feature_decay_", None)
         if decay is None:
             decay = self._resolve_feature_decay()
-        if training and decay:
+        if decay:
             loss = loss + 0.5 * decay * features.pow(2).sum(-1).mean()
         return loss
 

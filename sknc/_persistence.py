@@ -287,6 +287,7 @@ class PersistenceMixin:
         "thresholds_",
         "class_weight_",
         "early_stopping_",
+        "feature_decay_",
     )
 
     def initialize(self):

@@ -274,6 +274,18 @@ def test_auto_feature_decay_follows_the_decoder(multilabel_data, decoder, expect
     assert not np.array_equal(auto.transform(X), different.transform(X))
 
 
+def test_resolved_feature_decay_survives_the_state_file(multilabel_data):
+    X, Y = multilabel_data
+    clf = FixedETFClassifier(**FAST, decoder="onn").fit(X, Y)
+    params, state = io.BytesIO(), io.BytesIO()
+    clf.save_params(f_params=params, f_state=state)
+    params.seek(0)
+    state.seek(0)
+    new = FixedETFClassifier(**FAST, decoder="onn")
+    new.load_params(f_params=params, f_state=state)
+    assert new.feature_decay_ == clf.feature_decay_ == 1e-2
+
+
 def test_feature_decay_defaults():
     assert FixedETFClassifier().feature_decay == "auto"
     assert PALClassifier().feature_decay == 1e-4
