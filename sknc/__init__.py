@@ -13,6 +13,7 @@ from ._modules import (
     NormalizedHead,
     PALNet,
 )
+from ._persistence import StateFileError
 from ._version import __version__
 from .decoders import (
     BaseDecoder,
@@ -40,6 +41,7 @@ __all__ = [
     "NormalizedHead",
     "PALNet",
     "EnsembleNet",
+    "StateFileError",
     "NeuralCollapseScorer",
     "callbacks",
     "datasets",

@@ -235,6 +235,22 @@ class _PALNetBase(
                 "0.1 for a fixed temperature, or None for plain features."
             )
 
+    # parameters that predict reads without refitting
+    _predict_params = ("objective", "batch_size", "device")
+
+    def _check_predict_params(self):
+        """Validate the parameters ``predict`` uses, which may change after fit."""
+        validate_parameter_constraints(
+            {k: self._parameter_constraints[k] for k in self._predict_params},
+            {k: getattr(self, k) for k in self._predict_params},
+            caller_name=type(self).__name__,
+        )
+
+    def _get_param_names(self):
+        # skorch lists every attribute without a trailing underscore, its
+        # private bookkeeping (_params_to_validate) included
+        return [k for k in super()._get_param_names() if not k.startswith("_")]
+
     def _validate_X(self, X, reset):
         return validate_inputs(self, X, reset)
 
@@ -480,10 +496,7 @@ class _PALNetBase(
             )
         if not training:
             return loss
-        # a model fitted before feature_decay_ existed resolves it here
-        decay = getattr(self, "feature_decay_", None)
-        if decay is None:
-            decay = self._resolve_feature_decay()
+        decay = self.feature_decay_
         if decay:
             loss = loss + 0.5 * decay * features.pow(2).sum(-1).mean()
         return loss

@@ -276,9 +276,7 @@ class DecisionMixin:
         # decoder_ is set last (None in multi-class mode): a fit that raised
         # leaves the estimator unfitted
         check_is_fitted(self, "decoder_")
-        # models saved before the key existed carry none: nothing to compare
-        key = getattr(self, "decoder_key_", None)
-        if self.multilabel_ and key is not None and key != self._decoder_key():
+        if self.multilabel_ and self.decoder_key_ != self._decoder_key():
             raise ValueError(
                 "The decoder parameters changed since the decoder was fitted "
                 f"(now decoder={self.decoder!r} with "
@@ -316,19 +314,15 @@ class DecisionMixin:
         if objective == "hamming":
             return marginals >= 0.5
         if objective in THRESHOLD_OBJECTIVES:
-            thresholds = (getattr(self, "thresholds_", None) or {}).get(objective)
-            if thresholds is None:
-                raise ValueError(
-                    f"objective={objective!r} needs thresholds that this model "
-                    "(saved by an earlier version) lacks: call fit_decoder(X, y)."
-                )
-            thresholds = thresholds.to(marginals)
+            thresholds = self.thresholds_[objective].to(marginals)
             pred = marginals >= thresholds
             return pred if allow_empty else ensure_nonempty(pred, marginals)
         dist = self._set_distribution(logits, features, _DECISION_SETS)
         if objective == "f1_samples":
             return gfm(dist, allow_empty=allow_empty)[0]
-        return max_expected_jaccard(dist, marginals, allow_empty=allow_empty)
+        if objective == "jaccard_samples":
+            return max_expected_jaccard(dist, marginals, allow_empty=allow_empty)
+        raise AssertionError(f"unhandled objective {objective!r}")  # pragma: no cover
 
     def predict(self, X):
         """Predict label sets (multi-label) or class labels (multi-class).
@@ -349,6 +343,9 @@ class DecisionMixin:
             predicted class labels.
         """
         self._check_decoder_current()
+        # objective takes effect without refitting: a value set after fit is
+        # checked here, where it is used
+        self._check_predict_params()
         logits, features = self._predict_outputs(X)
         if self.multilabel_:
             pred = self._decide(logits, features)

@@ -6,16 +6,20 @@ decoder and the objective thresholds). The state file holds plain data only
 (tensors, numbers, strings and lists or dicts of them; a decoder as its class
 name, its parameters and its fitted values), written with :func:`torch.save`
 and read with ``torch.load(weights_only=True)``, as skorch reads ``f_params``:
-loading it cannot run code from the file. Files written by sknc before this
-format were joblib pickles; they load only with ``allow_pickle=True``.
+loading it cannot run code from the file. The state is stored with its
+SHA-256 digest, and every loaded attribute is checked against the others and
+against the network, so that a damaged or edited file fails loudly, naming
+the file and what is wrong, instead of predicting something else.
 """
 
+import hashlib
 import io
+import numbers
 import os
+import pickle
 import re
 import zipfile
 
-import joblib
 import numpy as np
 import torch
 from sklearn.utils.validation import check_is_fitted
@@ -27,10 +31,11 @@ from ._version import __version__
 from .decoders import BaseDecoder
 from .decoders._registry import DECODERS
 
-__all__ = ["PersistenceMixin", "UnsafeStateError"]
+__all__ = ["PersistenceMixin", "StateFileError"]
 
 _FORMAT = "sknc.fitted-state"
-_FORMAT_VERSION = 1
+# 2: the state as a payload with its SHA-256 digest
+_FORMAT_VERSION = 2
 # The one key of a tagged value in the state: a dict with it is never user data.
 _TAG = "__sknc__"
 # What the network's shape depends on: a state that changes them rebuilds it.
@@ -38,30 +43,31 @@ _SHAPE_KEYS = ("n_features_in_", "n_outputs_", "background_label_")
 _PLAIN_SCALARS = (bool, int, float, str, type(None))
 
 
-class UnsafeStateError(ValueError):
-    """A state file that only a pickle can read, refused by default.
+class StateFileError(ValueError):
+    """A state file that sknc refuses to load: damaged, edited or not plain data.
 
-    A pickle can run any code when it is loaded. Pass ``allow_pickle=True``
-    to :meth:`~sknc.PALClassifier.load_params` only for a file from a source
-    you trust.
+    The message names the file and what is wrong with it. sknc never
+    unpickles a state file (unpickling can run any code the file contains).
     """
 
 
 # ---------------------------------------------------------------- encoding
 def _encode(value, where):
     """Return ``value`` as data ``torch.load(weights_only=True)`` reads back."""
+    if isinstance(value, np.generic):  # np.str_, np.int64, np.bool_, ...
+        return _encode(value.item(), where)
     if isinstance(value, _PLAIN_SCALARS):
-        return value
+        # str, int and float subclasses unpickle only as the plain type
+        return value if type(value) in _PLAIN_SCALARS else _plain(value)
     if isinstance(value, torch.Tensor):
         return value.detach()
-    if isinstance(value, np.generic):
-        return _encode(value.item(), where)
     if isinstance(value, np.dtype):
         return {_TAG: "dtype", "str": value.str}
     if isinstance(value, np.ndarray):
-        items = value.ravel().tolist()
-        for item in items:
-            _encode(item, f"{where}[...]")  # only plain items
+        items = [_encode(item, f"{where}[...]") for item in value.ravel().tolist()]
+        for item, original in zip(items, value.ravel().tolist(), strict=True):
+            if not isinstance(item, _PLAIN_SCALARS):  # arrays of scalars only
+                raise TypeError(_not_plain(f"{where}[...]", original))
         return {
             _TAG: "ndarray",
             "dtype": value.dtype.str,
@@ -90,6 +96,13 @@ def _encode(value, where):
             items.append([key, _encode(item, f"{where}[{key!r}]")])
         return {_TAG: "dict", "items": items}
     raise TypeError(_not_plain(where, value))
+
+
+def _plain(value):
+    for kind in (bool, int, float, str):
+        if isinstance(value, kind):
+            return kind(value)
+    return value  # pragma: no cover
 
 
 def _not_plain(where, value):
@@ -125,88 +138,124 @@ def _decode(value, decoder_classes):
     if kind == "ndarray":
         dtype = np.dtype(value["dtype"])
         if dtype.kind == "V":  # structured dtypes are not label data
-            raise ValueError("The state file holds an array of an unsupported dtype.")
+            raise StateFileError(
+                "The state file holds an array of an unsupported dtype."
+            )
         array = np.empty(len(value["items"]), dtype=dtype)
         array[:] = value["items"]
         return array.reshape(value["shape"])
     if kind == "decoder":
         return _rebuild_decoder(value, decoder_classes)
-    raise ValueError(f"The state file holds an unknown value: {sorted(value)[:5]}.")
+    raise StateFileError(f"The state file holds an unknown value: {sorted(value)[:5]}.")
 
 
 def _rebuild_decoder(value, decoder_classes):
     name = value["class"]
     cls = decoder_classes.get(name)
     if cls is None:
-        raise ValueError(
-            f"The state file holds a fitted decoder of class {name!r}, which is "
-            f"not an sknc decoder ({sorted(decoder_classes)}). Build the "
-            f"estimator with decoder={name}(...) so that load_params can "
-            "rebuild it."
+        raise StateFileError(
+            f"The state file holds a fitted decoder of class {name!r}, which "
+            "is neither an sknc decoder nor the class of this estimator's "
+            f"decoder, so it is not rebuilt (known: {sorted(decoder_classes)}). "
+            "Load the file into an estimator built with the parameters of the "
+            "one that saved it (its decoder included)."
         )
     decoder = cls(**_decode(value["params"], decoder_classes))
     for key, item in _decode(value["fitted"], decoder_classes).items():
         if not _is_fitted_name(key):
-            raise ValueError(f"The state file sets {key!r} on the decoder.")
+            raise StateFileError(f"The state file sets {key!r} on the decoder.")
         setattr(decoder, key, item)
     return decoder
 
 
 # ---------------------------------------------------------------- reading
-def _is_zip(f):
-    if isinstance(f, (str, os.PathLike)):
-        return zipfile.is_zipfile(f)
-    position = f.tell()
+def _file_name(f_state):
+    if isinstance(f_state, (str, os.PathLike)):
+        return os.fspath(f_state)
+    return getattr(f_state, "name", None) or "the state file"
+
+
+def _read_bytes(f_state):
+    if isinstance(f_state, (str, os.PathLike)):
+        with open(f_state, "rb") as f:
+            return f.read()
+    return f_state.read()
+
+
+def _load_plain(content, name, what, map_location="cpu"):
+    """``torch.load(weights_only=True)`` of bytes; every failure names the file."""
+    buffer = io.BytesIO(content)
+    if not zipfile.is_zipfile(buffer):
+        raise StateFileError(
+            f"{name} is not an sknc state file: {what} is not a torch.save "
+            "archive (the file is truncated, corrupted, or another kind of "
+            "file). Write one with save_params(f_state=...)."
+        )
     try:
-        return zipfile.is_zipfile(f)
-    finally:
-        f.seek(position)
-
-
-def _refusal(f_state, why):
-    name = f_state if isinstance(f_state, (str, os.PathLike)) else "the file"
-    return UnsafeStateError(
-        f"{name} is not an sknc state file that loads without running code: "
-        f"{why} Loading a pickle can run any code it contains. State files "
-        "saved by earlier versions of sknc (joblib pickles) load with "
-        "load_params(..., allow_pickle=True): pass it only for a file from a "
-        "source you trust, then save_params(f_state=...) again to write the "
-        "plain-data format."
-    )
-
-
-def _read_state(f_state, map_location, allow_pickle):
-    """Return the fitted state of a file: (attributes, whether it is a pickle)."""
-    if not _is_zip(f_state):
-        if not allow_pickle:
-            raise _refusal(f_state, "it is a pickle (a joblib file).")
-        return joblib.load(f_state), True
-    position = None if isinstance(f_state, (str, os.PathLike)) else f_state.tell()
-    try:
-        data = torch.load(f_state, map_location=map_location, weights_only=True)
-    except Exception as exc:  # torch raises UnpicklingError, or others
-        if not allow_pickle:
-            detail = str(exc).strip().splitlines()
-            raise _refusal(
-                f_state,
-                "it holds objects other than tensors and plain data "
-                f"({detail[-1] if detail else type(exc).__name__}).",
-            ) from None
-        if position is not None:
-            f_state.seek(position)
-        data = torch.load(f_state, map_location=map_location, weights_only=False)
-        return (data if isinstance(data, dict) else {}), True
-    if not (isinstance(data, dict) and data.get("format") == _FORMAT):
-        raise ValueError(
-            "This file is not an sknc state file: write one with "
+        with zipfile.ZipFile(buffer) as archive:
+            bad = archive.testzip()  # every record against its CRC-32
+    except Exception as exc:  # a damaged directory fails in many ways
+        raise StateFileError(
+            f"{name} is corrupted: {what} is a damaged archive "
+            f"({type(exc).__name__}: {exc}). Save the model again with "
             "save_params(f_state=...)."
+        ) from None
+    if bad is not None:
+        raise StateFileError(
+            f"{name} is corrupted: the record {bad!r} of {what} does not match "
+            "its checksum. Save the model again with save_params(f_state=...)."
         )
-    if data.get("version", 0) > _FORMAT_VERSION:
-        raise ValueError(
-            f"The state file was written by sknc {data.get('sknc', '?')} in a "
-            f"newer format (version {data['version']}); upgrade sknc to load it."
+    buffer.seek(0)
+    try:
+        return torch.load(buffer, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as exc:
+        detail = str(exc).strip().splitlines()
+        raise StateFileError(
+            f"{name} is refused: {what} holds objects other than tensors and "
+            f"plain data ({detail[-1] if detail else 'unpickling failed'}). "
+            "sknc never unpickles a state file, since unpickling can run any "
+            "code the file contains."
+        ) from None
+    except Exception as exc:  # a damaged archive fails in many ways
+        raise StateFileError(
+            f"{name} cannot be read: {what} is damaged ({type(exc).__name__}: "
+            f"{exc}). Save the model again with save_params(f_state=...)."
+        ) from None
+
+
+def _read_state(f_state, map_location):
+    """Return the encoded fitted state of a state file, its integrity checked."""
+    name = _file_name(f_state)
+    data = _load_plain(_read_bytes(f_state), name, "the file")
+    if not (isinstance(data, dict) and data.get("format") == _FORMAT):
+        raise StateFileError(
+            f"{name} is not an sknc state file (a torch.save file of something "
+            "else): write one with save_params(f_state=...)."
         )
-    return data["state"], False
+    version = data.get("version")
+    if version != _FORMAT_VERSION:
+        newer = isinstance(version, int) and version > _FORMAT_VERSION
+        raise StateFileError(
+            f"{name} was written by sknc {data.get('sknc', '?')} in format "
+            f"version {version!r}; this sknc ({__version__}) reads version "
+            f"{_FORMAT_VERSION}. "
+            + (
+                "Upgrade sknc to load it."
+                if newer
+                else "Load it with the sknc that wrote it and save it again."
+            )
+        )
+    payload = data.get("payload")
+    if not (torch.is_tensor(payload) and payload.dtype == torch.uint8):
+        raise StateFileError(f"{name} has no fitted state (its payload is missing).")
+    content = payload.cpu().numpy().tobytes()
+    if hashlib.sha256(content).hexdigest() != data.get("sha256"):
+        raise StateFileError(
+            f"{name} is corrupted or was edited: its fitted state does not match "
+            "the SHA-256 digest save_params wrote beside it. Save the model "
+            "again with save_params(f_state=...)."
+        )
+    return _load_plain(content, name, "its fitted state", map_location), name
 
 
 # ------------------------------------------------------------ mismatches
@@ -218,13 +267,48 @@ _KEYS = re.compile(r"(Missing|Unexpected) key\(s\) in state_dict: (.*?)\.\s*$", 
 
 
 def _shape(text):
-    return str(tuple(int(n) for n in text.split(",") if n.strip()))
+    return tuple(int(n) for n in text.split(",") if n.strip())
 
 
-def _mismatch_message(exc):
+def _state_blame(name, saved, here, keys, estimator):
+    """Return the error when the state file, not the estimator, disagrees with f_params.
+
+    The first layer's input width is ``n_features_in_`` and the head's rows
+    are the labels (``n_outputs_``, plus the background label): both come
+    from the state file, so a mismatch there means the two files are not of
+    the same model.
+    """
+    if name == keys[0] and saved[1:] != here[1:]:
+        what = (
+            f"n_features_in_={estimator.n_features_in_}, but the network in "
+            f"the parameters file takes {saved[-1]} input features"
+        )
+    elif name.split(".")[-2:-1] != ["layers"] and ".head" in f".{name}":
+        if saved[0] == here[0] or len(saved) != 2:
+            return None
+        what = (
+            f"{estimator._n_head_outputs} outputs (n_outputs_="
+            f"{estimator.n_outputs_}, background_label_="
+            f"{estimator.background_label_}), but the head in the parameters "
+            f"file has {saved[0]}"
+        )
+    else:
+        return None
+    return (
+        f"The state file and the parameters file are not of the same model: "
+        f"the state gives {what}. Load the f_params and f_state that one "
+        "save_params call wrote."
+    )
+
+
+def _mismatch_message(exc, estimator):
     """Name the layers whose saved and expected shapes differ, from torch's error."""
     lines, resized, structure = [], False, []
+    keys = list(estimator.module_.state_dict())
     for name, saved, here in _SIZE_MISMATCH.findall(str(exc)):
+        blame = _state_blame(name, _shape(saved), _shape(here), keys, estimator)
+        if blame:
+            return blame
         lines.append(
             f"{name} has shape {_shape(saved)} in the file, {_shape(here)} here"
         )
@@ -240,10 +324,7 @@ def _mismatch_message(exc):
     if resized:
         hints.append("other layer sizes (hidden_layer_sizes, feature_dim)")
     if any(k.startswith("head.") for k in structure):
-        hints.append(
-            "another head (feature_norm; models saved before PALClassifier "
-            "normalized its features by default need feature_norm=None)"
-        )
+        hints.append("another head (feature_norm)")
     if any(k.startswith("backbone.") for k in structure):
         hints.append("another backbone (hidden_layer_sizes, batch_norm, module)")
     return (
@@ -346,13 +427,17 @@ class PersistenceMixin:
             state = {
                 k: getattr(self, k) for k in self._fitted_state if hasattr(self, k)
             }
+            content = io.BytesIO()
+            # encoded first: a state that cannot be stored leaves no file
+            torch.save(_encode(state, type(self).__name__), content)
+            content = content.getvalue()
             data = {
                 "format": _FORMAT,
                 "version": _FORMAT_VERSION,
                 "sknc": __version__,
-                "state": _encode(state, type(self).__name__),
+                "sha256": hashlib.sha256(content).hexdigest(),
+                "payload": torch.frombuffer(bytearray(content), dtype=torch.uint8),
             }
-            # encoded first: a state that cannot be stored leaves no file
             buffer = io.BytesIO()
             torch.save(data, buffer)
             if isinstance(f_state, (str, os.PathLike)):
@@ -368,7 +453,6 @@ class PersistenceMixin:
         f_criterion=None,
         f_history=None,
         f_state=None,
-        allow_pickle=False,
         **kwargs,
     ):
         """Load what :meth:`save_params` saved.
@@ -382,17 +466,15 @@ class PersistenceMixin:
             it to make an unfitted estimator (built with the same
             parameters) ready to predict; the network is initialised first.
             A fresh estimator needs it: ``f_params`` alone does not say the
-            input size or the labels.
-        allow_pickle : bool, default=False
-            Also read a state file that only a pickle can read: one written
-            by sknc before the plain-data format (a joblib file). Loading a
-            pickle can run any code it contains: pass True only for a file
-            from a source you trust.
+            input size or the labels. A file that is damaged, edited or not
+            plain data raises :class:`StateFileError`, naming the file and
+            what is wrong, and leaves the estimator as it was.
         **kwargs : dict
             Passed to :meth:`skorch.NeuralNet.load_params`.
         """
+        snapshot = None
         if f_state is not None:
-            self._load_state(f_state, allow_pickle)
+            snapshot, name = self._load_state(f_state)
         elif not self.initialized_ and not hasattr(self, "n_features_in_"):
             wanted = [f_params, f_optimizer, f_criterion, kwargs.get("checkpoint")]
             if any(f is not None for f in wanted) or any(
@@ -406,41 +488,175 @@ class PersistenceMixin:
                     "parameters: it holds the input size, the labels and the "
                     "fitted decoder (or fit the estimator first)."
                 )
-        with self._device_context():
-            try:
-                super().load_params(
-                    f_params=f_params,
-                    f_optimizer=f_optimizer,
-                    f_criterion=f_criterion,
-                    f_history=f_history,
-                    **kwargs,
-                )
-            except RuntimeError as exc:
-                if "state_dict" not in str(exc):
-                    raise
-                raise ValueError(_mismatch_message(exc)) from exc
+        try:
+            with self._device_context():
+                try:
+                    super().load_params(
+                        f_params=f_params,
+                        f_optimizer=f_optimizer,
+                        f_criterion=f_criterion,
+                        f_history=f_history,
+                        **kwargs,
+                    )
+                except RuntimeError as exc:
+                    if "state_dict" not in str(exc):
+                        raise
+                    raise ValueError(_mismatch_message(exc, self)) from exc
+            if snapshot is not None:
+                self._check_decoder_fits_network(name)
+        except BaseException:
+            # files that do not fit together leave the estimator as it was
+            if snapshot is not None:
+                self.__dict__.clear()
+                self.__dict__.update(snapshot)
+            raise
 
-    def _load_state(self, f_state, allow_pickle):
+    def _load_state(self, f_state):
         with self._device_context():
             map_location = get_map_location(self.device)
-        state, pickled = _read_state(f_state, map_location, allow_pickle)
-        if not pickled:
-            classes = {cls.__name__: cls for cls in DECODERS.values()}
-            if isinstance(self.decoder, BaseDecoder):
-                classes[type(self.decoder).__name__] = type(self.decoder)
-            state = _decode(state, classes)
-        if not isinstance(state, dict):
-            raise ValueError("The state file does not hold an sknc fitted state.")
-        unknown = sorted(set(state) - set(self._fitted_state))
-        if unknown:
-            raise ValueError(
-                f"The state file sets {unknown[:5]}, which are not part of an "
-                "sknc fitted state."
-            )
+        encoded, name = _read_state(f_state, map_location)
+        classes = {cls.__name__: cls for cls in DECODERS.values()}
+        if isinstance(self.decoder, BaseDecoder):
+            classes[type(self.decoder).__name__] = type(self.decoder)
+        try:
+            state = _decode(encoded, classes)
+            _check_state(state)
+        except StateFileError as exc:
+            raise StateFileError(f"{name}: {exc}") from None
+        snapshot = dict(self.__dict__)
         before = {k: getattr(self, k, None) for k in _SHAPE_KEYS}
-        for key, value in state.items():
-            setattr(self, key, value)
-        changed = any(getattr(self, k, None) != before[k] for k in _SHAPE_KEYS)
-        if not self.initialized_ or changed:
-            with self._training_context():
-                self.initialize()
+        for key in self._fitted_state:
+            self.__dict__.pop(key, None)
+        self.__dict__.update(state)
+        try:
+            changed = any(getattr(self, k, None) != before[k] for k in _SHAPE_KEYS)
+            if not self.initialized_ or changed:
+                with self._training_context():
+                    self.initialize()
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(snapshot)
+            raise
+        return snapshot, name
+
+    def _check_decoder_fits_network(self, name):
+        """Decode the outputs of a probe batch: the decoder must take the network's."""
+        if not self.multilabel_:
+            return
+        probe = np.zeros((2, self.n_features_in_), dtype=np.float32)
+        logits, features = self._outputs(self.get_dataset(probe))
+        try:
+            proba = self.decoder_.predict_proba(logits, features)
+            pred = self.decoder_.predict(logits, features)
+        except Exception as exc:
+            raise StateFileError(
+                f"{name}: its fitted decoder does not decode the outputs of the "
+                f"network it describes ({type(exc).__name__}: {exc})."
+            ) from None
+        expected = (2, self._n_head_outputs)
+        if tuple(proba.shape) != expected or tuple(pred.shape) != expected:
+            raise StateFileError(
+                f"{name}: its fitted decoder gives outputs of shape "
+                f"{tuple(proba.shape)} for a network of {expected[1]} outputs."
+            )
+
+
+# ------------------------------------------------------------- checking
+def _check_state(state):
+    """Check every attribute of a decoded state, and that they agree."""
+    if not isinstance(state, dict):
+        raise StateFileError("it does not hold an sknc fitted state.")
+    known = PersistenceMixin._fitted_state
+    unknown = sorted(set(state) - set(known))
+    if unknown:
+        raise StateFileError(
+            f"it sets {unknown[:5]}, which are not part of an sknc fitted state."
+        )
+    multilabel = state.get("multilabel_")
+    required = set(known) - {"feature_names_in_"}
+    if multilabel is False:
+        required -= {"decoder_key_"}
+    missing = sorted(required - set(state))
+    if missing:
+        raise StateFileError(f"its fitted state lacks {missing}.")
+
+    def bad(key, expected):
+        raise StateFileError(
+            f"{key}={_short(state[key])} does not fit the rest of the state: "
+            f"expected {expected}."
+        )
+
+    if not isinstance(multilabel, bool):
+        bad("multilabel_", "True or False")
+    for key in ("n_features_in_", "n_outputs_"):
+        value = state[key]
+        if not isinstance(value, numbers.Integral) or isinstance(value, bool):
+            bad(key, "a positive integer")
+        if value < (1 if multilabel or key == "n_features_in_" else 2):
+            bad(key, "a positive integer (at least 2 classes when multi-class)")
+    n_features, K = state["n_features_in_"], state["n_outputs_"]
+    names = state.get("feature_names_in_")
+    if names is not None and (
+        not isinstance(names, np.ndarray) or names.shape != (n_features,)
+    ):
+        bad("feature_names_in_", f"{n_features} names (n_features_in_)")
+    labels = state["label_names_"]
+    if not isinstance(labels, np.ndarray) or labels.shape != (K,):
+        bad("label_names_", f"an array of {K} names (n_outputs_)")
+    classes = state["classes_"]
+    if multilabel and K == 2:
+        ok = isinstance(classes, list) and [c.tolist() for c in classes] == [
+            [0, 1],
+            [0, 1],
+        ]
+    else:
+        ok = isinstance(classes, np.ndarray) and np.array_equal(classes, labels)
+    if not ok:
+        bad("classes_", "the labels of label_names_")
+    if not isinstance(state["background_label_"], bool) or (
+        state["background_label_"] and not multilabel
+    ):
+        bad("background_label_", "a bool, False for a multi-class model")
+    for key in ("early_stopping_",):
+        if not isinstance(state[key], bool):
+            bad(key, "True or False")
+    decay = state["feature_decay_"]
+    if not isinstance(decay, numbers.Real) or isinstance(decay, bool) or decay < 0:
+        bad("feature_decay_", "a non-negative number")
+    weights = state["class_weight_"]
+    if weights is not None and (
+        not isinstance(weights, np.ndarray) or weights.shape != (K,)
+    ):
+        bad("class_weight_", f"None or {K} weights (n_outputs_)")
+    if not multilabel:
+        for key in ("target_dtype_", "decoder_", "thresholds_"):
+            if state[key] is not None:
+                bad(key, "None for a multi-class model")
+        return
+    dtype = state["target_dtype_"]
+    if not isinstance(dtype, np.dtype) or dtype.kind not in "biuf":
+        bad("target_dtype_", "a numeric or boolean dtype")
+    if not isinstance(state["decoder_"], BaseDecoder):
+        bad("decoder_", "a fitted sknc decoder")
+    key = state["decoder_key_"]
+    if not (
+        isinstance(key, tuple)
+        and len(key) == 2
+        and all(isinstance(k, str) for k in key)
+    ):
+        bad("decoder_key_", "a pair of strings")
+    thresholds = state["thresholds_"]
+    if not (
+        isinstance(thresholds, dict)
+        and set(thresholds) == {"f1_micro", "f1_macro"}
+        and all(
+            torch.is_tensor(t) and t.is_floating_point() and tuple(t.shape) == (K,)
+            for t in thresholds.values()
+        )
+    ):
+        bad("thresholds_", f"f1_micro and f1_macro thresholds of {K} labels")
+
+
+def _short(value):
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."

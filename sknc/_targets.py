@@ -118,17 +118,23 @@ def indicator_dtype(y):
     dtypes = getattr(y, "dtypes", None)
     if dtypes is not None and hasattr(dtypes, "__iter__"):  # a DataFrame
         numpy_dtypes = [getattr(d, "numpy_dtype", d) for d in dtypes]
-        return np.result_type(
+        dtype = np.result_type(
             *[
                 np.dtype(d) if _is_numpy_like(d) else np.dtype(object)
                 for d in numpy_dtypes
             ]
         )
+        if dtype.kind == "O":  # object columns of numbers
+            return _numeric_values(to_array(y)[0], "y").dtype
+        return dtype
     if isinstance(y, torch.Tensor):
         return torch.empty(0, dtype=y.dtype).numpy().dtype
-    if sp.issparse(y) or isinstance(y, np.ndarray):
+    if sp.issparse(y):
         return y.dtype
-    return np.asarray(y).dtype
+    dtype = y.dtype if isinstance(y, np.ndarray) else np.asarray(y).dtype
+    if dtype.kind == "O":  # numbers held as objects: predict as their own dtype
+        return _numeric_values(to_array(y)[0], "y").dtype
+    return dtype
 
 
 def _is_numpy_like(dtype):
@@ -170,6 +176,27 @@ def _invalid_values_message(name, values, n_columns):
 def _non_finite_message(name):
     # "Input y contains NaN" is scikit-learn's wording for the same problem
     return f"Input {name} contains NaN or infinity; it must be a 0/1 label indicator."
+
+
+def _numeric_values(Y, name):
+    """Return the numbers of an indicator stored as objects; refuse strings.
+
+    Strings such as ``'0'``/``'1'`` (a CSV read as text) would parse, but
+    predictions could not be returned in the user's values and dtype, so
+    they are refused like any other string.
+    """
+    values = np.asarray(Y.tolist()) if Y.dtype.kind == "O" else Y
+    if values.dtype.kind not in "biuf":
+        shown = np.unique(np.asarray(Y[:20], dtype=object).astype(str))[:5]
+        raise ValueError(
+            f"{name} must be a numeric or boolean 0/1 label indicator; its "
+            f"values (dtype {Y.dtype}) include non-numbers, e.g. "
+            f"{shown.tolist()}. Convert it first: {name}.astype(int) for "
+            "'0'/'1' strings (or read the file with dtype=int), map other "
+            "strings to 0/1, and convert label sets with "
+            "sklearn.preprocessing.MultiLabelBinarizer."
+        )
+    return values
 
 
 def _check_dense_values(Y, name):
@@ -248,15 +275,7 @@ def check_indicator(
     else:
         Y, names = to_array(Y, name)
         if Y.dtype.kind not in "biuf":
-            try:
-                Y = Y.astype(np.float64)
-            except (TypeError, ValueError) as exc:
-                raise ValueError(
-                    f"{name} must be a numeric 0/1 label indicator; its values "
-                    f"(dtype {Y.dtype}) are not all numbers. Encode strings "
-                    "and fill missing values first; convert label sets with "
-                    "sklearn.preprocessing.MultiLabelBinarizer."
-                ) from exc
+            Y = _numeric_values(Y, name)
     if Y.ndim == 1:
         raise ValueError(
             f"{name} must be a 2-D (n_samples, n_labels) 0/1 label indicator; "

@@ -193,8 +193,22 @@ def test_invalid_etf_scale(data):
         (lambda X, Y: (np.full(X.shape, "a"), Y), "X must be numeric.*OneHotEncoder"),
         (lambda X, Y: (X[:, :, None], Y), "Found array with dim 3"),
         (lambda X, Y: (X, np.zeros_like(Y)), "no positive label in any row"),
+        # '0'/'1' strings (a CSV read as text) once predicted 'False'/'True'
+        (lambda X, Y: (X, Y.astype(str)), r"non-numbers.*astype\(int\)"),
+        (lambda X, Y: (X, Y.astype("<U3")), r"non-numbers.*astype\(int\)"),
+        (lambda X, Y: (X, Y.astype(str).astype(object)), r"non-numbers"),
+        (lambda X, Y: (X, np.where(Y == 1, "yes", "no")), r"non-numbers"),
     ],
-    ids=["None-in-X", "string-X", "3d-X", "all-zero-Y"],
+    ids=[
+        "None-in-X",
+        "string-X",
+        "3d-X",
+        "all-zero-Y",
+        "string-01-Y",
+        "U3-01-Y",
+        "object-string-Y",
+        "yes-no-Y",
+    ],
 )
 def test_fit_rejects_more_bad_data(corrupt, match, data):
     X, Y = corrupt(*data)
@@ -343,3 +357,33 @@ def _labels(Y):
 def test_components_reject_bad_input(call, error, match):
     with pytest.raises(error, match=match):
         call()
+
+
+def test_numbers_held_as_objects_predict_as_numbers(data):
+    X, Y = data
+    clf = PALClassifier(**FAST).fit(X, Y.astype(object))
+    pred = clf.predict(X)
+    assert pred.dtype == np.int64
+    np.testing.assert_array_equal(pred, PALClassifier(**FAST).fit(X, Y).predict(X))
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame(Y.astype(bool)).astype(object)
+    assert PALClassifier(**FAST).fit(X, frame).predict(X).dtype == bool
+
+
+@pytest.mark.parametrize("objective", ["f1", "accuracy", 42, "F1_micro"])
+def test_an_objective_set_after_fit_is_checked_where_it_is_used(objective, data):
+    # set_params on a fitted model takes effect without refitting: a typo
+    # must not fall through to another rule
+    X, Y = data
+    clf = PALClassifier(**FAST).fit(X, Y)
+    clf.set_params(objective=objective)
+    with pytest.raises(InvalidParameterError, match="'objective' parameter"):
+        clf.predict(X)
+    clf.set_params(objective="f1_micro")
+    assert clf.predict(X).shape == Y.shape
+
+
+def test_get_params_shows_parameters_only(data):
+    params = PALClassifier(**FAST, decoder__k=3).get_params()
+    assert not [name for name in params if name.startswith("_")]
+    assert params["decoder__k"] == 3

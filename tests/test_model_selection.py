@@ -345,7 +345,7 @@ def test_warning_is_a_user_warning():
         pytest.param(
             [[0, 2], [1], [0], [1, 2], [2], [0]], "MultiLabelBinarizer", id="ragged"
         ),
-        pytest.param(np.array([["a", "b"]] * 6), "not all numbers", id="strings"),
+        pytest.param(np.array([["a", "b"]] * 6), "include non-numbers", id="strings"),
     ],
 )
 def test_bad_y_raises_a_clear_error(y, match):

@@ -3,11 +3,13 @@
 Pickle/joblib round trips and ``save_params``/``load_params`` into a fresh
 estimator are tested in ``test_classifier.py``; this file adds models saved
 by an earlier version (``tests/data``), skorch's reload recipe, the safety of
-the state file (plain data, never unpickled by default), repeatability across
+the state file (plain data, never unpickled; damaged or edited files fail
+loudly), repeatability across
 processes, skorch's ``Checkpoint``/``LoadInitState`` after an interrupted
 fit, and what ``partial_fit`` carries over.
 """
 
+import hashlib
 import io
 import json
 import os
@@ -16,7 +18,6 @@ import sys
 import zipfile
 from pathlib import Path
 
-import joblib
 import numpy as np
 import pandas as pd
 import pytest
@@ -27,7 +28,7 @@ from skorch.exceptions import NotInitializedError
 
 import sknc
 from sknc import FixedETFClassifier, PALClassifier
-from sknc._persistence import UnsafeStateError
+from sknc._persistence import StateFileError
 
 from .conftest import FAST
 
@@ -155,10 +156,6 @@ def _saved_models():
     return json.loads((DATA / "saved_models.json").read_text())["models"]
 
 
-def _is_joblib_state(entry):
-    return entry["f_state"].endswith(".pkl")
-
-
 @pytest.mark.parametrize("name", sorted(_saved_models()))
 def test_models_saved_by_an_earlier_version_still_load(name):
     # Add models with tests/data/make_saved_models.py only when the saved
@@ -167,13 +164,8 @@ def test_models_saved_by_an_earlier_version_still_load(name):
     expected = np.load(DATA / "saved_models.npz")
     params = dict(entry["params"])
     params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
-    # the first fixtures predate feature_norm, whose default is now 'learned'
-    # for PALClassifier: they were trained with plain features
-    params.setdefault("feature_norm", None)
     clf = getattr(sknc, entry["class"])(**params)
-    files = {"f_params": DATA / entry["f_params"], "f_state": DATA / entry["f_state"]}
-    # the joblib state files of the first models are pickles: an explicit opt-in
-    clf.load_params(**files, allow_pickle=_is_joblib_state(entry))
+    clf.load_params(f_params=DATA / entry["f_params"], f_state=DATA / entry["f_state"])
     X = expected["X"]
     pred = clf.predict(X)
     assert len(np.unique(pred, axis=0)) > 3  # a fixture worth comparing with
@@ -185,29 +177,13 @@ def test_models_saved_by_an_earlier_version_still_load(name):
 
 
 def test_loading_into_a_different_head_names_feature_norm():
-    entry = _saved_models()["pal"]
-    params = dict(entry["params"], hidden_layer_sizes=(8,))
-    clf = sknc.PALClassifier(**params)  # feature_norm='learned': another head
-    with pytest.raises(ValueError, match="feature_norm=None"):
-        clf.load_params(
-            f_params=DATA / entry["f_params"],
-            f_state=DATA / entry["f_state"],
-            allow_pickle=True,
-        )
-
-
-@pytest.mark.parametrize(
-    "name", sorted(n for n, e in _saved_models().items() if _is_joblib_state(e))
-)
-def test_joblib_state_files_need_the_explicit_opt_in(name):
-    entry = _saved_models()[name]
+    entry = _saved_models()["pal_v2"]
     params = dict(entry["params"], hidden_layer_sizes=(8,), feature_norm=None)
-    clf = getattr(sknc, entry["class"])(**params)
-    with pytest.raises(UnsafeStateError, match="allow_pickle=True"):
+    clf = sknc.PALClassifier(**params)  # saved with feature_norm='learned'
+    with pytest.raises(ValueError, match="another head \\(feature_norm\\)"):
         clf.load_params(
             f_params=DATA / entry["f_params"], f_state=DATA / entry["f_state"]
         )
-    assert not hasattr(clf, "decoder_")  # nothing was loaded
 
 
 # ------------------------------------------------- skorch's reload recipe
@@ -278,7 +254,9 @@ def test_the_state_file_is_plain_data(saved):
     assert zipfile.is_zipfile(files["f_state"])
     data = torch.load(files["f_state"], weights_only=True)
     assert data["format"] == "sknc.fitted-state"
-    state = dict(data["state"]["items"])
+    content = data["payload"].numpy().tobytes()
+    assert data["sha256"] == hashlib.sha256(content).hexdigest()
+    state = dict(torch.load(io.BytesIO(content), weights_only=True)["items"])
     assert {"decoder_", "decoder_key_", "thresholds_"} <= set(state)
     assert state["decoder_"]["class"] == type(clf.decoder_).__name__
     thresholds = dict(state["thresholds_"]["items"])
@@ -293,29 +271,144 @@ class _RunsCode:
         return (os.getpid, ())
 
 
-@pytest.mark.parametrize("writer", ["torch.save", "joblib.dump"])
-def test_a_state_file_holding_a_pickled_callable_is_refused(saved, writer, tmp_path):
+def _rewrite(files, tmp_path, edit):
+    """Write a copy of the state file whose decoded state ``edit`` changed.
+
+    The copy carries a valid digest: what a deliberate edit looks like, which
+    only the checks of the attributes can catch.
+    """
+    outer = torch.load(files["f_state"], weights_only=True)
+    state = torch.load(
+        io.BytesIO(outer["payload"].numpy().tobytes()), weights_only=True
+    )
+    edit(state)
+    content = io.BytesIO()
+    torch.save(state, content)
+    content = content.getvalue()
+    outer["payload"] = torch.frombuffer(bytearray(content), dtype=torch.uint8)
+    outer["sha256"] = hashlib.sha256(content).hexdigest()
+    path = tmp_path / "edited.pt"
+    torch.save(outer, path)
+    return path
+
+
+def _items(state):
+    return dict(state["items"])
+
+
+def _set_item(state, key, value):
+    state["items"] = [[k, value if k == key else v] for k, v in state["items"]]
+
+
+def test_a_state_file_holding_a_pickled_callable_is_refused(saved, tmp_path):
     _, files = saved
     crafted = tmp_path / "crafted"
-    payload = {"n_features_in_": _RunsCode()}
-    if writer == "torch.save":
-        torch.save(payload, crafted)
-    else:
-        joblib.dump(payload, crafted)
+    torch.save({"n_features_in_": _RunsCode()}, crafted)
     new = PALClassifier(**FAST)
-    with pytest.raises(UnsafeStateError, match="can run any code"):
+    with pytest.raises(StateFileError, match="never unpickles") as info:
         new.load_params(f_params=files["f_params"], f_state=crafted)
+    assert str(crafted) in str(info.value)
     assert not hasattr(new, "n_features_in_")
 
 
 def test_a_state_file_cannot_set_other_attributes(saved, tmp_path):
     _, files = saved
-    data = torch.load(files["f_state"], weights_only=True)
-    data["state"]["items"].append(["module_", 1])
-    crafted = tmp_path / "crafted.pt"
-    torch.save(data, crafted)
-    with pytest.raises(ValueError, match="module_"):
-        PALClassifier(**FAST).load_params(f_state=crafted)
+    edited = _rewrite(files, tmp_path, lambda s: s["items"].append(["module_", 1]))
+    with pytest.raises(StateFileError, match="module_"):
+        PALClassifier(**FAST).load_params(f_state=edited)
+
+
+@pytest.mark.parametrize("damage", ["truncated", "random_bytes", "empty", "text"])
+def test_a_damaged_state_file_names_the_file_and_the_damage(saved, tmp_path, damage):
+    _, files = saved
+    good = files["f_state"].read_bytes()
+    content = {
+        "truncated": good[: len(good) // 2],
+        "random_bytes": np.random.default_rng(0).bytes(len(good)),
+        "empty": b"",
+        "text": b"n_features_in_ = 20\n",
+    }[damage]
+    path = tmp_path / f"{damage}.pt"
+    path.write_bytes(content)
+    new = PALClassifier(**FAST)
+    with pytest.raises(StateFileError) as info:
+        new.load_params(f_params=files["f_params"], f_state=path)
+    message = str(info.value)
+    assert str(path) in message
+    assert "truncated" in message or "corrupted" in message
+    assert "pickle" not in message  # no advice to unpickle it
+    assert not hasattr(new, "n_features_in_")
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_flipped_bytes_never_load_silently(saved, multilabel_data, tmp_path, seed):
+    # 64 bytes flipped anywhere: refused, or (padding only) the same model
+    X, _ = multilabel_data
+    clf, files = saved
+    content = bytearray(files["f_state"].read_bytes())
+    rng = np.random.default_rng(seed)
+    for position in rng.choice(len(content), size=64, replace=False):
+        content[position] ^= 0xFF
+    path = tmp_path / "flipped.pt"
+    path.write_bytes(bytes(content))
+    new = PALClassifier(**{**FAST, "feature_dim": 16})
+    try:
+        new.load_params(f_params=files["f_params"], f_state=path)
+    except StateFileError as exc:
+        assert str(path) in str(exc)
+    else:  # pragma: no cover - what a flip in padding would give
+        np.testing.assert_array_equal(new.predict_proba(X), clf.predict_proba(X))
+
+
+@pytest.mark.parametrize(
+    "key, value, match",
+    [
+        ("multilabel_", False, "multilabel_|None for a multi-class"),
+        ("n_outputs_", 3, "n_outputs_|label_names_"),
+        ("target_dtype_", {"__sknc__": "dtype", "str": "<U5"}, "target_dtype_"),
+        ("background_label_", 1, "background_label_"),
+        ("feature_decay_", -1.0, "feature_decay_"),
+        (
+            "label_names_",
+            {"__sknc__": "ndarray", "dtype": "<i8", "shape": [2], "items": [0, 1]},
+            "label_names_",
+        ),
+    ],
+)
+def test_an_edited_attribute_is_refused_by_name(saved, tmp_path, key, value, match):
+    _, files = saved
+    edited = _rewrite(files, tmp_path, lambda s: _set_item(s, key, value))
+    new = PALClassifier(**{**FAST, "feature_dim": 16})
+    with pytest.raises(StateFileError, match=match) as info:
+        new.load_params(f_params=files["f_params"], f_state=edited)
+    assert str(edited) in str(info.value)
+    assert not hasattr(new, "multilabel_")  # left as it was
+
+
+def test_an_edited_input_size_is_blamed_on_the_state_file(saved, tmp_path):
+    _, files = saved
+    edited = _rewrite(files, tmp_path, lambda s: _set_item(s, "n_features_in_", 7))
+    new = PALClassifier(**{**FAST, "feature_dim": 16})
+    with pytest.raises(ValueError, match="not of the same model") as info:
+        new.load_params(f_params=files["f_params"], f_state=edited)
+    assert "n_features_in_=7" in str(info.value)
+    assert "hidden_layer_sizes" not in str(info.value)
+
+
+def test_a_decoder_that_does_not_fit_the_network_is_refused(saved, tmp_path):
+    _, files = saved
+
+    def shrink(state):
+        decoder = _items(state)["decoder_"]
+        fitted = dict(decoder["fitted"]["items"])
+        fitted["features_"] = fitted["features_"][:, :3]
+        decoder["fitted"]["items"] = [[k, v] for k, v in fitted.items()]
+
+    edited = _rewrite(files, tmp_path, shrink)
+    new = PALClassifier(**{**FAST, "feature_dim": 16})
+    with pytest.raises(StateFileError, match="decoder"):
+        new.load_params(f_params=files["f_params"], f_state=edited)
+    assert not hasattr(new, "decoder_")
 
 
 @pytest.mark.parametrize(
@@ -342,12 +435,47 @@ def test_every_decoder_is_rebuilt_from_plain_data(cls, decoder, multilabel_data)
     np.testing.assert_array_equal(new.predict_proba(X), clf.predict_proba(X))
 
 
+def _columns(kind, K):
+    """Label names of every type pandas and numpy produce."""
+    return {
+        "np_str": list(np.array([f"tag {k}" for k in range(K)])),  # np.str_
+        "np_int64": list(np.arange(K) * 10),
+        "np_bool": [np.bool_(k % 2) for k in range(K)][:2],
+        "np_float": list(np.arange(K) + 0.5),
+        "mixed": ["a", 1, np.int64(2), np.str_("d"), 4.5][:K],
+    }[kind]
+
+
 @pytest.mark.parametrize(
-    "y_kind", ["frame", "two_labels", "string_classes", "nullable_frame"]
+    "y_kind",
+    [
+        "frame",
+        "two_labels",
+        "string_classes",
+        "nullable_frame",
+        "np_str",
+        "np_int64",
+        "np_bool",
+        "np_float",
+        "mixed",
+        "int_classes",
+        "object_indicator",
+    ],
 )
 def test_label_encodings_survive_the_state_file(y_kind, multilabel_data):
     X, Y = multilabel_data
+    if y_kind == "np_bool":
+        Y = Y[:, :2]
+    elif y_kind == "mixed":
+        Y = Y[:, :5]
     y = {
+        "np_str": lambda: pd.DataFrame(Y, columns=_columns("np_str", Y.shape[1])),
+        "np_int64": lambda: pd.DataFrame(Y, columns=_columns("np_int64", Y.shape[1])),
+        "np_bool": lambda: pd.DataFrame(Y, columns=_columns("np_bool", 2)),
+        "np_float": lambda: pd.DataFrame(Y, columns=_columns("np_float", Y.shape[1])),
+        "mixed": lambda: pd.DataFrame(Y, columns=_columns("mixed", 5)),
+        "int_classes": lambda: np.array([3, 7, 11])[Y.argmax(axis=1) % 3],
+        "object_indicator": lambda: Y.astype(object),
         "frame": lambda: pd.DataFrame(
             Y, columns=[f"tag {k}" for k in range(Y.shape[1])]
         ),
@@ -371,6 +499,8 @@ def test_label_encodings_survive_the_state_file(y_kind, multilabel_data):
         np.testing.assert_array_equal(new.classes_, clf.classes_)
         assert new.classes_.dtype == clf.classes_.dtype
     np.testing.assert_array_equal(new.label_names_, clf.label_names_)
+    assert new.label_names_.dtype == clf.label_names_.dtype
+    assert [str(n) for n in new.label_names_] == [str(n) for n in clf.label_names_]
 
 
 class _MyDecoder(sknc.ThresholdDecoder):

@@ -6,15 +6,14 @@ by an earlier release, and the test fails when a new version can no longer
 load them or predicts differently from them. The models already recorded
 are kept as they are::
 
-    OMP_NUM_THREADS=1 python tests/data/make_saved_models.py pal_v1 fixed_etf_v1
+    OMP_NUM_THREADS=1 python tests/data/make_saved_models.py pal_v2 fixed_etf_v2
 
 For each named model it writes ``<name>_params.pt``
 (``save_params(f_params=...)``) and ``<name>_state.pt``
 (``save_params(f_state=...)``); ``saved_models.npz`` holds the input ``X`` and
 the expected ``predict`` and ``predict_proba``, and ``saved_models.json`` the
-constructor parameters and the versions that wrote the files. The first
-models (``pal``, ``fixed_etf``) have joblib state files (``.pkl``), the format
-of earlier versions, which loads only with ``allow_pickle=True``.
+constructor parameters and the versions that wrote the files. ``_v2`` is the
+state format with its SHA-256 digest, the first one a release reads.
 """
 
 import json
@@ -31,10 +30,9 @@ import sknc
 
 HERE = Path(__file__).resolve().parent
 
-# Tiny networks keep the files a few KB each. pal and fixed_etf were written by
-# the joblib format; the _v1 models by the plain-data format (version 1).
+# Tiny networks keep the files a few KB each.
 MODELS = {
-    "pal": (
+    "pal_v2": (
         "PALClassifier",
         {
             "max_epochs": 5,
@@ -45,28 +43,7 @@ MODELS = {
             "random_state": 0,
         },
     ),
-    "fixed_etf": (
-        "FixedETFClassifier",
-        {
-            "max_epochs": 5,
-            "lr": 1e-2,
-            "hidden_layer_sizes": [8],
-            "batch_size": 32,
-            "random_state": 0,
-        },
-    ),
-    "pal_v1": (
-        "PALClassifier",
-        {
-            "max_epochs": 5,
-            "lr": 1e-2,
-            "hidden_layer_sizes": [8],
-            "feature_dim": 8,
-            "batch_size": 32,
-            "random_state": 0,
-        },
-    ),
-    "fixed_etf_v1": (
+    "fixed_etf_v2": (
         "FixedETFClassifier",
         {
             "max_epochs": 5,
