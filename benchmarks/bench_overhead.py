@@ -124,7 +124,7 @@ def measure(dataset, data, name, args):
     med = {k: float(np.median(v)) for k, v in times.items()}
     # what fit spends outside the training loop
     t = time.perf_counter()
-    clf._fit_decoder(clf._validate_X(X, reset=False), Y)
+    clf.fit_decoder(X, Y)
     decoder_s = time.perf_counter() - t
     epoch_s = float(np.median(clf.history[:, "dur"])) * args.epochs
     log(f"{dataset} {name}: {med}")

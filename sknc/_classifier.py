@@ -7,6 +7,7 @@ import warnings
 import numpy as np
 import torch
 from sklearn.base import ClassifierMixin, TransformerMixin
+from sklearn.utils import Bunch
 from sklearn.utils._param_validation import (
     Interval,
     Options,
@@ -16,7 +17,6 @@ from sklearn.utils._param_validation import (
 from sklearn.utils.validation import check_is_fitted
 from skorch import NeuralNet
 
-from ._decision import DecisionMixin
 from ._device import resolve_device
 from ._docstring import (
     ETF_FEATURE_DECAY,
@@ -29,7 +29,7 @@ from ._docstring import (
     Substitution,
     estimator_params,
 )
-from ._inputs import LabelledDataset, array_batches, validate_inputs
+from ._inputs import LabelledDataset, SplitRecord, array_batches, validate_inputs
 from ._loss import LOSSES
 from ._modules import (
     EnsembleNet,
@@ -49,7 +49,8 @@ from ._weights import (
     unpack,
     weighted_loss,
 )
-from .decoders import BaseDecoder
+from .decoders import BaseDecoder, get_decoder
+from .decoders._decision import Decision
 from .decoders._objectives import OBJECTIVES
 from .decoders._registry import DECODERS
 
@@ -74,7 +75,6 @@ def _targets_of(dataset):
 
 class _PALNetBase(
     TrainingMixin,
-    DecisionMixin,
     PersistenceMixin,
     ClassifierMixin,
     TransformerMixin,
@@ -227,13 +227,16 @@ class _PALNetBase(
         )
         # before any data is read or any epoch run
         resolve_device(self.device)
-        self._make_decoder()._validate_params()
         if isinstance(self.feature_norm, (bool, np.bool_)):
             raise ValueError(
                 f"feature_norm={self.feature_norm} is ambiguous: pass 'learned' for "
                 "normalized features with a learned temperature, a number such as "
                 "0.1 for a fixed temperature, or None for plain features."
             )
+        # the one decoder of this fit, validated before training
+        decoder = self._make_decoder()
+        decoder._validate_params()
+        return decoder
 
     # parameters that predict reads without refitting
     _predict_params = ("objective", "batch_size", "device")
@@ -254,7 +257,7 @@ class _PALNetBase(
     def _validate_X(self, X, reset):
         return validate_inputs(self, X, reset)
 
-    def _validate_training_data(self, X, y, reset):
+    def _validate_training_data(self, X, y, reset, decoder):
         X = self._validate_X(X, reset=reset)
         n_samples = len(self.get_dataset(X))
         if isinstance(X, LabelledDataset):
@@ -277,9 +280,9 @@ class _PALNetBase(
             else:
                 self.classes_ = classes
             self.target_dtype_ = indicator_dtype(y) if multilabel else None
-            self.background_label_ = self._use_background_label(y_enc)
+            self.background_label_ = self._use_background_label(y_enc, decoder)
             self.early_stopping_ = self._resolve_early_stopping(n_samples)
-            self.feature_decay_ = self._resolve_feature_decay()
+            self.feature_decay_ = self._resolve_feature_decay(decoder)
             self.class_weight_ = check_class_weight(
                 self.class_weight,
                 y_enc if multilabel else one_hot(y_enc, np.arange(len(classes)))[0],
@@ -309,7 +312,7 @@ class _PALNetBase(
             y_enc = self._add_background_column(y_enc)
         return X, y_enc
 
-    def _use_background_label(self, y_enc):
+    def _use_background_label(self, y_enc, decoder):
         """Whether to train an extra label for the rows with no label.
 
         ``'auto'``: when such rows exist and the decoder may predict the empty
@@ -322,7 +325,7 @@ class _PALNetBase(
         if self.background_label != "auto":
             use = bool(self.background_label)
         else:
-            allow = getattr(self._make_decoder(), "allow_empty", "auto")
+            allow = getattr(decoder, "allow_empty", "auto")
             use = bool(empty) and allow is not False
         if empty and not use:
             warnings.warn(
@@ -535,14 +538,14 @@ class _PALNetBase(
         self : object
             The fitted estimator.
         """
-        self._check_params()
-        X, y_enc = self._validate_training_data(X, y, reset=True)
+        decoder = self._check_params()
+        X, y_enc = self._validate_training_data(X, y, reset=True, decoder=decoder)
         sample_weight = check_sample_weight(sample_weight, len(y_enc))
         resume = bool(self.warm_start and self.initialized_)
         with self._training_context(resume=resume):
             if not resume:
                 self.initialize()
-            self._train(X, y_enc, sample_weight, "fit", **fit_params)
+            self._train(X, y_enc, sample_weight, decoder, "fit", **fit_params)
         return self
 
     def partial_fit(self, X, y, classes=None, sample_weight=None, **fit_params):
@@ -566,30 +569,267 @@ class _PALNetBase(
         self : object
             The fitted estimator.
         """
-        self._check_params()
+        decoder = self._check_params()
         first = not self.initialized_ or not hasattr(self, "classes_")
-        X, y_enc = self._validate_training_data(X, y, reset=first)
+        X, y_enc = self._validate_training_data(X, y, reset=first, decoder=decoder)
         sample_weight = check_sample_weight(sample_weight, len(y_enc))
         with self._training_context(resume=not first):
             if first:
                 self.initialize()
-            self._train(X, y_enc, sample_weight, "partial_fit", **fit_params)
+            self._train(X, y_enc, sample_weight, decoder, "partial_fit", **fit_params)
         return self
 
-    def _train(self, X, y_enc, sample_weight, routing_method, **fit_params):
-        # if training fails, a decoder fitted to the network as it was before
-        # must not decode the changed network's outputs: drop it until the
-        # new one is fitted
-        self.__dict__.pop("decoder_", None)
+    def _train(self, X, y_enc, sample_weight, decoder, routing_method, **fit_params):
+        # if training fails, a decision fitted to the network as it was
+        # before must not decode the changed network's outputs: drop it until
+        # the new one is fitted
+        self.__dict__.pop("decision_", None)
         # row weights travel with the targets (one more column)
         y_train = y_enc if sample_weight is None else pack(y_enc, sample_weight)
+        # skorch's loop cuts the data into its split (get_split_datasets) and
+        # keeps the parts on the record, which the decision then reads
+        data = SplitRecord(self.get_dataset(X, y_train))
         with read_only_arrays_ok():
             NeuralNet.partial_fit(
-                self, X, y_train, _routing_method=routing_method, **fit_params
+                self, data, y_train, _routing_method=routing_method, **fit_params
             )
-        self._fit_decoder(X, y_enc, sample_weight)
-        if routing_method == "fit" and self.calibration_cv and self.multilabel_:
-            self._cross_fit_calibration(X, y_enc, sample_weight)
+        decision = self._fit_decision(decoder, X, y_enc, sample_weight, data.split)
+        if routing_method == "fit" and self.calibration_cv and decision is not None:
+            decision.recalibrate(self._cross_fitted_folds(X, y_enc, sample_weight))
+        self.decoder_key_ = self._decoder_key()
+        self.decision_ = decision
+
+    def get_split_datasets(self, X, y=None, **fit_params):
+        """Skorch's split, stratified on the targets without their row weights.
+
+        Given the :class:`~sknc._inputs.SplitRecord` that ``fit`` hands to
+        skorch's loop, the parts are also kept on it for the decision.
+        """
+        record = X if isinstance(X, SplitRecord) else None
+        dataset = record.dataset if record is not None else self.get_dataset(X, y)
+        train_split = self._effective_train_split()
+        if not train_split:
+            datasets = dataset, None
+        elif y is None:
+            datasets = train_split(dataset, **fit_params)
+        else:
+            targets, _ = unpack(y, self.multilabel_, self._n_head_outputs)
+            datasets = train_split(dataset, targets, **fit_params)
+        if record is not None:
+            record.split = datasets
+        return datasets
+
+    # -------------------------------------------------------------- decision
+    def _make_decoder(self):
+        decoder = get_decoder(self.decoder)
+        params = self.get_params_for("decoder")
+        valid = decoder.get_params(deep=False)
+        unknown = sorted(set(params) - set(valid))
+        if unknown:
+            raise ValueError(
+                f"Invalid parameter {unknown[0]!r} for the decoder "
+                f"{type(decoder).__name__} (set as decoder__{unknown[0]}); its "
+                f"parameters are {sorted(valid)}."
+            )
+        return decoder.set_params(**params)
+
+    def _decoder_key(self):
+        """Return what the fitted decoder depends on besides the network."""
+        decoder = self.decoder
+        if not isinstance(decoder, str):
+            decoder = repr(decoder)
+        return (decoder, repr(sorted(self.get_params_for("decoder").items())))
+
+    def _fit_decision(self, decoder, X, y_enc, sample_weight, split):
+        """Fit the decision on the network's outputs (None in multi-class mode).
+
+        With a validation part in ``split``, the decoder's prototypes (or
+        neighbours) come from the training part, and its calibration and the
+        thresholds from the validation part, which the network did not train
+        on. Without one, one streamed pass over the training data fits it.
+        Rows of zero ``sample_weight`` are left out.
+        """
+        if not self.multilabel_:
+            return None
+        decision = Decision(decoder, self.n_outputs_)
+        train, valid = split
+        if valid is not None and len(valid):
+            return decision.fit(
+                self._labelled_outputs(train),
+                calibration=self._labelled_outputs(valid),
+            )
+        dataset = self.get_dataset(X, y_enc)
+        return decision.fit(self._iter_labelled_outputs(dataset, y_enc, sample_weight))
+
+    def _cross_fitted_folds(self, X, y_enc, sample_weight):
+        """Decisions of ``calibration_cv`` networks, each with its held-out fold.
+
+        Each network trains on all folds but one; its decision is fitted on
+        its training part and calibrated on its held-out fold, whose outputs
+        it did not train on.
+        """
+        # imported here: ``import sknc`` leaves sknc.model_selection unloaded
+        from sklearn.base import clone
+        from sklearn.utils import _safe_indexing
+
+        from .model_selection import MultilabelStratifiedKFold
+
+        if isinstance(X, torch.utils.data.Dataset):
+            raise ValueError(
+                "calibration_cv needs X as an array or a sparse matrix, to "
+                "split it into folds; got a torch Dataset. Calibrate on a "
+                "validation split instead (early_stopping=True or train_split)."
+            )
+        K = self.n_outputs_
+        Y = np.asarray(y_enc[:, :K])
+        folds = MultilabelStratifiedKFold(
+            self.calibration_cv, shuffle=True, random_state=self._torch_seed()
+        )
+        result = []
+        for train, held in folds.split(np.zeros((len(Y), 1)), Y):
+            inner = clone(self).set_params(
+                calibration_cv=None, warm_start=False, verbose=0
+            )
+            weight = None if sample_weight is None else sample_weight[train]
+            X_train, X_held = _safe_indexing(X, train), _safe_indexing(X, held)
+            inner.fit(X_train, Y[train], sample_weight=weight)
+            held_part = inner._outputs_with_targets(X_held, Y[held])
+            decision = Decision(inner._make_decoder(), K).fit(
+                inner._outputs_with_targets(X_train, Y[train], weight),
+                calibration=held_part,
+            )
+            result.append((decision, held_part))
+        return result
+
+    def _outputs_with_targets(self, X, Y, weight=None):
+        """``(logits, features, targets)`` of rows ``X`` with labels ``Y``."""
+        dataset = self.get_dataset(self._validate_X(X, reset=False))
+        y = self._add_background_column(Y)
+        batches = self._iter_labelled_outputs(dataset, y, weight)
+        return tuple(torch.cat(t) for t in zip(*batches, strict=True))
+
+    def fit_decoder(self, X, y):
+        """Refit only the decoder (and the objective thresholds); keep the network.
+
+        The decoder is fitted as at the end of :meth:`fit` (on the training
+        part of ``train_split`` or of early stopping's validation split,
+        calibrated on its validation part, when there is one). Use it after
+        changing ``decoder`` or ``decoder__<name>`` on a fitted estimator, or
+        to fit the decoder on other data than the network (for example more
+        labelled rows). The network's parameters are not touched.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features)
+            Data to fit the decoder on, or a ``torch.utils.data.Dataset``.
+        y : array-like of shape (n_samples, n_labels)
+            Their 0/1 label indicator, with the labels of the first fit.
+
+        Returns
+        -------
+        self : estimator
+            The estimator with a new decoder.
+        """
+        check_is_fitted(self, "module_")
+        decoder = self._check_params()
+        X = self._validate_X(X, reset=False)
+        n_samples = len(self.get_dataset(X))
+        y_enc, classes, multilabel = encode_targets(y, n_samples)
+        if not (multilabel and self.multilabel_ and len(classes) == self.n_outputs_):
+            raise ValueError(
+                "fit_decoder needs a 0/1 label indicator with the "
+                f"{getattr(self, 'n_outputs_', '?')} labels of the fitted "
+                "multi-label model; a multi-class model has no decoder."
+            )
+        y_enc = self._add_background_column(y_enc)
+        with self._device_context():
+            split = (None, None)
+            if self._effective_train_split() is not None:
+                # the split fit would make: prototypes and calibration apart
+                split = self.get_split_datasets(X, y_enc)
+            self.decision_ = self._fit_decision(decoder, X, y_enc, None, split)
+        self.decoder_key_ = self._decoder_key()
+        return self
+
+    def _fitted_decision(self):
+        """Return the fitted decision, refusing one fitted for other parameters."""
+        # decision_ is set last (None in multi-class mode): a fit that raised
+        # leaves the estimator unfitted
+        check_is_fitted(self, "decision_")
+        if self.multilabel_ and self.decoder_key_ != self._decoder_key():
+            raise ValueError(
+                "The decoder parameters changed since the decoder was fitted "
+                f"(now decoder={self.decoder!r} with "
+                f"{self.get_params_for('decoder') or 'its defaults'}). Call "
+                "fit_decoder(X, y) to refit the decoder with the network "
+                "unchanged, or fit(X, y) to retrain."
+            )
+        return self.decision_
+
+    @property
+    def decoder_(self):
+        """The fitted decoder (None in multi-class mode)."""
+        decision = self.decision_
+        return None if decision is None else decision.decoder_
+
+    @property
+    def thresholds_(self):
+        """The objectives' per-label thresholds (None in multi-class mode)."""
+        decision = self.decision_
+        return None if decision is None else decision.thresholds_
+
+    def set_params(self, **kwargs):
+        """Set parameters; the decoder's and ``objective`` need no retraining.
+
+        skorch would re-initialise the network for any prefixed parameter of
+        an initialised net; ``decoder``, ``decoder__<name>`` and ``objective``
+        do not need that. A new ``decoder`` drops the ``decoder__<name>``
+        parameters the new decoder does not have, with a warning. A fitted
+        estimator must then refit its decoder (:meth:`fit_decoder`) before it
+        predicts again; a new ``objective`` applies at once.
+
+        Parameters
+        ----------
+        **kwargs : dict
+            Estimator parameters.
+
+        Returns
+        -------
+        self : estimator
+            The estimator.
+        """
+        own = {
+            k: v
+            for k, v in kwargs.items()
+            if k in ("decoder", "objective") or k.startswith("decoder__")
+        }
+        for key, value in own.items():
+            setattr(self, key, value)
+            if key.startswith("decoder__"):  # skorch checks prefixed names
+                self._params_to_validate.add(key)
+        if "decoder" in own:
+            self._drop_stale_decoder_params(set(own))
+        rest = {k: v for k, v in kwargs.items() if k not in own}
+        if rest or not own:
+            super().set_params(**rest)
+        return self
+
+    def _drop_stale_decoder_params(self, just_set):
+        try:
+            valid = get_decoder(self.decoder).get_params(deep=False)
+        except (TypeError, ValueError):
+            return  # an invalid decoder is reported at fit
+        for name in self.get_params_for("decoder"):
+            key = f"decoder__{name}"
+            if name in valid or key in just_set:
+                continue
+            warnings.warn(
+                f"{key} does not apply to decoder={self.decoder!r} and is dropped.",
+                UserWarning,
+                stacklevel=4,
+            )
+            delattr(self, key)
+            self._params_to_validate.discard(key)
 
     # ------------------------------------------------------------ prediction
     def get_dataset(self, X, y=None):
@@ -666,10 +906,141 @@ class _PALNetBase(
         return torch.cat(logits), torch.cat(features), torch.cat(Y)
 
     def _predict_outputs(self, X):
-        # decoder_ is set last (None in multi-class mode): a fit that raised
+        # decision_ is set last (None in multi-class mode): a fit that raised
         # leaves the estimator unfitted
-        check_is_fitted(self, "decoder_")
+        check_is_fitted(self, "decision_")
         return self._outputs(self.get_dataset(self._validate_X(X, reset=False)))
+
+    def predict(self, X):
+        """Predict label sets (multi-label) or class labels (multi-class).
+
+        Multi-label: the prediction that is optimal, under the decoder's
+        distribution over label sets, for the metric named by ``objective``
+        (with ``objective=None``, the decoder's own rule).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features)
+            Input data, or a ``torch.utils.data.Dataset`` of 1-D samples.
+
+        Returns
+        -------
+        y_pred : ndarray of shape (n_samples, n_labels) or (n_samples,)
+            A 0/1 indicator with the dtype of the training ``y``, or the
+            predicted class labels.
+        """
+        decision = self._fitted_decision()
+        # objective takes effect without refitting: a value set after fit is
+        # checked here, where it is used
+        self._check_predict_params()
+        logits, features = self._predict_outputs(X)
+        if decision is None:
+            return self.classes_[logits.argmax(dim=1).cpu().numpy()]
+        pred = decision.predict(logits, features, self.objective)
+        return pred.cpu().numpy().astype(self.target_dtype_)
+
+    def predict_proba(self, X):
+        """Return probabilities.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features)
+            Input data, or a ``torch.utils.data.Dataset`` of 1-D samples.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_labels), float64
+            Multi-label: each label's probability ``P(k in S | x)``, the
+            marginals of the decoder's distribution over label sets, strictly
+            inside (0, 1). Multi-class: the softmax over classes (rows sum
+            to 1).
+        """
+        decision = self._fitted_decision()
+        logits, features = self._predict_outputs(X)
+        if decision is None:
+            proba = torch.softmax(logits.double(), dim=1)
+        else:
+            proba = decision.predict_proba(logits, features)
+        return proba.double().cpu().numpy()
+
+    def predict_log_proba(self, X):
+        """Return the logarithm of :meth:`predict_proba`.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features)
+            Input data, or a ``torch.utils.data.Dataset`` of 1-D samples.
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_labels), float64
+            Natural logarithms of the probabilities.
+        """
+        return np.log(self.predict_proba(X))
+
+    def predict_set_proba(self, X, top=5):
+        """Return the most probable label sets of each sample, with their probabilities.
+
+        The decoder's distribution over label sets: for ``decoder='knn'``
+        the label sets of a sample's neighbours, for ``'onn'`` the soft
+        assignment to the label-set prototypes, for the decoders of
+        per-label probabilities the product distribution of independent
+        labels. :meth:`predict_proba` gives its marginals.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix, DataFrame} of shape (n_samples, n_features)
+            Input data, or a ``torch.utils.data.Dataset`` of 1-D samples.
+        top : int, default=5
+            Label sets listed per sample, most probable first.
+
+        Returns
+        -------
+        result : Bunch
+            ``sets``: ndarray of shape (n_sets, n_labels), a 0/1 indicator of
+            the distinct label sets listed; ``index``: ndarray of shape
+            (n_samples, top), each sample's sets as rows of ``sets`` (-1 where
+            a sample has fewer); ``proba``: ndarray of shape (n_samples, top),
+            their probabilities (0 where ``index`` is -1); ``label_names``:
+            the names of the columns of ``sets``.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import make_multilabel_classification
+        >>> from sknc import PALClassifier
+        >>> X, Y = make_multilabel_classification(n_samples=100, n_classes=4,
+        ...                                       random_state=0)
+        >>> clf = PALClassifier(max_epochs=5, random_state=0).fit(X, Y)
+        >>> result = clf.predict_set_proba(X[:2], top=3)
+        >>> result.index.shape, result.proba.shape, result.sets.shape[1]
+        ((2, 3), (2, 3), 4)
+        """
+        decision = self._fitted_decision()
+        if decision is None:
+            raise ValueError(
+                "predict_set_proba needs a multi-label model (fitted on a 2-D "
+                "label indicator); a multi-class model's predict_proba already "
+                "gives the probability of each class."
+            )
+        if not isinstance(top, (int, np.integer)) or isinstance(top, bool) or top < 1:
+            raise ValueError(f"top must be a positive integer; got {top!r}.")
+        logits, features = self._predict_outputs(X)
+        dist = decision.predict_set_proba(logits, features, int(top))
+        index, proba = dist.index.cpu(), dist.proba.cpu()
+        used, compact = torch.unique(index.clamp(min=0), return_inverse=True)
+        compact = compact.masked_fill(index < 0, -1)
+        width = index.shape[1]
+        if width < top:  # fewer candidates than asked: pad
+            pad = top - width
+            compact = torch.nn.functional.pad(compact, (0, pad), value=-1)
+            proba = torch.nn.functional.pad(proba, (0, pad), value=0.0)
+        sets = dist.sets[used.to(dist.sets.device)].cpu().numpy()
+        return Bunch(
+            sets=sets.astype(self.target_dtype_),
+            index=compact.numpy().astype(np.int64),
+            proba=proba.double().numpy(),
+            label_names=np.asarray(self.label_names_),
+        )
 
     def decision_function(self, X):
         """Return the logits.

@@ -29,6 +29,7 @@ from skorch.helper import SliceDataset
 from torch.utils.data import Dataset
 
 __all__ = [
+    "SplitRecord",
     "ArrayBatches",
     "LabelledDataset",
     "array_batches",
@@ -119,6 +120,31 @@ class LabelledDataset(Dataset):
     def with_targets(self, y):
         """Return the same inputs paired with the targets ``y``."""
         return LabelledDataset(self.dataset, y)
+
+
+class SplitRecord(Dataset):
+    """The training data as ``fit`` hands it to skorch's loop.
+
+    skorch's loop cuts its ``X`` into a training and a validation part
+    (``get_split_datasets``) and keeps them to itself; the estimators' hook
+    writes them on the record as well, so that ``fit`` can fit the decision
+    on the same parts without another split.
+
+    Parameters
+    ----------
+    dataset : torch.utils.data.Dataset
+        The training data with its targets.
+    """
+
+    def __init__(self, dataset):
+        self.dataset = dataset
+        self.split = (dataset, None)
+
+    def __len__(self):
+        return len(self.dataset)
+
+    def __getitem__(self, i):
+        return self.dataset[i]
 
 
 # --------------------------------------------------------------- validation

@@ -29,6 +29,7 @@ from skorch.utils import get_map_location
 from ._device import resolve_device
 from ._version import __version__
 from .decoders import BaseDecoder
+from .decoders._decision import Decision
 from .decoders._registry import DECODERS
 
 __all__ = ["PersistenceMixin", "StateFileError"]
@@ -81,6 +82,13 @@ def _encode(value, where):
             "class": type(value).__name__,
             "params": _encode(value.get_params(deep=False), f"{where}.params"),
             "fitted": _encode(fitted, where),
+        }
+    if isinstance(value, Decision):
+        return {
+            _TAG: "decision",
+            "n_labels": value.n_labels,
+            "decoder": _encode(value.decoder_, f"{where}.decoder_"),
+            "thresholds": _encode(value.thresholds_, f"{where}.thresholds_"),
         }
     if isinstance(value, tuple):
         return {_TAG: "tuple", "items": [_encode(v, where) for v in value]}
@@ -146,6 +154,14 @@ def _decode(value, decoder_classes):
         return array.reshape(value["shape"])
     if kind == "decoder":
         return _rebuild_decoder(value, decoder_classes)
+    if kind == "decision":
+        decoder = _decode(value["decoder"], decoder_classes)
+        if not isinstance(decoder, BaseDecoder):
+            raise StateFileError("its decision holds no fitted decoder.")
+        decision = Decision(decoder, value["n_labels"])
+        decision.decoder_ = decoder
+        decision.thresholds_ = _decode(value["thresholds"], decoder_classes)
+        return decision
     raise StateFileError(f"The state file holds an unknown value: {sorted(value)[:5]}.")
 
 
@@ -363,9 +379,8 @@ class PersistenceMixin:
         "classes_",
         "target_dtype_",
         "background_label_",
-        "decoder_",
+        "decision_",
         "decoder_key_",
-        "thresholds_",
         "class_weight_",
         "early_stopping_",
         "feature_decay_",
@@ -545,9 +560,10 @@ class PersistenceMixin:
             return
         probe = np.zeros((2, self.n_features_in_), dtype=np.float32)
         logits, features = self._outputs(self.get_dataset(probe))
+        decoder = self.decision_.decoder_
         try:
-            proba = self.decoder_.predict_proba(logits, features)
-            pred = self.decoder_.predict(logits, features)
+            proba = decoder.predict_proba(logits, features)
+            pred = decoder.predict(logits, features)
         except Exception as exc:
             raise StateFileError(
                 f"{name}: its fitted decoder does not decode the outputs of the "
@@ -574,8 +590,6 @@ def _check_state(state):
         )
     multilabel = state.get("multilabel_")
     required = set(known) - {"feature_names_in_"}
-    if multilabel is False:
-        required -= {"decoder_key_"}
     missing = sorted(required - set(state))
     if missing:
         raise StateFileError(f"its fitted state lacks {missing}.")
@@ -628,16 +642,6 @@ def _check_state(state):
         not isinstance(weights, np.ndarray) or weights.shape != (K,)
     ):
         bad("class_weight_", f"None or {K} weights (n_outputs_)")
-    if not multilabel:
-        for key in ("target_dtype_", "decoder_", "thresholds_"):
-            if state[key] is not None:
-                bad(key, "None for a multi-class model")
-        return
-    dtype = state["target_dtype_"]
-    if not isinstance(dtype, np.dtype) or dtype.kind not in "biuf":
-        bad("target_dtype_", "a numeric or boolean dtype")
-    if not isinstance(state["decoder_"], BaseDecoder):
-        bad("decoder_", "a fitted sknc decoder")
     key = state["decoder_key_"]
     if not (
         isinstance(key, tuple)
@@ -645,7 +649,18 @@ def _check_state(state):
         and all(isinstance(k, str) for k in key)
     ):
         bad("decoder_key_", "a pair of strings")
-    thresholds = state["thresholds_"]
+    if not multilabel:
+        for key in ("target_dtype_", "decision_"):
+            if state[key] is not None:
+                bad(key, "None for a multi-class model")
+        return
+    dtype = state["target_dtype_"]
+    if not isinstance(dtype, np.dtype) or dtype.kind not in "biuf":
+        bad("target_dtype_", "a numeric or boolean dtype")
+    decision = state["decision_"]
+    if not isinstance(decision, Decision) or decision.n_labels != K:
+        bad("decision_", f"a fitted decision over {K} labels (n_outputs_)")
+    thresholds = decision.thresholds_
     if not (
         isinstance(thresholds, dict)
         and set(thresholds) == {"f1_micro", "f1_macro"}
@@ -654,7 +669,7 @@ def _check_state(state):
             for t in thresholds.values()
         )
     ):
-        bad("thresholds_", f"f1_micro and f1_macro thresholds of {K} labels")
+        bad("decision_", f"f1_micro and f1_macro thresholds of {K} labels")
 
 
 def _short(value):

@@ -16,16 +16,12 @@ from skorch.callbacks import (
 )
 
 from ._device import resolve_device
-from .decoders import ONNDecoder, get_decoder
 
 __all__ = ["TrainingMixin", "read_only_arrays_ok"]
 
 # early_stopping='auto' turns it on from this many training rows.
 EARLY_STOPPING_AUTO_ROWS = 10_000
-# feature_decay='auto': the nearest-prototype decoder needs tight clusters, and
-# this decay makes them (FixedETFClassifier with ONN: better subset accuracy
-# and Hamming loss on all 8 benchmark sets); the local kNN rule does not
-FEATURE_DECAY_ONN = 1e-2
+# feature_decay='auto' for a decoder with no preference (the local kNN rule)
 FEATURE_DECAY = 1e-4
 
 
@@ -105,13 +101,12 @@ class TrainingMixin:
             return n_samples >= EARLY_STOPPING_AUTO_ROWS
         return bool(self.early_stopping)
 
-    def _resolve_feature_decay(self):
-        """Return ``lambda_H`` (``'auto'``: by the decoder the network trains for)."""
+    def _resolve_feature_decay(self, decoder):
+        """Return ``lambda_H`` (``'auto'``: what the decoder prefers, if anything)."""
         if self.feature_decay != "auto":
             return self.feature_decay
-        if isinstance(get_decoder(self.decoder), ONNDecoder):
-            return FEATURE_DECAY_ONN
-        return FEATURE_DECAY
+        preferred = decoder.preferred_feature_decay
+        return FEATURE_DECAY if preferred is None else preferred
 
     def _effective_train_split(self):
         """``train_split``, or early stopping's stratified validation split."""

@@ -257,9 +257,10 @@ def test_the_state_file_is_plain_data(saved):
     content = data["payload"].numpy().tobytes()
     assert data["sha256"] == hashlib.sha256(content).hexdigest()
     state = dict(torch.load(io.BytesIO(content), weights_only=True)["items"])
-    assert {"decoder_", "decoder_key_", "thresholds_"} <= set(state)
-    assert state["decoder_"]["class"] == type(clf.decoder_).__name__
-    thresholds = dict(state["thresholds_"]["items"])
+    assert {"decision_", "decoder_key_"} <= set(state)
+    decision = state["decision_"]
+    assert decision["decoder"]["class"] == type(clf.decoder_).__name__
+    thresholds = dict(decision["thresholds"]["items"])
     assert set(thresholds) == {"f1_micro", "f1_macro"}
     assert all(torch.is_tensor(t) for t in thresholds.values())
 
@@ -399,7 +400,7 @@ def test_a_decoder_that_does_not_fit_the_network_is_refused(saved, tmp_path):
     _, files = saved
 
     def shrink(state):
-        decoder = _items(state)["decoder_"]
+        decoder = _items(state)["decision_"]["decoder"]
         fitted = dict(decoder["fitted"]["items"])
         fitted["features_"] = fitted["features_"][:, :3]
         decoder["fitted"]["items"] = [[k, v] for k, v in fitted.items()]

@@ -169,6 +169,9 @@ class BaseDecoder(BaseEstimator):
     # fitted attributes (floats) that the calibration data sets; the
     # estimators' calibration_cv averages them over its folds
     _calibration_attributes = ()
+    # the feature decay the network should train with for this decoder
+    # (the estimators' feature_decay='auto'); None: the estimators' default
+    preferred_feature_decay = None
 
     def fit(self, logits, features, Y, calibration=None):
         """Fit the decoder on training outputs and targets; return self."""

@@ -170,6 +170,10 @@ class ONNDecoder(BaseDecoder):
     # fitted on held-out data (the soft assignment's temperature);
     # calibration_cv averages them over its folds
     _calibration_attributes = ("temperature_",)
+    # nearest prototypes need tight clusters: with feature_decay='auto' the
+    # estimators train with this decay (FixedETFClassifier with ONN: better
+    # subset accuracy and Hamming loss on all 8 benchmark sets than 1e-4)
+    preferred_feature_decay = 1e-2
 
     _parameter_constraints = {
         **BaseDecoder._parameter_constraints,

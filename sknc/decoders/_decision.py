@@ -1,0 +1,229 @@
+"""The decision: from a trained network's outputs to predictions for a metric.
+
+A :class:`Decision` holds a fitted decoder and the thresholds of the
+objectives that need them. It is fitted from the network's outputs on the
+training rows and, when there is one, on a calibration part the network did
+not train on, and answers :meth:`~Decision.predict` (for the metric named by
+``objective``), :meth:`~Decision.predict_proba` and
+:meth:`~Decision.predict_set_proba`. It sees only its arguments: the
+estimators compute the outputs and hand them over.
+"""
+
+import torch
+
+from ._base import RowSample, ensure_nonempty
+from ._distribution import SetDistribution, chunks
+from ._objectives import (
+    OBJECTIVES,
+    THRESHOLD_OBJECTIVES,
+    fit_thresholds,
+    gfm,
+    max_expected_jaccard,
+)
+
+__all__ = ["Decision"]
+
+# Rows of the training outputs kept to fit the objective thresholds on when
+# there is no calibration part.
+_MAX_CALIBRATION_ROWS = 20_000
+# Label sets per sample that the objective rules weigh.
+_DECISION_SETS = 32
+
+
+class Decision:
+    """A decoder and the objectives' thresholds, fitted on network outputs.
+
+    Parameters
+    ----------
+    decoder : BaseDecoder
+        An unfitted decoder; :meth:`fit` fits it in place.
+    n_labels : int
+        The user's labels: the decoder's outputs past them (the background
+        label of rows with no label) are dropped from every answer.
+
+    Attributes
+    ----------
+    decoder_ : BaseDecoder
+        The fitted decoder.
+    thresholds_ : dict of str to torch.Tensor
+        Per-label thresholds of ``'f1_micro'`` and ``'f1_macro'`` on the
+        decoder's probabilities.
+    """
+
+    def __init__(self, decoder, n_labels):
+        self.decoder = decoder
+        self.n_labels = n_labels
+
+    # ------------------------------------------------------------- fitting
+    def fit(self, train, calibration=None):
+        """Fit the decoder and the thresholds.
+
+        Parameters
+        ----------
+        train : tuple of torch.Tensor, or iterable of such tuples
+            ``(logits, features, Y)`` of the training rows, or batches of
+            them. Batches are read in one streamed pass (a decoder with
+            ``fit_batches`` keeps memory bounded).
+        calibration : tuple of torch.Tensor or None, default=None
+            ``(logits, features, Y)`` of rows the network did not train on:
+            the decoder's calibration (a temperature, a probability curve) and
+            the thresholds are fitted on them. Without it, the thresholds are
+            fitted on the decoder's training probabilities of (a sample of)
+            the training rows.
+
+        Returns
+        -------
+        self : Decision
+            The fitted decision.
+        """
+        decoder = self.decoder
+        if calibration is not None:
+            decoder.fit(*_tensors(train), calibration=calibration)
+            logits, features, Y = calibration
+            marginals = decoder.predict_proba(logits, features)
+        else:
+            sample = RowSample(_MAX_CALIBRATION_ROWS)
+
+            def batches():
+                for z, h, Y in _batches(train):
+                    sample.update(z, h, Y)
+                    yield z, h, Y
+
+            if hasattr(decoder, "fit_batches"):
+                decoder.fit_batches(batches())
+            else:
+                decoder.fit(*_tensors(batches()))
+            logits, features, Y = sample.rows()
+            marginals = decoder.training_proba(
+                logits, features, positions=sample.positions
+            )
+        self.decoder_ = decoder
+        self._fit_thresholds(marginals, Y)
+        return self
+
+    def recalibrate(self, folds):
+        """Recalibrate on cross-fitted outputs (``calibration_cv``).
+
+        Parameters
+        ----------
+        folds : list of (Decision, tuple of torch.Tensor)
+            For each fold, a decision fitted on the outputs of a network
+            that did not train on the fold, and the fold's ``(logits,
+            features, Y)`` from that network. The decoder's calibration
+            attributes (``_calibration_attributes``) become their mean over
+            the folds, and the thresholds are fitted on the pooled held-out
+            probabilities, so that they generalise like the network trained
+            on every row.
+
+        Returns
+        -------
+        self : Decision
+            The recalibrated decision.
+        """
+        for name in getattr(self.decoder_, "_calibration_attributes", ()):
+            values = [float(getattr(fold.decoder_, name)) for fold, _ in folds]
+            setattr(self.decoder_, name, sum(values) / len(values))
+        marginals = [fold.predict_proba(z, h).cpu() for fold, (z, h, _) in folds]
+        truth = [Y[:, : self.n_labels].cpu() for _, (_, _, Y) in folds]
+        self._fit_thresholds(torch.cat(marginals), torch.cat(truth))
+        return self
+
+    def _fit_thresholds(self, marginals, Y):
+        K = self.n_labels
+        marginals, Y = marginals[:, :K], Y[:, :K]
+        self.thresholds_ = {
+            "f1_micro": fit_thresholds(marginals, Y, "micro"),
+            "f1_macro": fit_thresholds(marginals, Y, "macro"),
+        }
+
+    # ------------------------------------------------------------ deciding
+    def predict(self, logits, features, objective=None):
+        """Return the prediction the objective makes optimal, ``(n, K)`` bool.
+
+        Parameters
+        ----------
+        logits, features : torch.Tensor
+            The network's outputs.
+        objective : str or None, default=None
+            The metric (see :data:`OBJECTIVES`); None is the decoder's own
+            rule.
+
+        Returns
+        -------
+        pred : torch.Tensor of shape (n, K), bool
+            The label indicator.
+        """
+        if objective is not None and objective not in OBJECTIVES:
+            raise ValueError(
+                f"objective must be one of {sorted(OBJECTIVES)} or None; got "
+                f"{objective!r}."
+            )
+        # a block of rows at a time: set distributions of thousands of labels
+        # stay in bounded memory
+        blocks = [
+            self._decide(logits[rows], features[rows], objective)
+            for rows in chunks(len(logits), _DECISION_SETS * logits.shape[1])
+        ]
+        return torch.cat(blocks)
+
+    def _decide(self, logits, features, objective):
+        K, decoder = self.n_labels, self.decoder_
+        allow_empty = decoder.allow_empty_
+        if objective is None:
+            return decoder.predict(logits, features)[:, :K]
+        if objective == "subset_accuracy":
+            return self.predict_set_proba(logits, features, _DECISION_SETS).mode()
+        marginals = decoder.predict_proba(logits, features)[:, :K]
+        if objective == "hamming":
+            return marginals >= 0.5
+        if objective in THRESHOLD_OBJECTIVES:
+            pred = marginals >= self.thresholds_[objective].to(marginals)
+            return pred if allow_empty else ensure_nonempty(pred, marginals)
+        dist = self.predict_set_proba(logits, features, _DECISION_SETS)
+        if objective == "f1_samples":
+            return gfm(dist, allow_empty=allow_empty)[0]
+        return max_expected_jaccard(dist, marginals, allow_empty=allow_empty)
+
+    def predict_proba(self, logits, features):
+        """Return each label's probability, ``(n, K)``.
+
+        Parameters
+        ----------
+        logits, features : torch.Tensor
+            The network's outputs.
+
+        Returns
+        -------
+        proba : torch.Tensor of shape (n, K)
+            The marginals of the decoder's distribution over label sets.
+        """
+        return self.decoder_.predict_proba(logits, features)[:, : self.n_labels]
+
+    def predict_set_proba(self, logits, features, top):
+        """Return the decoder's most probable label sets, without the background.
+
+        Parameters
+        ----------
+        logits, features : torch.Tensor
+            The network's outputs.
+        top : int
+            Sets per sample.
+
+        Returns
+        -------
+        distribution : SetDistribution
+            The sets (over the user's labels) and their probabilities.
+        """
+        dist = self.decoder_.predict_set_proba(logits, features, top=top)
+        return SetDistribution(dist.sets[:, : self.n_labels], dist.index, dist.proba)
+
+
+def _batches(train):
+    return [train] if isinstance(train, tuple) else train
+
+
+def _tensors(train):
+    """``(logits, features, Y)`` of a triple or of batches of them."""
+    if isinstance(train, tuple):
+        return train
+    return tuple(torch.cat(t) for t in zip(*train, strict=True))
