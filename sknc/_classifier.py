@@ -3,6 +3,7 @@
 import copy
 import numbers
 import warnings
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -16,6 +17,8 @@ from sklearn.utils._param_validation import (
 )
 from sklearn.utils.validation import check_is_fitted
 from skorch import NeuralNet
+from skorch.exceptions import NotInitializedError
+from skorch.utils import get_map_location
 
 from ._device import resolve_device
 from ._docstring import (
@@ -39,9 +42,24 @@ from ._modules import (
     NormalizedHead,
     PALNet,
 )
-from ._persistence import PersistenceMixin
+from ._persistence import (
+    check_decision_fits_network,
+    load_state,
+    mismatch_message,
+    restore,
+    write_state,
+)
 from ._targets import encode_targets, indicator_dtype, one_hot
-from ._training import TrainingMixin, read_only_arrays_ok
+from ._training import (
+    default_callbacks,
+    device_context,
+    early_stopping_split,
+    read_only_arrays_ok,
+    resolve_early_stopping,
+    resolve_feature_decay,
+    seeded,
+    torch_seed,
+)
 from ._weights import (
     check_class_weight,
     check_sample_weight,
@@ -74,8 +92,6 @@ def _targets_of(dataset):
 
 
 class _PALNetBase(
-    TrainingMixin,
-    PersistenceMixin,
     ClassifierMixin,
     TransformerMixin,
     NeuralNet,
@@ -218,6 +234,164 @@ class _PALNetBase(
         tags.transformer_tags.preserves_dtype = ["float32"]
         return tags
 
+    # ---------------------------------------------------------- training loop
+    @property
+    def _default_callbacks(self):
+        return default_callbacks(
+            getattr(self, "early_stopping_", False),
+            self.n_iter_no_change,
+            self.tol,
+            self.verbose,
+        )
+
+    def _effective_train_split(self):
+        """``train_split``, or early stopping's stratified validation split."""
+        if self.train_split is not None or not getattr(self, "early_stopping_", False):
+            return self.train_split
+        return early_stopping_split(self.validation_fraction, self._torch_seed())
+
+    def _torch_seed(self):
+        return torch_seed(self.random_state)
+
+    def _device_context(self):
+        return device_context(self)
+
+    @contextmanager
+    def _training_context(self, resume=False):
+        """Resolve the device and seed torch for a repeatable fit."""
+        with device_context(self), seeded(self, self._torch_seed(), resume):
+            yield
+
+    # ------------------------------------------------------------ persistence
+    def __setstate__(self, state):
+        # skorch maps the saved tensors onto state["device"]: resolve 'auto'
+        requested = state.get("device")
+        if str(requested) == "auto":
+            state = {**state, "device": resolve_device("auto")}
+        super().__setstate__(state)
+        self.device = requested
+
+    def initialize(self):
+        """Initialize the network, once its input size is known.
+
+        The network's size comes from the data: before :meth:`fit`, or before
+        ``load_params(f_state=...)`` restores a saved model, there is nothing
+        to build yet and this returns the estimator unchanged (skorch's
+        ``net.initialize(); net.load_params(...)`` recipe then works, with
+        ``f_state``).
+
+        Returns
+        -------
+        self : estimator
+            The estimator.
+        """
+        if not hasattr(self, "n_features_in_"):
+            return self
+        return super().initialize()
+
+    def save_params(
+        self,
+        f_params=None,
+        f_optimizer=None,
+        f_criterion=None,
+        f_history=None,
+        f_state=None,
+        **kwargs,
+    ):
+        """Save the network's parameters, and optionally sknc's fitted state.
+
+        Parameters
+        ----------
+        f_params, f_optimizer, f_criterion, f_history : file-like or str, default=None
+            See :meth:`skorch.NeuralNet.save_params`.
+        f_state : file-like or str, default=None
+            Where to save what ``fit`` learned besides the torch modules: the
+            label encoding, the input size, the fitted decoder and the
+            objective thresholds, as plain data (:func:`torch.save` of
+            tensors, numbers and strings, which
+            ``torch.load(weights_only=True)`` reads back). With it,
+            :meth:`load_params` restores a working model into a fresh
+            estimator.
+        **kwargs : dict
+            Passed to :meth:`skorch.NeuralNet.save_params`.
+        """
+        super().save_params(
+            f_params=f_params,
+            f_optimizer=f_optimizer,
+            f_criterion=f_criterion,
+            f_history=f_history,
+            **kwargs,
+        )
+        if f_state is not None:
+            check_is_fitted(self, "classes_")
+            write_state(self, f_state)
+
+    def load_params(
+        self,
+        f_params=None,
+        f_optimizer=None,
+        f_criterion=None,
+        f_history=None,
+        f_state=None,
+        **kwargs,
+    ):
+        """Load what :meth:`save_params` saved.
+
+        Parameters
+        ----------
+        f_params, f_optimizer, f_criterion, f_history : file-like or str, default=None
+            See :meth:`skorch.NeuralNet.load_params`.
+        f_state : file-like or str, default=None
+            sknc's fitted state saved with ``save_params(f_state=...)``. Load
+            it to make an unfitted estimator (built with the same
+            parameters) ready to predict; the network is initialised first.
+            A fresh estimator needs it: ``f_params`` alone does not say the
+            input size or the labels. A file that is damaged, edited or not
+            plain data raises :class:`StateFileError`, naming the file and
+            what is wrong, and leaves the estimator as it was.
+        **kwargs : dict
+            Passed to :meth:`skorch.NeuralNet.load_params`.
+        """
+        snapshot = None
+        if f_state is not None:
+            with self._device_context():
+                map_location = get_map_location(self.device)
+            snapshot, name = load_state(self, f_state, map_location)
+        elif not self.initialized_ and not hasattr(self, "n_features_in_"):
+            wanted = [f_params, f_optimizer, f_criterion, kwargs.get("checkpoint")]
+            if any(f is not None for f in wanted) or any(
+                k.startswith("f_") for k in kwargs
+            ):
+                raise NotInitializedError(
+                    f"This {type(self).__name__} does not know its input size "
+                    "and labels yet, so the saved network has nothing to load "
+                    "into. Call load_params(f_params=..., f_state=...) with the "
+                    "state file save_params(f_state=...) wrote beside the "
+                    "parameters: it holds the input size, the labels and the "
+                    "fitted decoder (or fit the estimator first)."
+                )
+        try:
+            with self._device_context():
+                try:
+                    super().load_params(
+                        f_params=f_params,
+                        f_optimizer=f_optimizer,
+                        f_criterion=f_criterion,
+                        f_history=f_history,
+                        **kwargs,
+                    )
+                except RuntimeError as exc:
+                    if "state_dict" not in str(exc):
+                        raise
+                    raise ValueError(mismatch_message(exc, self)) from exc
+            if snapshot is not None:
+                check_decision_fits_network(self, name)
+        except BaseException:
+            # files that do not fit together leave the estimator as it was
+            if snapshot is not None:
+                restore(self, snapshot)
+            raise
+
     # ------------------------------------------------------------ validation
     def _check_params(self):
         validate_parameter_constraints(
@@ -281,8 +455,10 @@ class _PALNetBase(
                 self.classes_ = classes
             self.target_dtype_ = indicator_dtype(y) if multilabel else None
             self.background_label_ = self._use_background_label(y_enc, decoder)
-            self.early_stopping_ = self._resolve_early_stopping(n_samples)
-            self.feature_decay_ = self._resolve_feature_decay(decoder)
+            self.early_stopping_ = resolve_early_stopping(
+                self.early_stopping, n_samples
+            )
+            self.feature_decay_ = resolve_feature_decay(self.feature_decay, decoder)
             self.class_weight_ = check_class_weight(
                 self.class_weight,
                 y_enc if multilabel else one_hot(y_enc, np.arange(len(classes)))[0],

@@ -22,17 +22,21 @@ import zipfile
 
 import numpy as np
 import torch
-from sklearn.utils.validation import check_is_fitted
-from skorch.exceptions import NotInitializedError
-from skorch.utils import get_map_location
 
-from ._device import resolve_device
 from ._version import __version__
 from .decoders import BaseDecoder
 from .decoders._decision import Decision
 from .decoders._registry import DECODERS
 
-__all__ = ["PersistenceMixin", "StateFileError"]
+__all__ = [
+    "FITTED_STATE",
+    "StateFileError",
+    "check_decision_fits_network",
+    "load_state",
+    "mismatch_message",
+    "restore",
+    "write_state",
+]
 
 _FORMAT = "sknc.fitted-state"
 # 2: the state as a payload with its SHA-256 digest
@@ -317,7 +321,7 @@ def _state_blame(name, saved, here, keys, estimator):
     )
 
 
-def _mismatch_message(exc, estimator):
+def mismatch_message(exc, estimator):
     """Name the layers whose saved and expected shapes differ, from torch's error."""
     lines, resized, structure = [], False, []
     keys = list(estimator.module_.state_dict())
@@ -352,229 +356,110 @@ def _mismatch_message(exc, estimator):
     )
 
 
-class PersistenceMixin:
-    """``save_params``/``load_params`` with sknc's fitted state (``f_state``).
+# What fit learns beyond the torch state: needed to rebuild the network and to
+# decode its outputs in a fresh estimator.
+FITTED_STATE = (
+    "n_features_in_",
+    "feature_names_in_",
+    "multilabel_",
+    "label_names_",
+    "n_outputs_",
+    "classes_",
+    "target_dtype_",
+    "background_label_",
+    "decision_",
+    "decoder_key_",
+    "class_weight_",
+    "early_stopping_",
+    "feature_decay_",
+)
 
-    skorch saves the torch modules; a fresh estimator also needs what ``fit``
-    learned besides them (the label encoding, the input size, the decoder).
+
+def write_state(net, f_state):
+    """Write the fitted state of ``net`` to ``f_state``, with its SHA-256 digest."""
+    state = {k: getattr(net, k) for k in FITTED_STATE if hasattr(net, k)}
+    content = io.BytesIO()
+    # encoded first: a state that cannot be stored leaves no file
+    torch.save(_encode(state, type(net).__name__), content)
+    content = content.getvalue()
+    data = {
+        "format": _FORMAT,
+        "version": _FORMAT_VERSION,
+        "sknc": __version__,
+        "sha256": hashlib.sha256(content).hexdigest(),
+        "payload": torch.frombuffer(bytearray(content), dtype=torch.uint8),
+    }
+    buffer = io.BytesIO()
+    torch.save(data, buffer)
+    if isinstance(f_state, (str, os.PathLike)):
+        with open(f_state, "wb") as f:
+            f.write(buffer.getvalue())
+    else:
+        f_state.write(buffer.getvalue())
+
+
+def load_state(net, f_state, map_location):
+    """Set the fitted state of a file on ``net`` and rebuild its network.
+
+    Returns
+    -------
+    snapshot : dict
+        ``net.__dict__`` as it was, for :func:`restore` if what follows fails.
+    name : str
+        The file's name, for messages.
     """
+    encoded, name = _read_state(f_state, map_location)
+    classes = {cls.__name__: cls for cls in DECODERS.values()}
+    if isinstance(net.decoder, BaseDecoder):
+        classes[type(net.decoder).__name__] = type(net.decoder)
+    try:
+        state = _decode(encoded, classes)
+        _check_state(state)
+    except StateFileError as exc:
+        raise StateFileError(f"{name}: {exc}") from None
+    snapshot = dict(net.__dict__)
+    before = {k: getattr(net, k, None) for k in _SHAPE_KEYS}
+    for key in FITTED_STATE:
+        net.__dict__.pop(key, None)
+    net.__dict__.update(state)
+    try:
+        changed = any(getattr(net, k, None) != before[k] for k in _SHAPE_KEYS)
+        if not net.initialized_ or changed:
+            with net._training_context():
+                net.initialize()
+    except BaseException:
+        restore(net, snapshot)
+        raise
+    return snapshot, name
 
-    def __setstate__(self, state):
-        # skorch maps the saved tensors onto state["device"]: resolve 'auto'
-        requested = state.get("device")
-        if str(requested) == "auto":
-            state = {**state, "device": resolve_device("auto")}
-        super().__setstate__(state)
-        self.device = requested
 
-    # ----------------------------------------------------------- persistence
-    # What fit learns beyond the torch state: needed to rebuild the network
-    # and to decode its outputs in a fresh estimator.
-    _fitted_state = (
-        "n_features_in_",
-        "feature_names_in_",
-        "multilabel_",
-        "label_names_",
-        "n_outputs_",
-        "classes_",
-        "target_dtype_",
-        "background_label_",
-        "decision_",
-        "decoder_key_",
-        "class_weight_",
-        "early_stopping_",
-        "feature_decay_",
-    )
+def restore(net, snapshot):
+    """Put back the attributes :func:`load_state` replaced."""
+    net.__dict__.clear()
+    net.__dict__.update(snapshot)
 
-    def initialize(self):
-        """Initialize the network, once its input size is known.
 
-        The network's size comes from the data: before :meth:`fit`, or before
-        ``load_params(f_state=...)`` restores a saved model, there is nothing
-        to build yet and this returns the estimator unchanged (skorch's
-        ``net.initialize(); net.load_params(...)`` recipe then works, with
-        ``f_state``).
-
-        Returns
-        -------
-        self : estimator
-            The estimator.
-        """
-        if not hasattr(self, "n_features_in_"):
-            return self
-        return super().initialize()
-
-    def save_params(
-        self,
-        f_params=None,
-        f_optimizer=None,
-        f_criterion=None,
-        f_history=None,
-        f_state=None,
-        **kwargs,
-    ):
-        """Save the network's parameters, and optionally sknc's fitted state.
-
-        Parameters
-        ----------
-        f_params, f_optimizer, f_criterion, f_history : file-like or str, default=None
-            See :meth:`skorch.NeuralNet.save_params`.
-        f_state : file-like or str, default=None
-            Where to save what ``fit`` learned besides the torch modules: the
-            label encoding, the input size, the fitted decoder and the
-            objective thresholds, as plain data (:func:`torch.save` of
-            tensors, numbers and strings, which
-            ``torch.load(weights_only=True)`` reads back). With it,
-            :meth:`load_params` restores a working model into a fresh
-            estimator.
-        **kwargs : dict
-            Passed to :meth:`skorch.NeuralNet.save_params`.
-        """
-        super().save_params(
-            f_params=f_params,
-            f_optimizer=f_optimizer,
-            f_criterion=f_criterion,
-            f_history=f_history,
-            **kwargs,
+def check_decision_fits_network(net, name):
+    """Decode the outputs of a probe batch: the decoder must take the network's."""
+    if not net.multilabel_:
+        return
+    probe = np.zeros((2, net.n_features_in_), dtype=np.float32)
+    logits, features = net._outputs(net.get_dataset(probe))
+    decoder = net.decision_.decoder_
+    try:
+        proba = decoder.predict_proba(logits, features)
+        pred = decoder.predict(logits, features)
+    except Exception as exc:
+        raise StateFileError(
+            f"{name}: its fitted decoder does not decode the outputs of the "
+            f"network it describes ({type(exc).__name__}: {exc})."
+        ) from None
+    expected = (2, net._n_head_outputs)
+    if tuple(proba.shape) != expected or tuple(pred.shape) != expected:
+        raise StateFileError(
+            f"{name}: its fitted decoder gives outputs of shape "
+            f"{tuple(proba.shape)} for a network of {expected[1]} outputs."
         )
-        if f_state is not None:
-            check_is_fitted(self, "classes_")
-            state = {
-                k: getattr(self, k) for k in self._fitted_state if hasattr(self, k)
-            }
-            content = io.BytesIO()
-            # encoded first: a state that cannot be stored leaves no file
-            torch.save(_encode(state, type(self).__name__), content)
-            content = content.getvalue()
-            data = {
-                "format": _FORMAT,
-                "version": _FORMAT_VERSION,
-                "sknc": __version__,
-                "sha256": hashlib.sha256(content).hexdigest(),
-                "payload": torch.frombuffer(bytearray(content), dtype=torch.uint8),
-            }
-            buffer = io.BytesIO()
-            torch.save(data, buffer)
-            if isinstance(f_state, (str, os.PathLike)):
-                with open(f_state, "wb") as f:
-                    f.write(buffer.getvalue())
-            else:
-                f_state.write(buffer.getvalue())
-
-    def load_params(
-        self,
-        f_params=None,
-        f_optimizer=None,
-        f_criterion=None,
-        f_history=None,
-        f_state=None,
-        **kwargs,
-    ):
-        """Load what :meth:`save_params` saved.
-
-        Parameters
-        ----------
-        f_params, f_optimizer, f_criterion, f_history : file-like or str, default=None
-            See :meth:`skorch.NeuralNet.load_params`.
-        f_state : file-like or str, default=None
-            sknc's fitted state saved with ``save_params(f_state=...)``. Load
-            it to make an unfitted estimator (built with the same
-            parameters) ready to predict; the network is initialised first.
-            A fresh estimator needs it: ``f_params`` alone does not say the
-            input size or the labels. A file that is damaged, edited or not
-            plain data raises :class:`StateFileError`, naming the file and
-            what is wrong, and leaves the estimator as it was.
-        **kwargs : dict
-            Passed to :meth:`skorch.NeuralNet.load_params`.
-        """
-        snapshot = None
-        if f_state is not None:
-            snapshot, name = self._load_state(f_state)
-        elif not self.initialized_ and not hasattr(self, "n_features_in_"):
-            wanted = [f_params, f_optimizer, f_criterion, kwargs.get("checkpoint")]
-            if any(f is not None for f in wanted) or any(
-                k.startswith("f_") for k in kwargs
-            ):
-                raise NotInitializedError(
-                    f"This {type(self).__name__} does not know its input size "
-                    "and labels yet, so the saved network has nothing to load "
-                    "into. Call load_params(f_params=..., f_state=...) with the "
-                    "state file save_params(f_state=...) wrote beside the "
-                    "parameters: it holds the input size, the labels and the "
-                    "fitted decoder (or fit the estimator first)."
-                )
-        try:
-            with self._device_context():
-                try:
-                    super().load_params(
-                        f_params=f_params,
-                        f_optimizer=f_optimizer,
-                        f_criterion=f_criterion,
-                        f_history=f_history,
-                        **kwargs,
-                    )
-                except RuntimeError as exc:
-                    if "state_dict" not in str(exc):
-                        raise
-                    raise ValueError(_mismatch_message(exc, self)) from exc
-            if snapshot is not None:
-                self._check_decoder_fits_network(name)
-        except BaseException:
-            # files that do not fit together leave the estimator as it was
-            if snapshot is not None:
-                self.__dict__.clear()
-                self.__dict__.update(snapshot)
-            raise
-
-    def _load_state(self, f_state):
-        with self._device_context():
-            map_location = get_map_location(self.device)
-        encoded, name = _read_state(f_state, map_location)
-        classes = {cls.__name__: cls for cls in DECODERS.values()}
-        if isinstance(self.decoder, BaseDecoder):
-            classes[type(self.decoder).__name__] = type(self.decoder)
-        try:
-            state = _decode(encoded, classes)
-            _check_state(state)
-        except StateFileError as exc:
-            raise StateFileError(f"{name}: {exc}") from None
-        snapshot = dict(self.__dict__)
-        before = {k: getattr(self, k, None) for k in _SHAPE_KEYS}
-        for key in self._fitted_state:
-            self.__dict__.pop(key, None)
-        self.__dict__.update(state)
-        try:
-            changed = any(getattr(self, k, None) != before[k] for k in _SHAPE_KEYS)
-            if not self.initialized_ or changed:
-                with self._training_context():
-                    self.initialize()
-        except BaseException:
-            self.__dict__.clear()
-            self.__dict__.update(snapshot)
-            raise
-        return snapshot, name
-
-    def _check_decoder_fits_network(self, name):
-        """Decode the outputs of a probe batch: the decoder must take the network's."""
-        if not self.multilabel_:
-            return
-        probe = np.zeros((2, self.n_features_in_), dtype=np.float32)
-        logits, features = self._outputs(self.get_dataset(probe))
-        decoder = self.decision_.decoder_
-        try:
-            proba = decoder.predict_proba(logits, features)
-            pred = decoder.predict(logits, features)
-        except Exception as exc:
-            raise StateFileError(
-                f"{name}: its fitted decoder does not decode the outputs of the "
-                f"network it describes ({type(exc).__name__}: {exc})."
-            ) from None
-        expected = (2, self._n_head_outputs)
-        if tuple(proba.shape) != expected or tuple(pred.shape) != expected:
-            raise StateFileError(
-                f"{name}: its fitted decoder gives outputs of shape "
-                f"{tuple(proba.shape)} for a network of {expected[1]} outputs."
-            )
 
 
 # ------------------------------------------------------------- checking
@@ -582,7 +467,7 @@ def _check_state(state):
     """Check every attribute of a decoded state, and that they agree."""
     if not isinstance(state, dict):
         raise StateFileError("it does not hold an sknc fitted state.")
-    known = PersistenceMixin._fitted_state
+    known = FITTED_STATE
     unknown = sorted(set(state) - set(known))
     if unknown:
         raise StateFileError(
