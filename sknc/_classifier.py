@@ -67,8 +67,7 @@ from ._weights import (
     unpack,
     weighted_loss,
 )
-from .decoders import BaseDecoder, get_decoder
-from .decoders._decision import Decision
+from .decoders import BaseDecoder, Decision, get_decoder
 from .decoders._objectives import OBJECTIVES
 from .decoders._registry import DECODERS
 

@@ -189,9 +189,14 @@ SHARED_ATTRIBUTES = """Attributes
         ``n_estimators * d`` for an ensemble).
     n_trainable_params_ : int
         Number of trainable parameters of the network.
+    decision_ : sknc.decoders.Decision or None
+        The fitted decision (None in multi-class mode): the decoder and the
+        objectives' thresholds, which ``predict``, ``predict_proba`` and
+        ``predict_set_proba`` call with the network's outputs.
     decoder_ : decoder or None
-        The fitted decoder (None in multi-class mode). It sees one more label
-        than ``y`` when ``background_label_`` is True.
+        The fitted decoder, ``decision_.decoder_`` (None in multi-class
+        mode). It sees one more label than ``y`` when ``background_label_``
+        is True.
     class_weight_ : ndarray of shape (n_labels,) or None
         The label (or class) weights of the loss.
     early_stopping_ : bool

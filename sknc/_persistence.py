@@ -24,8 +24,7 @@ import numpy as np
 import torch
 
 from ._version import __version__
-from .decoders import BaseDecoder
-from .decoders._decision import Decision
+from .decoders import BaseDecoder, Decision
 from .decoders._registry import DECODERS
 
 __all__ = [

@@ -14,7 +14,9 @@ Four decoders are provided:
 - :class:`ThresholdDecoder`: per-label calibrated probability >= threshold.
 - :class:`TopKDecoder`: the k most probable labels, k fixed or predicted.
 
-:func:`get_decoder` makes one from a name. The building blocks of ONN
+:class:`Decision` holds a fitted decoder and the objectives' thresholds:
+the estimators' ``predict`` is one call into it with the network's outputs.
+:func:`get_decoder` makes a decoder from a name. The building blocks of ONN
 decoding work on any prototypes: :func:`nearest_prototypes` (exact search in
 bounded memory, with optional label pruning), :func:`soft_assign_marginals`
 (per-label marginals of a soft assignment), :func:`prototype_nll` and
@@ -23,6 +25,7 @@ bounded memory, with optional label pruning), :func:`soft_assign_marginals`
 
 from ._base import BaseDecoder
 from ._calibration import fit_temperature
+from ._decision import Decision
 from ._knn import KNNDecoder
 from ._onn import ONNDecoder
 from ._registry import get_decoder
@@ -32,6 +35,7 @@ from ._topk import TopKDecoder
 
 __all__ = [
     "BaseDecoder",
+    "Decision",
     "KNNDecoder",
     "ONNDecoder",
     "ThresholdDecoder",
