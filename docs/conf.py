@@ -4,9 +4,11 @@ Build with::
 
     python -m sphinx -W --keep-going -b html docs docs/_build/html
 
-The build works offline. It runs every ``examples/plot_*.py`` with
-sphinx-gallery (about 30 s of the build on one CPU thread; add
-``-D plot_gallery=0`` to show the examples without running them). Cross-links
+The build works offline, and so do the built pages: MathJax is served from
+their own ``_static/mathjax`` (the sphinx-mathjax-offline extension). It runs
+every ``examples/plot_*.py`` with sphinx-gallery (about 30 s of the build on
+one CPU thread; add ``-D plot_gallery=0`` to show the examples without running
+them). Cross-links
 to the Python, NumPy, scikit-learn, skorch and PyTorch documentation
 (intersphinx) need the network, so they are opt-in:
 set ``SKNC_DOCS_INTERSPHINX=1`` to enable them (see below for why).
@@ -40,6 +42,11 @@ extensions = [
     "numpydoc",
     "sphinx.ext.intersphinx",
     "sphinx.ext.mathjax",
+    # MathJax from the docs' own _static/mathjax (copied there from the
+    # sphinx-mathjax-offline package of the docs extra) instead of a CDN, so
+    # that the formulas are typeset without network access; it sets
+    # mathjax_path to mathjax/tex-chtml.js
+    "sphinx-mathjax-offline",
     "sphinx.ext.viewcode",
     "sphinx_gallery.gen_gallery",
     # Markdown pages: the benchmark report is written as Markdown by
