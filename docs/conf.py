@@ -4,9 +4,11 @@ Build with::
 
     python -m sphinx -W --keep-going -b html docs docs/_build/html
 
-The build works offline. It runs every ``examples/plot_*.py`` with
-sphinx-gallery (about 30 s of the build on one CPU thread; add
-``-D plot_gallery=0`` to show the examples without running them). Cross-links
+The build works offline, and so do the built pages: MathJax is served from
+their own ``_static/mathjax`` (the sphinx-mathjax-offline extension). It runs
+every ``examples/plot_*.py`` with sphinx-gallery (about 30 s of the build on
+one CPU thread; add ``-D plot_gallery=0`` to show the examples without running
+them). Cross-links
 to the Python, NumPy, scikit-learn, skorch and PyTorch documentation
 (intersphinx) need the network, so they are opt-in:
 set ``SKNC_DOCS_INTERSPHINX=1`` to enable them (see below for why).
@@ -40,6 +42,11 @@ extensions = [
     "numpydoc",
     "sphinx.ext.intersphinx",
     "sphinx.ext.mathjax",
+    # MathJax from the docs' own _static/mathjax (copied there from the
+    # sphinx-mathjax-offline package of the docs extra) instead of a CDN, so
+    # that the formulas are typeset without network access; it sets
+    # mathjax_path to mathjax/tex-chtml.js
+    "sphinx-mathjax-offline",
     "sphinx.ext.viewcode",
     "sphinx_gallery.gen_gallery",
     # Markdown pages: the benchmark report is written as Markdown by
@@ -57,6 +64,9 @@ default_role = "literal"
 # Autodoc / autosummary
 autosummary_generate = True
 autodoc_typehints = "none"
+# "On this page" lists a class's methods as fit(), not PALClassifier.fit(),
+# which the narrow right sidebar cut off
+toc_object_entries_show_parents = "hide"
 
 # Module docstrings (shown with automodule) are not reformatted by numpydoc,
 # so a "References" entry they never cite would warn as unreferenced.
@@ -65,11 +75,41 @@ suppress_warnings = ["ref.citation"]
 
 def _skip_member(app, what, name, obj, skip, options):
     # scikit-learn generates set_{method}_request methods for metadata routing
-    # on every estimator; they are not sknc API and their docstrings link to
-    # scikit-learn's glossary.
-    if re.fullmatch(r"set_\w+_request", name):
+    # on every estimator. They are shown where a page lists them by name (the
+    # estimators' methods, docs/_templates/estimator.rst), not on the pages
+    # that list every member (class.rst).
+    # (autosummary passes a dict of options, autodoc an object)
+    members = getattr(options, "members", None)
+    if re.fullmatch(r"set_\w+_request", name) and not isinstance(members, list):
         return True
     return None
+
+
+# Roles in the docstrings of the methods that the estimators inherit from
+# scikit-learn and skorch (score, set_output, set_*_request, ...) that point
+# into scikit-learn's documentation: offline (no intersphinx) they would be
+# undefined labels and glossary terms, so they become plain text.
+_FOREIGN_ROLE = re.compile(r":(ref|term):`([^`<]*?)\s*(?:<([^>`]*)>)?`")
+
+
+def _foreign_role_as_text(match):
+    role, text, target = match.group(1), match.group(2).strip(), match.group(3)
+    if role == "term":
+        return text
+    if target is not None:  # :ref:`title <label>`
+        return f"{text} of scikit-learn" if "guide" in text.lower() else text
+    label = text.removeprefix("sklearn:")
+    example = re.fullmatch(r"sphx_glr_auto_examples_\w*?(plot_\w+\.py)", label)
+    if example:
+        return f"scikit-learn's example ``{example.group(1)}``"
+    return f"scikit-learn's user guide on {label.replace('_', ' ')}"
+
+
+def _foreign_docstrings(app, what, name, obj, options, lines):
+    module = getattr(obj, "__module__", None) or ""
+    if app.config.intersphinx_mapping or module.split(".")[0] == "sknc":
+        return
+    lines[:] = [_FOREIGN_ROLE.sub(_foreign_role_as_text, line) for line in lines]
 
 
 # numpydoc
@@ -198,3 +238,4 @@ def _changelog_fallback(app, docname, source):
 def setup(app):
     app.connect("source-read", _changelog_fallback)
     app.connect("autodoc-skip-member", _skip_member)
+    app.connect("autodoc-process-docstring", _foreign_docstrings)

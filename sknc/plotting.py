@@ -1,4 +1,4 @@
-r"""Figures of neural collapse (needs matplotlib: ``pip install sknc[plot]``).
+r"""Figures of neural collapse (needs matplotlib: ``pip install -e ".[plot]"``).
 
 - :func:`plot_nc_history`: the metrics recorded by
   :class:`~sknc.callbacks.NeuralCollapseTracker`, epoch by epoch;
@@ -42,7 +42,8 @@ def _pyplot():
     except ImportError as exc:
         raise ImportError(
             "sknc.plotting needs matplotlib, which is not installed. Install "
-            "it with `pip install sknc[plot]` (or `pip install matplotlib`)."
+            'it with `pip install -e ".[plot]"` from the root of the sknc '
+            "checkout (or `pip install matplotlib`)."
         ) from exc
     return plt
 

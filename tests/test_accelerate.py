@@ -23,7 +23,7 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(
         importlib.util.find_spec("accelerate") is None,
-        reason="needs accelerate (pip install 'sknc[accelerate]')",
+        reason="needs accelerate (pip install -e '.[accelerate]')",
     ),
     pytest.mark.skipif(
         not (

@@ -305,7 +305,7 @@ def test_empty_data_section(tmp_path):
 
 
 def test_liac_arff_missing(tmp_path, hide_liac_arff):
-    with pytest.raises(ImportError, match=r"pip install 'sknc\[arff\]'"):
+    with pytest.raises(ImportError, match=r"pip install -e '\.\[arff\]'"):
         load_arff(tmp_path / "toy.arff", n_labels=1)
 
 

@@ -10,8 +10,8 @@ pick-all-label loss, scaled down so that it runs on a CPU in seconds.
 :func:`load_arff` reads the standard multi-label benchmarks distributed as
 ARFF files in the Mulan format (labels last, named in an XML file) or the
 MEKA format (labels first, counted by ``-C`` in the relation name), dense or
-sparse. It needs the optional ``liac-arff`` package (``pip install
-sknc[arff]``).
+sparse. It needs the optional ``liac-arff`` package (``pip install -e
+".[arff]"`` from the repository root).
 """
 
 from ._arff import load_arff

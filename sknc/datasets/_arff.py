@@ -29,14 +29,16 @@ def _import_liac_arff():
     except ImportError as exc:
         raise ImportError(
             "load_arff needs the optional dependency liac-arff; install it with "
-            "pip install 'sknc[arff]' (or pip install liac-arff)."
+            "pip install -e '.[arff]' from the root of the sknc checkout (or "
+            "pip install liac-arff)."
         ) from exc
     if not hasattr(arff, "ArffDecoder"):
         raise ImportError(
             "The module 'arff' found at "
             f"{getattr(arff, '__file__', '<unknown>')} is not liac-arff, which "
-            "load_arff needs; uninstall that package and run pip install "
-            "'sknc[arff]' (or pip install liac-arff)."
+            "load_arff needs; uninstall that package and run pip install -e "
+            "'.[arff]' from the root of the sknc checkout (or pip install "
+            "liac-arff)."
         )
     return arff
 
@@ -353,7 +355,7 @@ def load_arff(
     value is 0) are read. Files whose name ends in ``.gz`` are decompressed.
 
     Reading ARFF needs the optional package ``liac-arff``
-    (``pip install sknc[arff]``).
+    (``pip install -e ".[arff]"`` from the repository root).
 
     Parameters
     ----------
