@@ -58,6 +58,7 @@ def _checked_head(W, s):
     return check_head(W, W.shape[0], None, accumulation_device(device_of(W)))
 
 
+@Substitution(**metric_params())
 def metric_value(
     name,
     H=None,
@@ -81,8 +82,9 @@ def metric_value(
         unused by a metric of the head alone.
     W : array-like, default=None
         The head, for a metric that needs it.
-    label_means, weighting, chunk_size
-        As the public metrics take them.
+    {label_means}
+    {weighting}
+    {chunk_size}
     stacklevel : int, default=5
         Of the warnings: the default points at the caller of a public metric
         (through its two wrappers, :func:`_public_metric`'s and that of its
