@@ -2,8 +2,11 @@
 
 :class:`Substitution` fills ``{name}`` fields of a docstring (the way
 imbalanced-learn shares parameter text), so a parameter is described once
-for both estimators.
+for both estimators, and once for the neural-collapse metrics, their scorer,
+tracker and plots (:func:`metric_params`).
 """
+
+import textwrap
 
 __all__ = [
     "ETF_FEATURE_DIM",
@@ -15,11 +18,16 @@ __all__ = [
     "SHARED_ATTRIBUTES",
     "Substitution",
     "estimator_params",
+    "metric_params",
 ]
 
 
 class Substitution:
     """Decorator filling ``{name}`` fields of a docstring with shared text.
+
+    Only the fields named in ``params`` are filled: any other brace (the
+    LaTeX of a formula, an option set such as ``{'etf', 'orthogonal'}``)
+    stays as written, without escaping.
 
     Parameters
     ----------
@@ -32,7 +40,10 @@ class Substitution:
 
     def __call__(self, obj):
         """Return ``obj`` with its docstring's fields filled."""
-        obj.__doc__ = obj.__doc__.format(**self.params)
+        doc = obj.__doc__
+        for name, text in self.params.items():
+            doc = doc.replace(f"{{{name}}}", text)
+        obj.__doc__ = doc
         return obj
 
 
@@ -279,3 +290,65 @@ def estimator_params(feature_dim, feature_norm, feature_decay):
     return _ESTIMATOR_PARAMS.format(
         feature_dim=feature_dim, feature_norm=feature_norm, feature_decay=feature_decay
     ).lstrip()
+
+
+# Parameters of the neural-collapse metrics (sknc.metrics), shared with the
+# scorer, the tracker and the plots; as written for a field 4 spaces in.
+_METRIC_PARAMS = {
+    "H": """
+    H : array-like or torch.Tensor of shape (n_samples, n_features)
+        Features (NumPy or a torch tensor on any device).""",
+    "Y": """
+    Y : array-like, sparse matrix or torch.Tensor of shape (n_samples, n_labels)
+        0/1 label indicator, at least 2 labels.""",
+    "label_means": r"""
+    label_means : {'auto', 'singletons', 'all_rows'}, default='auto'
+        How the label means :math:`\mu_k` are estimated: ``'singletons'``,
+        the mean of the multiplicity-1 samples of each label (the
+        definition); ``'all_rows'``, a least-squares fit to every label
+        set's mean under the tag-wise-average model (for data with few
+        multiplicity-1 samples; see
+        :func:`~sknc.metrics.neural_collapse_report`); ``'auto'``, the first
+        when every label that occurs has a multiplicity-1 sample, else the
+        second.""",
+    "weighting": """
+    weighting : {'uniform', 'frequency'}, default='uniform'
+        The tag-wise average of a set's label means: plain, or weighted by
+        the labels' frequencies (rows that contain each label).""",
+    "chunk_size": """
+    chunk_size : int, default=None
+        Rows per streamed chunk; ``None`` picks about 4M elements per chunk.""",
+    "n_random": """
+    n_random : int, default=1000
+        Random label sets per size for the chance level of NCm; see
+        :func:`~sknc.metrics.ncm`.""",
+    "center": """
+    center : bool, default=True
+        Measure NCm and rho around the mean of the class means; see
+        :func:`~sknc.metrics.ncm`.""",
+}
+
+
+def metric_params(indent=4):
+    """Return the shared parameter entries of the neural-collapse metrics.
+
+    For :class:`Substitution`: the fields ``{H}``, ``{Y}``,
+    ``{label_means}``, ``{weighting}``, ``{chunk_size}``, ``{n_random}`` and
+    ``{center}``.
+
+    Parameters
+    ----------
+    indent : int, default=4
+        Indentation of the fields in the docstring: 4 in a function or a
+        class, 8 in a method.
+
+    Returns
+    -------
+    params : dict of str to str
+        The text of each field.
+    """
+    pad = " " * (indent - 4)
+    return {
+        name: textwrap.indent(text, pad).lstrip()
+        for name, text in _METRIC_PARAMS.items()
+    }

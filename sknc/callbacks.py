@@ -19,6 +19,7 @@ from sklearn.utils._param_validation import (
 from skorch.callbacks import Callback
 from skorch.dataset import unpack_data
 
+from ._docstring import Substitution, metric_params
 from .metrics._accumulator import NCAccumulator
 from .metrics._checks import (
     GEOMETRY_CONSTRAINT,
@@ -28,18 +29,14 @@ from .metrics._checks import (
 )
 from .metrics._estimator import head_weight
 from .metrics._kernels import (
+    HEAD_METRICS,
+    METRICS,
+    SCORED_METRICS,
     emit_warnings,
-    nc1_of,
-    nc2_means_of,
-    nc2_of,
-    nc3_of,
-    ncm_of,
-    rho_of,
+    measure,
 )
 
 __all__ = ["NeuralCollapseTracker"]
-
-_METRICS = ("nc1", "nc2", "nc2_means", "nc3", "ncm", "rho")
 
 
 class _MetricNames(Options):
@@ -50,7 +47,7 @@ class _MetricNames(Options):
     """
 
     def __init__(self):
-        super().__init__(str, set(_METRICS))
+        super().__init__(str, set(METRICS))
 
     def is_satisfied_by(self, val):
         names = (val,) if isinstance(val, str) else val
@@ -63,9 +60,10 @@ class _MetricNames(Options):
         )
 
     def __str__(self):
-        return f"one of {list(_METRICS)} or a non-empty sequence of them"
+        return f"one of {list(METRICS)} or a non-empty sequence of them"
 
 
+@Substitution(**metric_params())
 class NeuralCollapseTracker(Callback):
     r"""Record neural-collapse metrics in a skorch net's history during training.
 
@@ -105,12 +103,8 @@ class NeuralCollapseTracker(Callback):
     on_valid : bool, default=False
         Also measure the validation data. Needs a ``train_split``, e.g.
         ``train_split=MultilabelStratifiedValidSplit(0.2)``.
-    n_random : int, default=1000
-        Random label sets per size for the chance level of NCm; see
-        :func:`sknc.metrics.ncm`.
-    center : bool, default=True
-        Measure NCm and rho around the mean of the class means; see
-        :func:`sknc.metrics.ncm`.
+    {n_random}
+    {center}
     random_state : int, RandomState instance or None, default=None
         Seeds the random label sets of NCm. One seed is drawn at the start
         of training and used at every epoch, so that the chance level does
@@ -122,14 +116,8 @@ class NeuralCollapseTracker(Callback):
         backbone whose features pass through a ReLU; see
         :func:`sknc.metrics.nc2_means`. The other metrics do not depend on
         it.
-    label_means : {'auto', 'singletons', 'all_rows'}, default='auto'
-        How the label means are estimated: from the multiplicity-1 rows, by
-        a least-squares fit to every row, or the first when every label has
-        enough multiplicity-1 rows; see
-        :func:`sknc.metrics.neural_collapse_report`.
-    weighting : {'uniform', 'frequency'}, default='uniform'
-        The tag-wise average of a label set's means: plain, or weighted by
-        the labels' frequencies.
+    {label_means}
+    {weighting}
 
     Attributes
     ----------
@@ -183,7 +171,7 @@ class NeuralCollapseTracker(Callback):
     def __init__(
         self,
         every=1,
-        metrics=("nc1", "nc2", "nc2_means", "nc3", "ncm"),
+        metrics=SCORED_METRICS,
         on_valid=False,
         n_random=1000,
         center=True,
@@ -247,8 +235,9 @@ class NeuralCollapseTracker(Callback):
         messages = []
         try:
             W = self._head(net, metrics)
-            if "nc2" in metrics:
-                record["nc2"] = nc2_of(W, messages)
+            # the head alone (nc2): one key, without a prefix
+            head_only = [name for name in metrics if not METRICS[name].needs_features]
+            record.update(measure(None, W, head_only, messages, **self._options()))
             parts = [("train", dataset_train)]
             if self.on_valid:
                 parts.append(("valid", dataset_valid))
@@ -268,14 +257,24 @@ class NeuralCollapseTracker(Callback):
     def _head(self, net, metrics):
         """Return the head ``W`` (first ``n_outputs_`` rows) as float64, or None."""
         W = head_weight(net)
-        if W is None and ("nc2" in metrics or "nc3" in metrics):
+        if W is None and any(name in HEAD_METRICS for name in metrics):
+            names = " and ".join(repr(name) for name in HEAD_METRICS)
             raise ValueError(
-                "NeuralCollapseTracker: metrics 'nc2' and 'nc3' need the "
+                f"NeuralCollapseTracker: metrics {names} need the "
                 "classifier matrix as net.module_.head.weight (as in "
                 "sknc.PALNet), which this module does not have. Leave them "
                 "out of metrics."
             )
         return W
+
+    def _options(self):
+        """Return the options of the kernels, with NCm's seed of this training."""
+        return {
+            "geometry": self.geometry,
+            "center": self.center,
+            "n_random": self.n_random,
+            "random_state": self.seed_,
+        }
 
     def _summary(self, net, dataset):
         """Stream one eval-mode pass over ``dataset`` into an accumulator.
@@ -336,25 +335,19 @@ class NeuralCollapseTracker(Callback):
     def _measure(self, net, s, W, metrics, messages):
         """Yield ``(key, value)`` of the data-dependent metrics of summary ``s``."""
         local = list(s.messages)
-        if "nc1" in metrics:
-            yield "nc1", nc1_of(s, local)
-        if "nc2_means" in metrics:
-            yield "nc2_means", nc2_means_of(s, local, self.geometry)
-        if "nc3" in metrics:
-            yield "nc3", nc3_of(s, W.to(s.mu.device), local)
         # a net fitted on class labels has no label set of two labels
-        if getattr(net, "multilabel_", True):
-            # rho first, so that its warnings come before those of NCm
-            rho = rho_of(s, local, center=self.center) if "rho" in metrics else {}
-            if "ncm" in metrics:
-                value = ncm_of(
-                    s,
-                    local,
-                    center=self.center,
-                    n_random=self.n_random,
-                    random_state=self.seed_,
-                )
-                yield "ncm", value
-            for m, r in rho.items():
-                yield f"rho_{m}", r
+        multilabel = getattr(net, "multilabel_", True)
+        names = [
+            name
+            for name in metrics
+            if METRICS[name].needs_features
+            and (multilabel or not METRICS[name].needs_sets)
+        ]
+        W = None if W is None else W.to(s.mu.device)
+        for name, value in measure(s, W, names, local, **self._options()).items():
+            if isinstance(value, dict):  # rho: one key per multiplicity
+                for m, v in value.items():
+                    yield f"{name}_{m}", v
+            else:
+                yield name, value
         messages.extend(local)

@@ -20,19 +20,12 @@ import warnings
 import numpy as np
 import torch
 
+from ._docstring import Substitution, metric_params
 from .metrics._accumulator import accumulate
-from .metrics._kernels import emit_warnings, rho_of
+from .metrics._kernels import METRICS, SCORED_METRICS, emit_warnings, rho_of
 
 __all__ = ["plot_nc_history", "plot_feature_geometry", "plot_label_report"]
 
-_DEFAULT_METRICS = ("nc1", "nc2", "nc2_means", "nc3", "ncm")
-_NAMES = {
-    "nc1": "NC1",
-    "nc2": "NC2 (head)",
-    "nc2_means": "NC2 (class means)",
-    "nc3": "NC3",
-    "ncm": "NCm",
-}
 _PREFIXES = {"": "-", "train_": "-", "valid_": "--"}
 
 
@@ -77,6 +70,11 @@ def _series(rows, key):
             epochs.append(row.get("epoch", i))
             values.append(float(row[key]))
     return np.asarray(epochs), np.asarray(values, dtype=float)
+
+
+def _of_head(metric):
+    """Whether ``metric`` is a property of the head alone (NC2)."""
+    return metric in METRICS and not METRICS[metric].needs_features
 
 
 def _constant(values, tol=1e-6):
@@ -129,7 +127,7 @@ def plot_nc_history(net_or_history, metrics=None, ax=None, *, log_scale=True):
     rows = _history_rows(net_or_history)
     explicit = metrics is not None
     if metrics is None:
-        metrics = _DEFAULT_METRICS
+        metrics = SCORED_METRICS
     elif isinstance(metrics, str):
         metrics = (metrics,)
     curves = []  # (metric, prefix, epochs, values)
@@ -139,7 +137,7 @@ def plot_nc_history(net_or_history, metrics=None, ax=None, *, log_scale=True):
             if len(epochs):
                 curves.append((metric, prefix, epochs, values))
     if not explicit:  # a fixed head's NC2 is a flat line: leave it out
-        curves = [c for c in curves if not (c[0] == "nc2" and _constant(c[3]))]
+        curves = [c for c in curves if not (_of_head(c[0]) and _constant(c[3]))]
     if not curves:
         raise ValueError(
             f"No neural-collapse metric among {list(metrics)} was found in the "
@@ -168,7 +166,7 @@ def plot_nc_history(net_or_history, metrics=None, ax=None, *, log_scale=True):
             )
             continue
         color = colors.setdefault(metric, f"C{len(colors) % 10}")
-        name = _NAMES.get(metric, metric)
+        name = METRICS[metric].label if metric in METRICS else metric
         label = f"{name} ({prefix.rstrip('_')})" if prefix else name
         ax.plot(
             epochs,
@@ -221,6 +219,7 @@ def _orthonormal_plane(vectors, fallback):
     return np.stack(basis, axis=1)
 
 
+@Substitution(**metric_params())
 def plot_feature_geometry(
     H,
     Y,
@@ -284,10 +283,7 @@ def plot_feature_geometry(
         means are the most reliable (with 10 labels there can be 45 pairs,
         too many to read). None draws every observed pair. :math:`\rho_2`
         in the legend is fitted on all of them either way.
-    label_means : {'auto', 'singletons', 'all_rows'}, default='auto'
-        How the class means are estimated (see
-        :func:`sknc.metrics.neural_collapse_report`): with few
-        multiplicity-1 samples, ``'auto'`` fits them to every row.
+    {label_means}
 
     Returns
     -------

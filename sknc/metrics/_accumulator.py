@@ -14,6 +14,7 @@ from functools import cached_property
 import numpy as np
 import torch
 
+from .._docstring import Substitution, metric_params
 from .._tagwise import LabelSetSums
 from ._checks import (
     accumulation_device,
@@ -238,17 +239,14 @@ class NCAccumulator:
             if not torch.isfinite(Hc[mult == 0]).all():
                 raise_non_finite(Hc, offset)
 
+    @Substitution(**metric_params(indent=8))
     def summary(self, label_means="auto", weighting="uniform"):
         """Means and covariances from the statistics accumulated so far.
 
         Parameters
         ----------
-        label_means : {'auto', 'singletons', 'all_rows'}, default='auto'
-            How the label means are estimated; see
-            :func:`sknc.metrics.neural_collapse_report`.
-        weighting : {'uniform', 'frequency'}, default='uniform'
-            The average of the tag-wise model; see
-            :func:`sknc.metrics.neural_collapse_report`.
+        {label_means}
+        {weighting}
 
         Returns
         -------

@@ -2,13 +2,17 @@
 
 Each function streams ``(H, Y)`` once into an
 :class:`~sknc.metrics._accumulator.NCAccumulator` and measures its summary
-with the kernels of :mod:`sknc.metrics._kernels`;
-:func:`neural_collapse_report` computes them all from one pass. The notation
-is that of :mod:`sknc.metrics`.
+with the kernel that the registry :data:`~sknc.metrics._kernels.METRICS`
+names for it (:func:`metric_value`); :func:`neural_collapse_report` computes
+them all from one pass. The notation is that of :mod:`sknc.metrics`.
 """
+
+import functools
+import inspect
 
 from sklearn.utils._param_validation import validate_params
 
+from .._docstring import Substitution, metric_params
 from ._accumulator import accumulate
 from ._checks import (
     COMMON_CONSTRAINTS,
@@ -20,16 +24,7 @@ from ._checks import (
     check_head,
     device_of,
 )
-from ._kernels import (
-    emit_warnings,
-    nc1_of,
-    nc2_means_of,
-    nc2_of,
-    nc3_of,
-    ncm_of,
-    report_of,
-    rho_of,
-)
+from ._kernels import METRICS, emit_warnings, report_of
 
 __all__ = [
     "nc1",
@@ -39,6 +34,7 @@ __all__ = [
     "ncm",
     "rho",
     "neural_collapse_report",
+    "metric_value",
 ]
 
 
@@ -49,9 +45,95 @@ def _summary(H, Y, chunk_size, label_means, weighting):
     return accumulator.summary(label_means, weighting)
 
 
-@validate_params(
-    {**COMMON_CONSTRAINTS, **MEANS_CONSTRAINTS}, prefer_skip_nested_validation=True
-)
+def _checked_head(W, s):
+    """Return the head ``W`` checked against summary ``s``, or alone if None."""
+    if s is not None:
+        return check_head(W, s.n_labels, s.n_features, s.mu.device)
+    W = check_features(W, name="W")
+    if W.shape[0] < 2:
+        raise ValueError(
+            "Neural collapse needs at least 2 labels; W has "
+            f"{W.shape[0]} row. Pass the whole head, one row per label."
+        )
+    return check_head(W, W.shape[0], None, accumulation_device(device_of(W)))
+
+
+@Substitution(**metric_params())
+def metric_value(
+    name,
+    H=None,
+    Y=None,
+    W=None,
+    *,
+    label_means="auto",
+    weighting="uniform",
+    chunk_size=None,
+    stacklevel=5,
+    **options,
+):
+    """Return one metric of the registry, warning why it is NaN.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`~sknc.metrics._kernels.METRICS`.
+    H, Y : array-like, default=None
+        Features and label indicator, as the public metrics take them;
+        unused by a metric of the head alone.
+    W : array-like, default=None
+        The head, for a metric that needs it.
+    {label_means}
+    {weighting}
+    {chunk_size}
+    stacklevel : int, default=5
+        Of the warnings: the default points at the caller of a public metric
+        (through its two wrappers, :func:`_public_metric`'s and that of its
+        parameter validation).
+    **options : dict
+        ``geometry``, ``center``, ``n_random``, ``random_state``, for the
+        metrics that take them.
+
+    Returns
+    -------
+    value : float or dict
+        The metric.
+    """
+    metric = METRICS[name]
+    s, messages = None, []
+    if metric.needs_features:
+        s = _summary(H, Y, chunk_size, label_means, weighting)
+        messages = list(s.messages)
+    if metric.needs_head:
+        W = _checked_head(W, s)
+    value = metric.compute(s, W, messages, **options)
+    emit_warnings(messages, stacklevel)
+    return value
+
+
+def _public_metric(constraints):
+    """Make a function the public metric of its name, through the registry.
+
+    The decorated function gives the signature and the docstring, whose
+    shared fields are filled with :func:`sknc._docstring.metric_params`; its
+    body is never run: a call is validated against ``constraints`` and its
+    arguments go to :func:`metric_value`.
+    """
+
+    def decorate(stub):
+        signature = inspect.signature(stub)
+
+        @functools.wraps(Substitution(**metric_params())(stub))
+        def metric(*args, **kwargs):
+            arguments = signature.bind(*args, **kwargs)
+            arguments.apply_defaults()
+            return metric_value(stub.__name__, **arguments.arguments)
+
+        return validate_params(constraints, prefer_skip_nested_validation=True)(metric)
+
+    return decorate
+
+
+@_public_metric({**COMMON_CONSTRAINTS, **MEANS_CONSTRAINTS})
 def nc1(H, Y, *, label_means="auto", weighting="uniform", chunk_size=None):
     r"""Within-class variability relative to between-class variability (NC1).
 
@@ -73,23 +155,11 @@ def nc1(H, Y, *, label_means="auto", weighting="uniform", chunk_size=None):
 
     Parameters
     ----------
-    H : array-like or torch.Tensor of shape (n_samples, n_features)
-        Features (NumPy or a torch tensor on any device).
-    Y : array-like, sparse matrix or torch.Tensor of shape (n_samples, n_labels)
-        0/1 label indicator, at least 2 labels.
-    label_means : {'auto', 'singletons', 'all_rows'}, default='auto'
-        How the label means :math:`\mu_k` are estimated: ``'singletons'``,
-        the mean of the multiplicity-1 samples of each label (the
-        definition); ``'all_rows'``, a least-squares fit to every label
-        set's mean under the tag-wise-average model (for data with few
-        multiplicity-1 samples; see :func:`neural_collapse_report`);
-        ``'auto'``, the first when every label that occurs has a
-        multiplicity-1 sample, else the second.
-    weighting : {'uniform', 'frequency'}, default='uniform'
-        The tag-wise average of a set's label means: plain, or weighted by
-        the labels' frequencies (rows that contain each label).
-    chunk_size : int, default=None
-        Rows per streamed chunk; ``None`` picks about 4M elements per chunk.
+    {H}
+    {Y}
+    {label_means}
+    {weighting}
+    {chunk_size}
         Results do not depend on it beyond rounding.
 
     Returns
@@ -116,17 +186,9 @@ def nc1(H, Y, *, label_means="auto", weighting="uniform", chunk_size=None):
     >>> 0 < nc1(H_noisy, Y) < 0.1
     True
     """
-    s = _summary(H, Y, chunk_size, label_means, weighting)
-    messages = list(s.messages)
-    value = nc1_of(s, messages)
-    emit_warnings(messages)
-    return value
 
 
-@validate_params(
-    {"W": ["array-like"]},
-    prefer_skip_nested_validation=True,
-)
+@_public_metric({"W": ["array-like"]})
 def nc2(W):
     r"""Distance of a linear head from a simplex ETF (NC2 on the classifier).
 
@@ -173,23 +235,9 @@ def nc2(W):
     >>> round(nc2(np.eye(4)), 3)  # orthogonal rows are not an ETF
     0.518
     """
-    W = check_features(W, name="W")
-    if W.shape[0] < 2:
-        raise ValueError(
-            "Neural collapse needs at least 2 labels; W has "
-            f"{W.shape[0]} row. Pass the whole head, one row per label."
-        )
-    W = check_head(W, W.shape[0], None, accumulation_device(device_of(W)))
-    messages = []
-    value = nc2_of(W, messages)
-    emit_warnings(messages)
-    return value
 
 
-@validate_params(
-    {**COMMON_CONSTRAINTS, **GEOMETRY_CONSTRAINT, **MEANS_CONSTRAINTS},
-    prefer_skip_nested_validation=True,
-)
+@_public_metric({**COMMON_CONSTRAINTS, **GEOMETRY_CONSTRAINT, **MEANS_CONSTRAINTS})
 def nc2_means(
     H, Y, *, geometry="etf", label_means="auto", weighting="uniform", chunk_size=None
 ):
@@ -221,28 +269,16 @@ def nc2_means(
 
     Parameters
     ----------
-    H : array-like or torch.Tensor of shape (n_samples, n_features)
-        Features (NumPy or a torch tensor on any device).
-    Y : array-like, sparse matrix or torch.Tensor of shape (n_samples, n_labels)
-        0/1 label indicator, at least 2 labels.
+    {H}
+    {Y}
     geometry : {'etf', 'orthogonal'}, default='etf'
         The collapsed geometry to measure the means against: ``'etf'`` for
         unconstrained features (a backbone whose last layer is linear, as
         sknc's :class:`~sknc.MLPBackbone`), ``'orthogonal'`` for
         non-negative features (a backbone that ends with a ReLU).
-    label_means : {'auto', 'singletons', 'all_rows'}, default='auto'
-        How the label means :math:`\mu_k` are estimated: ``'singletons'``,
-        the mean of the multiplicity-1 samples of each label (the
-        definition); ``'all_rows'``, a least-squares fit to every label
-        set's mean under the tag-wise-average model (for data with few
-        multiplicity-1 samples; see :func:`neural_collapse_report`);
-        ``'auto'``, the first when every label that occurs has a
-        multiplicity-1 sample, else the second.
-    weighting : {'uniform', 'frequency'}, default='uniform'
-        The tag-wise average of a set's label means: plain, or weighted by
-        the labels' frequencies (rows that contain each label).
-    chunk_size : int, default=None
-        Rows per streamed chunk; ``None`` picks about 4M elements per chunk.
+    {label_means}
+    {weighting}
+    {chunk_size}
 
     Returns
     -------
@@ -304,17 +340,9 @@ def nc2_means(
     >>> round(nc2_means(H - H.mean(axis=0), Y, geometry="orthogonal"), 3)
     0.606
     """
-    s = _summary(H, Y, chunk_size, label_means, weighting)
-    messages = list(s.messages)
-    value = nc2_means_of(s, messages, geometry)
-    emit_warnings(messages)
-    return value
 
 
-@validate_params(
-    {**COMMON_CONSTRAINTS, **MEANS_CONSTRAINTS, "W": ["array-like"]},
-    prefer_skip_nested_validation=True,
-)
+@_public_metric({**COMMON_CONSTRAINTS, **MEANS_CONSTRAINTS, "W": ["array-like"]})
 def nc3(H, Y, W, *, label_means="auto", weighting="uniform", chunk_size=None):
     r"""Self-duality of the head and the centred class means (NC3).
 
@@ -331,25 +359,13 @@ def nc3(H, Y, W, *, label_means="auto", weighting="uniform", chunk_size=None):
 
     Parameters
     ----------
-    H : array-like or torch.Tensor of shape (n_samples, n_features)
-        Features (NumPy or a torch tensor on any device).
-    Y : array-like, sparse matrix or torch.Tensor of shape (n_samples, n_labels)
-        0/1 label indicator, at least 2 labels.
+    {H}
+    {Y}
     W : array-like or torch.Tensor of shape (n_labels, n_features)
         The head, one row per label.
-    label_means : {'auto', 'singletons', 'all_rows'}, default='auto'
-        How the label means :math:`\mu_k` are estimated: ``'singletons'``,
-        the mean of the multiplicity-1 samples of each label (the
-        definition); ``'all_rows'``, a least-squares fit to every label
-        set's mean under the tag-wise-average model (for data with few
-        multiplicity-1 samples; see :func:`neural_collapse_report`);
-        ``'auto'``, the first when every label that occurs has a
-        multiplicity-1 sample, else the second.
-    weighting : {'uniform', 'frequency'}, default='uniform'
-        The tag-wise average of a set's label means: plain, or weighted by
-        the labels' frequencies (rows that contain each label).
-    chunk_size : int, default=None
-        Rows per streamed chunk; ``None`` picks about 4M elements per chunk.
+    {label_means}
+    {weighting}
+    {chunk_size}
 
     Returns
     -------
@@ -366,18 +382,9 @@ def nc3(H, Y, W, *, label_means="auto", weighting="uniform", chunk_size=None):
     >>> round(nc3(0.5 * W + 1.0, Y, W), 6)  # means = scaled, shifted head
     0.0
     """
-    s = _summary(H, Y, chunk_size, label_means, weighting)
-    W = check_head(W, s.n_labels, s.n_features, s.mu.device)
-    messages = list(s.messages)
-    value = nc3_of(s, W, messages)
-    emit_warnings(messages)
-    return value
 
 
-@validate_params(
-    {**COMMON_CONSTRAINTS, **SET_CONSTRAINTS, **MEANS_CONSTRAINTS},
-    prefer_skip_nested_validation=True,
-)
+@_public_metric({**COMMON_CONSTRAINTS, **SET_CONSTRAINTS, **MEANS_CONSTRAINTS})
 def ncm(
     H,
     Y,
@@ -417,10 +424,8 @@ def ncm(
 
     Parameters
     ----------
-    H : array-like or torch.Tensor of shape (n_samples, n_features)
-        Features (NumPy or a torch tensor on any device).
-    Y : array-like, sparse matrix or torch.Tensor of shape (n_samples, n_labels)
-        0/1 label indicator, at least 2 labels.
+    {H}
+    {Y}
     n_random : int, default=1000
         Number of random label sets of each size ``m`` that set the chance
         level (one pool per size, shared by the observed sets of that size).
@@ -436,19 +441,9 @@ def ncm(
         skipped: the centred means of all labels sum to zero.
     random_state : int, RandomState instance or None, default=None
         Seeds the random label sets. Pass an int for a repeatable value.
-    label_means : {'auto', 'singletons', 'all_rows'}, default='auto'
-        How the label means :math:`\mu_k` are estimated: ``'singletons'``,
-        the mean of the multiplicity-1 samples of each label (the
-        definition); ``'all_rows'``, a least-squares fit to every label
-        set's mean under the tag-wise-average model (for data with few
-        multiplicity-1 samples; see :func:`neural_collapse_report`);
-        ``'auto'``, the first when every label that occurs has a
-        multiplicity-1 sample, else the second.
-    weighting : {'uniform', 'frequency'}, default='uniform'
-        The tag-wise average of a set's label means: plain, or weighted by
-        the labels' frequencies (rows that contain each label).
-    chunk_size : int, default=None
-        Rows per streamed chunk; ``None`` picks about 4M elements per chunk.
+    {label_means}
+    {weighting}
+    {chunk_size}
 
     Returns
     -------
@@ -472,19 +467,9 @@ def ncm(
     >>> round(ncm(H, Y, random_state=0), 6)
     0.0
     """
-    s = _summary(H, Y, chunk_size, label_means, weighting)
-    messages = list(s.messages)
-    value = ncm_of(
-        s, messages, center=center, n_random=n_random, random_state=random_state
-    )
-    emit_warnings(messages)
-    return value
 
 
-@validate_params(
-    {**COMMON_CONSTRAINTS, **MEANS_CONSTRAINTS, "center": ["boolean"]},
-    prefer_skip_nested_validation=True,
-)
+@_public_metric({**COMMON_CONSTRAINTS, **MEANS_CONSTRAINTS, "center": ["boolean"]})
 def rho(H, Y, *, center=True, label_means="auto", weighting="uniform", chunk_size=None):
     r"""Least-squares scale :math:`\rho_m` of the tag-wise average rule.
 
@@ -503,26 +488,14 @@ def rho(H, Y, *, center=True, label_means="auto", weighting="uniform", chunk_siz
 
     Parameters
     ----------
-    H : array-like or torch.Tensor of shape (n_samples, n_features)
-        Features (NumPy or a torch tensor on any device).
-    Y : array-like, sparse matrix or torch.Tensor of shape (n_samples, n_labels)
-        0/1 label indicator, at least 2 labels.
+    {H}
+    {Y}
     center : bool, default=True
         Fit around :math:`\mu_G`, the mean of the class means (translation
         invariant), or around the origin. See :func:`ncm`.
-    label_means : {'auto', 'singletons', 'all_rows'}, default='auto'
-        How the label means :math:`\mu_k` are estimated: ``'singletons'``,
-        the mean of the multiplicity-1 samples of each label (the
-        definition); ``'all_rows'``, a least-squares fit to every label
-        set's mean under the tag-wise-average model (for data with few
-        multiplicity-1 samples; see :func:`neural_collapse_report`);
-        ``'auto'``, the first when every label that occurs has a
-        multiplicity-1 sample, else the second.
-    weighting : {'uniform', 'frequency'}, default='uniform'
-        The tag-wise average of a set's label means: plain, or weighted by
-        the labels' frequencies (rows that contain each label).
-    chunk_size : int, default=None
-        Rows per streamed chunk; ``None`` picks about 4M elements per chunk.
+    {label_means}
+    {weighting}
+    {chunk_size}
 
     Returns
     -------
@@ -544,11 +517,6 @@ def rho(H, Y, *, center=True, label_means="auto", weighting="uniform", chunk_siz
     >>> {m: round(r, 6) for m, r in rho(H, Y).items()}
     {2: 2.0}
     """
-    s = _summary(H, Y, chunk_size, label_means, weighting)
-    messages = list(s.messages)
-    value = rho_of(s, messages, center=center)
-    emit_warnings(messages)
-    return value
 
 
 @validate_params(
@@ -561,6 +529,7 @@ def rho(H, Y, *, center=True, label_means="auto", weighting="uniform", chunk_siz
     },
     prefer_skip_nested_validation=True,
 )
+@Substitution(**metric_params())
 def neural_collapse_report(
     H,
     Y,
@@ -582,17 +551,12 @@ def neural_collapse_report(
 
     Parameters
     ----------
-    H : array-like or torch.Tensor of shape (n_samples, n_features)
-        Features (NumPy or a torch tensor on any device).
-    Y : array-like, sparse matrix or torch.Tensor of shape (n_samples, n_labels)
-        0/1 label indicator, at least 2 labels.
+    {H}
+    {Y}
     W : array-like or torch.Tensor of shape (n_labels, n_features), default=None
         The head. Without it, the keys ``"nc2"`` and ``"nc3"`` are absent.
-    n_random : int, default=1000
-        Random label sets per size for the chance level of NCm; see
-        :func:`ncm`.
-    center : bool, default=True
-        Centre NCm and rho at the mean of the class means; see :func:`ncm`.
+    {n_random}
+    {center}
     random_state : int, RandomState instance or None, default=None
         Seeds the random label sets of NCm.
     geometry : {'etf', 'orthogonal'}, default='etf'
@@ -600,19 +564,9 @@ def neural_collapse_report(
         ``'etf'`` for unconstrained features (sknc's default backbone),
         ``'orthogonal'`` for non-negative (post-ReLU) features; see
         :func:`nc2_means`. The other metrics do not depend on it.
-    label_means : {'auto', 'singletons', 'all_rows'}, default='auto'
-        How the label means :math:`\mu_k` are estimated: ``'singletons'``,
-        the mean of the multiplicity-1 samples of each label (the
-        definition); ``'all_rows'``, a least-squares fit to every label
-        set's mean under the tag-wise-average model (for data with few
-        multiplicity-1 samples; see :func:`neural_collapse_report`);
-        ``'auto'``, the first when every label that occurs has a
-        multiplicity-1 sample, else the second.
-    weighting : {'uniform', 'frequency'}, default='uniform'
-        The tag-wise average of a set's label means: plain, or weighted by
-        the labels' frequencies (rows that contain each label).
-    chunk_size : int, default=None
-        Rows per streamed chunk; ``None`` picks about 4M elements per chunk.
+    {label_means}
+    {weighting}
+    {chunk_size}
 
     Returns
     -------

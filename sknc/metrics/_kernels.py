@@ -1,15 +1,22 @@
-"""The neural-collapse metrics computed from a :class:`Summary`.
+"""The neural-collapse metrics computed from a :class:`Summary`, and their registry.
 
 Each kernel takes the summary of a streamed pass (and the head ``W`` where
 it needs one) and a list ``messages`` to which it appends, instead of
 returning NaN silently, why a value is undefined on these data;
 :func:`emit_warnings` then raises each message once as a
 :class:`NeuralCollapseWarning`.
+
+:data:`METRICS`, the registry, says per metric which kernel computes it and
+what it needs; the public functions, the report, the scorer, the tracker and
+the plots all go through it, so that a new metric is a kernel and an entry.
 """
 
 import itertools
 import math
 import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from operator import attrgetter
 
 import numpy as np
 import torch
@@ -19,8 +26,13 @@ from .._tagwise import fit_rho, tagwise_r2
 from ._checks import BATCH_ELEMENTS, check_head
 
 __all__ = [
+    "HEAD_METRICS",
+    "METRICS",
+    "SCORED_METRICS",
+    "Metric",
     "NeuralCollapseWarning",
     "emit_warnings",
+    "measure",
     "etf_distance",
     "nc1_of",
     "nc2_of",
@@ -450,6 +462,183 @@ def ncm_of(s, messages, *, center=True, n_random=1000, random_state=None):
     return (angle_sum / n_angles) / (base_sum / n_base)
 
 
+# ----------------------------------------------------------------- registry
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A neural-collapse metric of the registry :data:`METRICS`.
+
+    Parameters
+    ----------
+    name : str
+        The key of the metric in the report and in the tracker's history,
+        and the ``metric`` of :class:`~sknc.metrics.NeuralCollapseScorer`.
+    kernel : callable
+        ``kernel(s, messages, **options)`` computes the value from the
+        summary ``s``; a metric that needs the head is given it after ``s``,
+        ``kernel(s, W, messages, ...)``, and one of the head alone gets
+        ``kernel(W, messages, ...)``. It appends to ``messages`` why the
+        value is NaN.
+    description : str
+        What it measures, in one line.
+    label : str
+        Its name on a plot.
+    needs_features : bool, default=True
+        Whether it measures the features: False for a property of the head
+        alone, which does not depend on the data.
+    needs_head : bool, default=False
+        Whether it needs the head ``W`` (float64, on the device of the
+        summary).
+    needs_sets : bool, default=False
+        Whether it measures the label sets of two or more labels, so that it
+        is undefined for class labels (one label per sample).
+    options : tuple of str, default=()
+        The keyword options of the kernel, among ``'geometry'``,
+        ``'center'``, ``'n_random'`` and ``'random_state'``.
+    scored : bool, default=True
+        Whether it is one number that is 0 under collapse: a choice of the
+        scorer, tracked and drawn by default. The scales ``rho`` are not.
+    greater_is_better : bool, default=False
+        The scorer's sign: False for a metric where lower is better, which
+        a scorer negates (scikit-learn's scores are greater-is-better).
+    order : int, default=0
+        When it is computed among the metrics measured together, and so
+        where its warnings come: by ``order``, then in registry order.
+    """
+
+    name: str
+    kernel: Callable
+    description: str
+    label: str
+    needs_features: bool = True
+    needs_head: bool = False
+    needs_sets: bool = False
+    options: tuple = ()
+    scored: bool = True
+    greater_is_better: bool = False
+    order: int = 0
+
+    def compute(self, s, W, messages, **options):
+        """Return the metric of summary ``s`` (None if unused) and head ``W``.
+
+        Parameters
+        ----------
+        s : Summary or None
+            The statistics of the features; None for a metric of the head
+            alone.
+        W : torch.Tensor of shape (n_labels, d) or None
+            The checked head, float64; None if the metric does not need it.
+        messages : list of str
+            Where the reasons for a NaN go.
+        **options : dict
+            ``geometry``, ``center``, ``n_random``, ``random_state``: those
+            of the kernel's :attr:`options` are passed on, others ignored.
+
+        Returns
+        -------
+        value : float or dict
+            What the kernel returns.
+        """
+        inputs = (s,) if self.needs_features else ()
+        if self.needs_head:
+            inputs += (W,)
+        kwargs = {name: options[name] for name in self.options}
+        return self.kernel(*inputs, messages, **kwargs)
+
+
+METRICS = {
+    metric.name: metric
+    for metric in (
+        Metric(
+            "nc1",
+            nc1_of,
+            "Within-class variability relative to between-class variability.",
+            "NC1",
+        ),
+        Metric(
+            "nc2",
+            nc2_of,
+            "Distance of the head from a simplex ETF.",
+            "NC2 (head)",
+            needs_features=False,
+            needs_head=True,
+        ),
+        Metric(
+            "nc2_means",
+            nc2_means_of,
+            "Distance of the class means from their collapsed frame.",
+            "NC2 (class means)",
+            options=("geometry",),
+        ),
+        Metric(
+            "nc3",
+            nc3_of,
+            "Self-duality of the head and the centred class means.",
+            "NC3",
+            needs_head=True,
+        ),
+        Metric(
+            "ncm",
+            ncm_of,
+            "How well label-set means follow the tag-wise average rule.",
+            "NCm",
+            needs_sets=True,
+            options=("center", "n_random", "random_state"),
+            order=1,  # after rho, so that the warnings of rho come first
+        ),
+        Metric(
+            "rho",
+            rho_of,
+            "Least-squares scale of the tag-wise average rule, per multiplicity.",
+            "rho",
+            needs_sets=True,
+            options=("center",),
+            scored=False,
+        ),
+    )
+}
+"""dict of str to Metric: the neural-collapse metrics, in report order."""
+
+SCORED_METRICS = tuple(name for name, metric in METRICS.items() if metric.scored)
+"""The metrics a scorer can choose, tracked and drawn by default."""
+
+HEAD_METRICS = tuple(name for name, metric in METRICS.items() if metric.needs_head)
+"""The metrics that need the head ``W``."""
+
+
+def measure(s, W, names, messages, **options):
+    """Compute the metrics ``names`` of the registry.
+
+    Parameters
+    ----------
+    s : Summary or None
+        The statistics of the features; None when every metric asked for is
+        a property of the head alone.
+    W : torch.Tensor of shape (n_labels, d) or None
+        The checked head, float64, on the device of ``s``; None when no
+        metric asked for needs it.
+    names : collection of str
+        Keys of :data:`METRICS`.
+    messages : list of str
+        Where the reasons for a NaN go, in the order of :attr:`Metric.order`.
+    **options : dict
+        ``geometry``, ``center``, ``n_random`` and ``random_state``, as the
+        kernels take them.
+
+    Returns
+    -------
+    values : dict
+        ``{name: value}``, in registry order.
+    """
+    chosen = [metric for name, metric in METRICS.items() if name in names]
+    values = {
+        metric.name: metric.compute(s, W, messages, **options)
+        for metric in sorted(chosen, key=attrgetter("order"))
+    }
+    return {metric.name: values[metric.name] for metric in chosen}
+
+
 def report_of(
     s, W=None, *, n_random=1000, center=True, random_state=None, geometry="etf"
 ):
@@ -478,20 +667,20 @@ def report_of(
         The reasons for NaN values, to pass to :func:`emit_warnings`.
     """
     messages = list(s.messages)
-    out = {"nc1": nc1_of(s, messages)}
     if W is not None:
         W = check_head(W, s.n_labels, s.n_features, s.mu.device)
-        out["nc2"] = nc2_of(W, messages)
-    out["nc2_means"] = nc2_means_of(s, messages, geometry)
-    if W is not None:
-        out["nc3"] = nc3_of(s, W, messages)
-    # rho first, so that its warnings come before those of NCm
-    rho = rho_of(s, messages, center=center)
-    out["ncm"] = ncm_of(
-        s, messages, center=center, n_random=n_random, random_state=random_state
+    names = [name for name in METRICS if W is not None or name not in HEAD_METRICS]
+    out = measure(
+        s,
+        W,
+        names,
+        messages,
+        geometry=geometry,
+        center=center,
+        n_random=n_random,
+        random_state=random_state,
     )
-    out["rho"] = rho
-    out["rho_r2"], out["tagwise_r2"] = rho_r2_of(s, rho, center=center)
+    out["rho_r2"], out["tagwise_r2"] = rho_r2_of(s, out["rho"], center=center)
     out.update(
         n_samples=s.n_samples,
         n_features=s.n_features,

@@ -20,6 +20,7 @@ import dataclasses
 
 import torch
 
+from .._docstring import Substitution, metric_params
 from .._tagwise import fit_label_means
 
 __all__ = [
@@ -169,6 +170,7 @@ def _all_rows(s, weights, frequencies, members):
     )
 
 
+@Substitution(**metric_params())
 def estimate_label_means(s, label_means="auto", weighting="uniform"):
     """Return summary ``s`` with the label means of the chosen estimator.
 
@@ -177,11 +179,8 @@ def estimate_label_means(s, label_means="auto", weighting="uniform"):
     s : Summary
         The raw statistics of a streamed pass (means of the multiplicity-1
         rows, label-set means, scatters).
-    label_means : {'auto', 'singletons', 'all_rows'}, default='auto'
-        The estimator (see the module's docstring).
-    weighting : {'uniform', 'frequency'}, default='uniform'
-        The tag-wise average: plain, or weighted by the labels' frequencies
-        (the number of rows that contain each label).
+    {label_means}
+    {weighting}
 
     Returns
     -------

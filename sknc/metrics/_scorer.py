@@ -11,6 +11,7 @@ from sklearn.base import (
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from .._docstring import Substitution, metric_params
 from ._checks import (
     COMMON_CONSTRAINTS,
     GEOMETRY_CONSTRAINT,
@@ -18,19 +19,18 @@ from ._checks import (
     SET_CONSTRAINTS,
     as_indicator,
 )
-from ._collapse import nc1, nc2, nc2_means, nc3, ncm, neural_collapse_report
+from ._collapse import metric_value, neural_collapse_report
 from ._estimator import features_and_head, head_owner, head_weight
-from ._kernels import NeuralCollapseWarning
+from ._kernels import METRICS, SCORED_METRICS, NeuralCollapseWarning
 
 __all__ = ["NeuralCollapseScorer"]
 
-_METRICS = ("nc1", "nc2", "nc2_means", "nc3", "ncm")
-_HEAD_METRICS = ("nc2", "nc3")
 # The warning neural_collapse_report gives for data without a label set of
 # two or more labels; expected (and dropped) for 1-D class labels.
 _NO_SETS_MESSAGE = "Y has no sample with two or more labels"
 
 
+@Substitution(**metric_params())
 class NeuralCollapseScorer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     r"""A neural-collapse metric as a scikit-learn scorer and a Pipeline step.
 
@@ -68,12 +68,8 @@ class NeuralCollapseScorer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator
         work only as a scorer of an estimator that has one; ``'nc2'`` does
         not depend on ``X`` at all. ``rho`` is a fitted scale, not a loss,
         and is not a choice; the transformer's ``report_`` contains it.
-    n_random : int, default=1000
-        Random label sets per size for the chance level of NCm; see
-        :func:`sknc.metrics.ncm`.
-    center : bool, default=True
-        Measure NCm and rho around the mean of the class means; see
-        :func:`sknc.metrics.ncm`.
+    {n_random}
+    {center}
     random_state : int, RandomState instance or None, default=None
         Seeds the random label sets of NCm (exact, without randomness, when
         there are at most ``n_random`` sets of a size). Pass an int for
@@ -86,18 +82,9 @@ class NeuralCollapseScorer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator
         backbone that ends with a ReLU; see :func:`sknc.metrics.nc2_means`.
         The other metrics do not depend on it (the head is a simplex ETF
         in both cases).
-    label_means : {'auto', 'singletons', 'all_rows'}, default='auto'
-        How the label means are estimated: from the multiplicity-1 rows, by
-        a least-squares fit to every row, or the first when every label has
-        enough multiplicity-1 rows; see
-        :func:`sknc.metrics.neural_collapse_report`.
-    weighting : {'uniform', 'frequency'}, default='uniform'
-        The tag-wise average of a label set's means: plain, or weighted by
-        the labels' frequencies; see
-        :func:`sknc.metrics.neural_collapse_report`.
-    chunk_size : int, default=None
-        Rows per streamed chunk of the metrics; ``None`` picks about 4M
-        elements per chunk.
+    {label_means}
+    {weighting}
+    {chunk_size}
 
     Attributes
     ----------
@@ -173,7 +160,7 @@ class NeuralCollapseScorer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator
     """
 
     _parameter_constraints = {
-        "metric": [StrOptions(set(_METRICS))],
+        "metric": [StrOptions(set(SCORED_METRICS))],
         **SET_CONSTRAINTS,
         **GEOMETRY_CONSTRAINT,
         **MEANS_CONSTRAINTS,
@@ -217,39 +204,33 @@ class NeuralCollapseScorer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator
         return tags
 
     # --------------------------------------------------------------- metric
-    def _metric(self, H, Y, W):
-        """Return the metric (not negated) of features H, labels Y and head W."""
-        metric = self.metric
-        if metric in _HEAD_METRICS and W is None:
+    def _score(self, H, Y, W):
+        """Return the score (the signed metric) of features H, labels Y, head W."""
+        metric = METRICS[self.metric]
+        if metric.needs_head and W is None:
             raise ValueError(
-                f"metric={metric!r} needs the classifier head W, but none is "
+                f"metric={metric.name!r} needs the classifier head W, but none is "
                 "available here: a Pipeline step only sees features, and the "
                 "scored estimator has no module_.head.weight. Use "
-                f"NeuralCollapseScorer({metric!r}) as scoring= on a fitted sknc "
-                "estimator (or a Pipeline ending with one), or "
+                f"NeuralCollapseScorer({metric.name!r}) as scoring= on a fitted "
+                "sknc estimator (or a Pipeline ending with one), or "
                 "metric='nc2_means' to measure the class means alone."
             )
-        if metric == "nc2":
-            return nc2(W)
-        means = {
-            "label_means": self.label_means,
-            "weighting": self.weighting,
-            "chunk_size": self.chunk_size,
-        }
-        if metric == "nc1":
-            return nc1(H, Y, **means)
-        if metric == "nc2_means":
-            return nc2_means(H, Y, geometry=self.geometry, **means)
-        if metric == "nc3":
-            return nc3(H, Y, W, **means)
-        return ncm(
+        value = metric_value(
+            metric.name,
             H,
             Y,
-            n_random=self.n_random,
+            W,
+            label_means=self.label_means,
+            weighting=self.weighting,
+            chunk_size=self.chunk_size,
+            stacklevel=3,  # at the scorer, as the public metrics would
+            geometry=self.geometry,
             center=self.center,
+            n_random=self.n_random,
             random_state=self.random_state,
-            **means,
         )
+        return value if metric.greater_is_better else -value
 
     def __call__(self, estimator, X, y, sample_weight=None):
         """Score the collapse of a fitted estimator's features of ``X``.
@@ -277,17 +258,17 @@ class NeuralCollapseScorer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator
                 "NeuralCollapseScorer does not support sample_weight: the "
                 "neural-collapse metrics count every sample the same."
             )
-        if self.metric == "nc2":
+        if METRICS[self.metric].needs_features:
+            H, owner = features_and_head(estimator, X)
+        else:  # a property of the head alone
             H = None
             owner = head_owner(estimator)
-        else:
-            H, owner = features_and_head(estimator, X)
         W = head_weight(owner)
         classes = None
         if owner is not None and getattr(owner, "multilabel_", True) is False:
             classes = owner.classes_
         Y = None if H is None else as_indicator(y, classes)[0]
-        return -self._metric(H, Y, W)
+        return self._score(H, Y, W)
 
     # ---------------------------------------------------------- transformer
     @_fit_context(prefer_skip_nested_validation=True)
@@ -364,4 +345,4 @@ class NeuralCollapseScorer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator
         check_is_fitted(self)
         self._validate_params()
         H = validate_data(self, X, accept_sparse="csr", dtype="numeric", reset=False)
-        return -self._metric(H, as_indicator(y)[0], None)
+        return self._score(H, as_indicator(y)[0], None)
