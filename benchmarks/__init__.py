@@ -4,13 +4,39 @@
 ``benchmarks/README.md`` lists them with their results. Every study is a
 module of settings and report sections on the shared harness
 (:mod:`benchmarks._harness`: data sets, common arguments, the run and its
-report header, Markdown tables, peak memory; :mod:`benchmarks._methods`:
-the estimators by key, one set of scores, the runner of fits).
+report header, runs per data set with checkpoints, Markdown tables, peak
+memory). The methods by key, the metrics and the runner of fits are
+``sknc._bench``'s: the one benchmark layer, re-exported here.
 """
+
+from sknc._bench import (
+    METRICS,
+    SCORES,
+    STRONG_PEERS,
+    ConstantLabels,
+    Runner,
+    is_binary,
+    label_scores,
+    make_estimator,
+    preprocess,
+    score_predictions,
+    warm_up,
+)
 
 from ._harness import *  # noqa: F403
 from ._harness import __all__ as _harness_all
-from ._methods import *  # noqa: F403
-from ._methods import __all__ as _methods_all
 
-__all__ = [*_harness_all, *_methods_all]
+__all__ = [
+    *_harness_all,
+    "METRICS",
+    "SCORES",
+    "STRONG_PEERS",
+    "ConstantLabels",
+    "Runner",
+    "is_binary",
+    "label_scores",
+    "make_estimator",
+    "preprocess",
+    "score_predictions",
+    "warm_up",
+]

@@ -13,15 +13,20 @@ sections; what every study needs lives here:
   :data:`COMMON_ARGUMENTS`;
 - one run of a study (:class:`Run`): thread limits, the machine and checkout
   header of the report, its wall time and where the report goes;
+- per-data-set runs in worker processes, saved to and reused from a
+  checkpoint folder (:func:`run_datasets`, ``--jobs``, ``--checkpoint``);
 - the Markdown of a report (:func:`table`, :func:`cell`, :func:`int_cell`);
-- peak memory (:class:`PeakRSS`).
+- peak memory (:class:`PeakRSS`);
+- a fitted net's logits and features (:func:`network_outputs`).
 
-Fitting and scoring are in :mod:`benchmarks._methods`.
+The methods, the metrics and the runner of fits are ``sknc._bench``'s
+(re-exported by :mod:`benchmarks`).
 """
 
 import argparse
 import datetime
 import os
+import pickle
 import platform
 import shlex
 import subprocess
@@ -35,10 +40,11 @@ import numpy as np
 import sklearn
 import skorch
 import torch
+from joblib import Parallel, delayed
 from threadpoolctl import threadpool_limits
 
 import sknc
-from sknc._bench import load_data, preprocess
+from sknc._bench import Runner, describe, load_data, preprocess, warm_up
 from sknc._device import resolve_device
 from sknc.datasets import make_multilabel_digits
 
@@ -54,7 +60,6 @@ __all__ = [
     "Split",
     "add_common_arguments",
     "cell",
-    "describe",
     "device_type",
     "git_state",
     "int_cell",
@@ -62,10 +67,14 @@ __all__ = [
     "load_dataset",
     "load_datasets",
     "log",
+    "network_outputs",
     "positive_int",
+    "reused_note",
+    "run_datasets",
     "study_parser",
     "synchronize",
     "table",
+    "warnings_section",
 ]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -135,16 +144,6 @@ def load_dataset(name, data_dir=DEFAULT_DATA_DIR, scaling="standard"):
     )
 
 
-def describe(data):
-    """One line on the size of a :class:`Split`."""
-    X_train, Y_train, X_test, Y_test = data
-    return (
-        f"{X_train.shape[0]}/{X_test.shape[0]} x {X_train.shape[1]}, "
-        f"K={Y_train.shape[1]}, labels/sample {Y_train.sum(1).mean():.2f} (train) "
-        f"{Y_test.sum(1).mean():.2f} (test)"
-    )
-
-
 def load_datasets(names, data_dir=DEFAULT_DATA_DIR, scaling="standard", notes=None):
     """Load ``names``; returns ``(datasets, info)``, dicts keyed by name.
 
@@ -158,7 +157,9 @@ def load_datasets(names, data_dir=DEFAULT_DATA_DIR, scaling="standard", notes=No
         if data is None:
             info[name] = f"skipped, not found: {Path(data_dir) / f'{name}.npz'}"
             continue
-        info[name] = describe(data) + (f"; {notes(name, data)}" if notes else "")
+        info[name] = describe(data._asdict()) + (
+            f"; {notes(name, data)}" if notes else ""
+        )
         datasets[name] = data
         log(f"[load] {name}: {info[name]}")
     if not datasets:
@@ -237,6 +238,23 @@ COMMON_ARGUMENTS = {
         "default": None,
         "metavar": "FILE",
         "help": "file to write the report to (default: stdout)",
+    },
+    "jobs": {
+        "type": positive_int,
+        "default": 1,
+        "help": "data sets fitted in parallel worker processes (with --threads 1, "
+        "one core each); fit times are then taken on a busier machine",
+    },
+    "checkpoint": {
+        "default": None,
+        "metavar": "DIR",
+        "help": "save each finished data set's results to DIR/<name>.pkl and reuse "
+        "the ones found there, so that a stopped run resumes where it was "
+        "(delete DIR after changing the code or the settings)",
+    },
+    "verbose_errors": {
+        "action": "store_true",
+        "help": "print the traceback of every failure to stderr",
     },
 }
 
@@ -406,6 +424,104 @@ class Run:
         return 0
 
 
+# ------------------------------------------------------ runs per data set
+def _checkpoint_path(args, name):
+    if getattr(args, "checkpoint", None) is None:
+        return None
+    return Path(args.checkpoint) / f"{name}.pkl"
+
+
+def _save_checkpoint(runner, path, git, seconds):
+    state = {k: getattr(runner, k) for k in ("results", "failures", "warnings")}
+    state.update(notes=runner.notes, git=git, seconds=seconds)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # write then rename, so that a run stopped mid-write leaves no broken file
+    tmp = path.with_suffix(".tmp")
+    tmp.write_bytes(pickle.dumps(state))
+    tmp.replace(path)
+
+
+def _load_checkpoint(path):
+    """The runner saved at ``path``, the checkout and the seconds it took."""
+    state = pickle.loads(path.read_bytes())
+    runner = Runner()
+    for key in ("results", "failures", "warnings", "notes"):
+        setattr(runner, key, state[key])
+    return runner, state.get("git", "unknown"), state.get("seconds")
+
+
+def _fit_datasets(fit, args, datasets):
+    """Run ``fit`` on each data set, or reuse its checkpoint (a worker's part)."""
+    limit_threads(args.threads)
+    warm_up(args.device)  # one-off torch set-up outside the timings
+    runner, reused = Runner(), {}
+    for name, data in datasets.items():
+        saved = _checkpoint_path(args, name)
+        if saved is not None and saved.exists():
+            part, checkout, seconds = _load_checkpoint(saved)
+            reused[name] = (checkout, seconds)
+            log(f"[dataset] {name}: results reused from {saved}")
+        else:
+            start = time.perf_counter()
+            log(f"[dataset] {name}")
+            part = fit(args, name, data)
+            seconds = time.perf_counter() - start
+            log(f"[dataset] {name} done in {seconds:.0f} s")
+            if saved is not None:
+                _save_checkpoint(part, saved, args.git, seconds)
+        runner.merge(part)
+    return runner, reused
+
+
+def run_datasets(fit, args, datasets):
+    """Run ``fit(args, name, data)``, which returns a ``Runner``, per data set.
+
+    With ``args.jobs > 1`` the data sets run in worker processes, largest
+    first; with ``args.checkpoint`` each finished data set is saved, with the
+    checkout ``args.git``, and reused by the next run. Returns the merged
+    runner and ``{name: (checkout, seconds)}`` of the reused data sets.
+    """
+    if getattr(args, "jobs", 1) > 1:
+        # largest first, so that parallel workers finish at about the same time
+        order = sorted(datasets, key=lambda n: -datasets[n].X_train.shape[0])
+        parts = Parallel(n_jobs=args.jobs, backend="loky")(
+            delayed(_fit_datasets)(fit, args, {name: datasets[name]}) for name in order
+        )
+    else:
+        parts = [_fit_datasets(fit, args, datasets)]
+    runner, reused = Runner(), {}
+    for part, part_reused in parts:
+        runner.merge(part)
+        reused.update(part_reused)
+    return runner, reused
+
+
+def reused_note(reused):
+    """For the report's checkout line: which code computed reused results."""
+    if not reused:
+        return ""
+    by_checkout = {}
+    for name, (checkout, _) in reused.items():
+        by_checkout.setdefault(checkout, []).append(name)
+    note = "; results reused from `--checkpoint`: " + "; ".join(
+        f"{', '.join(names)} computed at {checkout}"
+        for checkout, names in sorted(by_checkout.items())
+    )
+    seconds = [s for _, s in reused.values() if s is not None]
+    if seconds:
+        note += f" (their fits took {sum(seconds):.0f} s in all, summed over data sets)"
+    return note
+
+
+def network_outputs(clf, X, device=None):
+    """Logits (float32) and features of a fitted sknc estimator, as tensors."""
+    logits = torch.as_tensor(clf.decision_function(X), dtype=torch.float32)
+    features = torch.as_tensor(clf.transform(X))
+    if device is not None:
+        logits, features = logits.to(device), features.to(device)
+    return logits, features
+
+
 # -------------------------------------------------------------------- tables
 def table(header, rows):
     """A Markdown table."""
@@ -426,6 +542,20 @@ def cell(results, key, fmt="{:.3f}"):
         return fmt.format(values[0])
     # no-break spaces: a narrow table column must not wrap "mean ± std"
     return f"{fmt.format(np.mean(values))}\u00a0±\u00a0{fmt.format(np.std(values))}"
+
+
+def warnings_section(runner):
+    """The report section listing the warnings a ``Runner`` recorded."""
+    title = "## Warnings raised during fit/predict"
+    if not runner.warnings:
+        return f"{title}\n\nNone."
+    rows = [
+        [d, m, c, n, t.replace("|", "\\|")]
+        for (d, m, c, t), n in sorted(runner.warnings.items())
+    ]
+    return f"{title}\n\n" + table(
+        ["dataset", "method", "category", "count", "message"], rows
+    )
 
 
 def int_cell(results, key):

@@ -47,7 +47,7 @@ from . import (
     log,
     make_estimator,
     network_outputs,
-    scores,
+    score_predictions,
     study_parser,
     table,
 )
@@ -98,7 +98,7 @@ def run_dataset(name, data, args):
         dec = sklearn.base.clone(template).fit(z_tr, h_tr, Y_tr)
         fit_dec = time.perf_counter() - t
         pred = dec.predict(z_te, h_te).numpy().astype(np.uint8)
-        rows[label] = {**scores(Y_test, pred), "decoder fit s": fit_dec}
+        rows[label] = {**score_predictions(Y_test, pred), "decoder fit s": fit_dec}
         if label in (DEFAULT, "threshold 0.5"):
             name_c = "ONN (T from training outputs)" if "ONN" in label else label
             calib[name_c] = calibration(Y_test, dec.predict_proba(z_te, h_te).numpy())
@@ -112,7 +112,7 @@ def run_dataset(name, data, args):
             "pal", args.seed, device=args.device, train_split=split, decoder="onn"
         ).fit(X_train, Y_train)
         pred = val.predict(X_test)
-        rows["ONN, train_split=0.2 (trained on 80 %)"] = scores(Y_test, pred)
+        rows["ONN, train_split=0.2 (trained on 80 %)"] = score_predictions(Y_test, pred)
         calib["ONN (T from validation split)"] = {
             **calibration(Y_test, val.predict_proba(X_test)),
             "T": val.decoder_.temperature_,
@@ -120,10 +120,10 @@ def run_dataset(name, data, args):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         mlp = make_estimator("mlp", args.seed).fit(X_train, Y_train)
-    rows["MLPClassifier"] = scores(Y_test, mlp.predict(X_test))
+    rows["MLPClassifier"] = score_predictions(Y_test, mlp.predict(X_test))
     calib["MLPClassifier"] = calibration(Y_test, mlp.predict_proba(X_test))
     bce = make_estimator("bce", args.seed, device=args.device).fit(X_train, Y_train)
-    rows["BCE net, same backbone"] = scores(Y_test, bce.predict(X_test))
+    rows["BCE net, same backbone"] = score_predictions(Y_test, bce.predict(X_test))
     calib["BCE net, same backbone"] = calibration(Y_test, bce.predict_proba(X_test))
     log(f"  done in {time.perf_counter() - t0:.0f} s")
     return rows, calib, fit_s

@@ -31,7 +31,7 @@ from . import (
     log,
     make_estimator,
     positive_int,
-    scores,
+    score_predictions,
     study_parser,
     table,
 )
@@ -47,7 +47,7 @@ def load(seed, n):
 def row(name, Y, pred):
     empty = Y.sum(1) == 0
     exact = (pred == Y).all(1)  # subset accuracy of each row
-    result = scores(Y, pred)
+    result = score_predictions(Y, pred)
     return [
         name,
         f"{exact[empty].mean():.3f}",

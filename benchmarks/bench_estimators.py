@@ -8,10 +8,11 @@ benchmarks with their official train/test splits, and writes Markdown tables:
    seconds and trainable parameters of each method;
 2. training diagnostics (epochs, final training loss, training-set scores), to
    tell under-fitting from over-fitting;
-3. parameter efficiency: ``PALClassifier(feature_dim=512)`` against
-   ``FixedETFClassifier()`` (d = K) and ``FixedETFClassifier(feature_dim=K-1)``;
-4. with ``--etf-scale-study``: ``FixedETFClassifier(etf_scale='learned')``
+3. with ``--etf-scale-study``: ``FixedETFClassifier(etf_scale='learned')``
    against fixed logit scales.
+
+The parameter efficiency of ``FixedETFClassifier`` (d = K and K - 1) against
+``PALClassifier(feature_dim=512)`` is ``bench_suite``'s table.
 
 Datasets: the built-in multi-label digits (``sknc.datasets``) and the Mulan
 benchmarks ``yeast``, ``scene``, ``emotions`` read from
@@ -30,8 +31,6 @@ Examples
 
 import sys
 
-import numpy as np
-
 import sknc
 
 from . import (
@@ -42,11 +41,13 @@ from . import (
     cell,
     int_cell,
     load_datasets,
+    log,
     make_estimator,
-    scores,
+    score_predictions,
     study_parser,
     table,
     warm_up,
+    warnings_section,
 )
 
 ALL_DATASETS = ("digits", "yeast", "scene", "emotions")
@@ -63,11 +64,7 @@ def builder(args):
         if method == "MLPClassifier":  # always max_iter=300
             return make_estimator("mlp", seed)
         key = "pal" if method.startswith("PAL") else "etf"
-        if method.endswith("(d=512)"):
-            params = {"feature_dim": 512}
-        elif method.endswith("(d=K-1)"):
-            params = {"feature_dim": data.Y_train.shape[1] - 1}
-        elif method.startswith("FixedETFClassifier(scale="):
+        if method.startswith("FixedETFClassifier(scale="):
             params = {"etf_scale": float(method[len("FixedETFClassifier(scale=") : -1])}
         elif method not in ("PALClassifier", "FixedETFClassifier"):
             raise ValueError(f"unknown method {method!r}")
@@ -81,7 +78,7 @@ def builder(args):
 def diagnostics(est, data, Y_pred):
     """Training-set scores, epochs, final training loss, a learned ETF scale."""
     X_train, Y_train, _, Y_test = data
-    train = scores(Y_train, est.predict(X_train))
+    train = score_predictions(Y_train, est.predict(X_train))
     info = {f"train_{key}": value for key, value in train.items()}
     info["true_card"] = float(Y_test.sum(1).mean())
     if hasattr(est, "n_iter_"):  # MLPClassifier
@@ -102,12 +99,6 @@ def run_seeds(runner, args, name, data, method):
 
 # ---------------------------------------------------------------- the report
 MAIN_METHODS = ("PALClassifier", "FixedETFClassifier", "MLPClassifier")
-EFFICIENCY_METHODS = (
-    "PALClassifier",
-    "PALClassifier(d=512)",
-    "FixedETFClassifier",
-    "FixedETFClassifier(d=K-1)",
-)
 
 
 def main_tables(runner, args, datasets):
@@ -188,69 +179,6 @@ def main_tables(runner, args, datasets):
     )
 
 
-def efficiency_table(runner, args, datasets):
-    rows = []
-    for name, data in datasets.items():
-        K = data[1].shape[1]
-        results = {
-            m: run_seeds(runner, args, name, data, m) for m in EFFICIENCY_METHODS
-        }
-        ref = np.mean([r["params"] for r in results["PALClassifier(d=512)"]])
-        ref_acc = results["PALClassifier(d=512)"]
-        for method, res in results.items():
-            label = method.replace("(d=K-1)", f"(d=K-1={K - 1})")
-            if method == "FixedETFClassifier":
-                label = f"FixedETFClassifier (d=K={K})"
-            elif method == "PALClassifier":
-                label = "PALClassifier (default d=256)"
-            params = np.mean([r["params"] for r in res])
-            d_micro = np.mean([r["micro_f1"] for r in res]) - np.mean(
-                [r["micro_f1"] for r in ref_acc]
-            )
-            d_subset = np.mean([r["subset_acc"] for r in res]) - np.mean(
-                [r["subset_acc"] for r in ref_acc]
-            )
-            rows.append(
-                [
-                    name,
-                    label,
-                    int_cell(res, "params"),
-                    f"{100 * (1 - params / ref):+.1f}%"
-                    if method != "PALClassifier(d=512)"
-                    else "ref",
-                    cell(res, "micro_f1"),
-                    cell(res, "subset_acc"),
-                    f"{100 * d_micro:+.1f}"
-                    if method != "PALClassifier(d=512)"
-                    else "ref",
-                    f"{100 * d_subset:+.1f}"
-                    if method != "PALClassifier(d=512)"
-                    else "ref",
-                ]
-            )
-    return "\n\n".join(
-        [
-            "## 3. Parameter efficiency",
-            "Reference: `PALClassifier(feature_dim=512)` (hidden 512, learned "
-            "head). Saved: fraction of the reference's trainable parameters "
-            "saved. Δ: difference to the reference in points (x100).",
-            table(
-                [
-                    "dataset",
-                    "model",
-                    "trainable params",
-                    "saved",
-                    "micro-F1",
-                    "subset acc",
-                    "Δ micro-F1",
-                    "Δ subset acc",
-                ],
-                rows,
-            ),
-        ]
-    )
-
-
 def etf_scale_table(runner, args, datasets):
     rows = []
     for name, data in datasets.items():
@@ -271,7 +199,7 @@ def etf_scale_table(runner, args, datasets):
             )
     return "\n\n".join(
         [
-            "## 4. ETF logit scale: learned or fixed",
+            "## 3. ETF logit scale: learned or fixed",
             "`FixedETFClassifier(etf_scale=...)`, other parameters at their "
             "defaults. Final scale: the value of `s` at the end of training "
             "(the learned one starts at 1). Final train loss: "
@@ -323,7 +251,7 @@ def parse_args(argv=None):
     parser.add_argument(
         "--skip-main",
         action="store_true",
-        help="skip the default-estimator and parameter-efficiency tables "
+        help="skip the default-estimator and diagnostics tables "
         "(use with --etf-scale-study)",
     )
     args = parser.parse_args(argv)
@@ -337,14 +265,13 @@ def main(argv=None):
     run = Run(args)
     datasets, info = load_datasets(args.datasets, args.data_dir)
     warm_up(args.device)
-    runner = Runner(builder(args), measure=diagnostics)
+    runner = Runner(builder(args), measure=diagnostics, log=log)
     sections = []
     if not args.skip_main:
         sections.append(main_tables(runner, args, datasets))
-        sections.append(efficiency_table(runner, args, datasets))
     if args.etf_scale_study:
         sections.append(etf_scale_table(runner, args, datasets))
-    sections.append(runner.warnings_section())
+    sections.append(warnings_section(runner))
     epochs = (
         str(args.max_epochs)
         if args.max_epochs is not None

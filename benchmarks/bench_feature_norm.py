@@ -32,6 +32,7 @@ from . import (
     add_common_arguments,
     cell,
     load_datasets,
+    log,
     make_estimator,
     study_parser,
     table,
@@ -129,7 +130,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     run = Run(args)
     datasets, info = load_datasets(args.datasets, args.data_dir)
-    runner = Runner(builder(args), measure=collapse_epochs(args), label=str)
+    runner = Runner(builder(args), measure=collapse_epochs(args), label=str, log=log)
     for name, data in datasets.items():
         for est in ESTIMATORS:
             for norm in NORMS:

@@ -30,7 +30,7 @@ from . import (
     add_common_arguments,
     log,
     make_estimator,
-    scores,
+    score_predictions,
     study_parser,
     table,
 )
@@ -109,7 +109,7 @@ def run_problem(name, args):
         f"{(fit_mem.peak - fit_mem.start) / MiB:.0f}",
         f"{pred_s:.2f}",
         f"{(pred_mem.peak - pred_mem.start) / MiB:.0f}",
-        f"{scores(Y_test, pred)['micro_f1']:.3f}",
+        f"{score_predictions(Y_test, pred)['micro_f1']:.3f}",
         f"{(pred[empty].sum(1) == 0).mean():.2f}" if empty.any() else "—",
     ]
 

@@ -57,6 +57,7 @@ from . import (
     add_common_arguments,
     cell,
     load_datasets,
+    log,
     make_estimator,
     study_parser,
     table,
@@ -283,7 +284,7 @@ def main(argv=None):
     datasets, info = load_datasets(
         args.datasets, args.data_dir, notes=lambda name, data: data_notes(data)
     )
-    runner = Runner(builder(args), measure=geometry(args))
+    runner = Runner(builder(args), measure=geometry(args), log=log)
     for name, data in datasets.items():
         for method in methods():
             runner.run(name, data, method, range(args.seeds))

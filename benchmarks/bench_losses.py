@@ -40,10 +40,12 @@ from . import (
     Run,
     Runner,
     load_dataset,
+    log,
     make_estimator,
     study_parser,
     table,
     warm_up,
+    warnings_section,
 )
 
 LOSSES = ("pal", "pal_n", "pal_ls", "pal_focal", "pal_mse")
@@ -182,8 +184,8 @@ def main(argv=None):
     run = Run(args)
     warm_up(args.device)
     # one runner per part: their fits measure different things
-    digits = Runner(builder(args), measure=collapse, label=" ".join)
-    mulan = Runner(builder(args), measure=training_loss, label=" ".join)
+    digits = Runner(builder(args), measure=collapse, label=" ".join, log=log)
+    mulan = Runner(builder(args), measure=training_loss, label=" ".join, log=log)
     data = load_dataset("digits", args.data_dir)
     for method in ((est, loss) for est in ESTIMATORS for loss in LOSSES):
         digits.run("digits", data, method, [args.seed])
@@ -210,7 +212,7 @@ def main(argv=None):
             datasets_table(mulan.results, names),
         ]
     digits.merge(mulan)
-    parts.append(digits.warnings_section())
+    parts.append(warnings_section(digits))
     header = run.header("# sknc loss benchmark", settings(args))
     return run.finish("\n\n".join([header, *parts]))
 

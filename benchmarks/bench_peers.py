@@ -39,15 +39,17 @@ from sknc.model_selection import MultilabelStratifiedValidSplit
 
 from . import (
     DATASETS,
+    SCORES,
     Run,
     limit_threads,
     load_dataset,
     log,
+    make_estimator,
     positive_int,
+    score_predictions,
     study_parser,
     table,
 )
-from ._methods import METRICS, make_estimator, scores
 
 # name -> PALClassifier parameters
 CONFIGS = {
@@ -183,7 +185,7 @@ def fit_and_score(task):
                     "objective": objective,
                     "fit_s": fit_s,
                     "predict_s": time.perf_counter() - start,
-                    **scores(Y_eval, Y_pred, Y_score),
+                    **score_predictions(Y_eval, Y_pred, Y_score),
                 }
             )
     return records
@@ -289,13 +291,13 @@ class Records:
         values = {p: v for p, v in values.items() if not np.isnan(v)}
         if not values:
             return None, np.nan
-        pick = max if METRICS[metric][2] else min
+        pick = max if SCORES[metric].higher else min
         peer = pick(values, key=values.get)
         return peer, values[peer]
 
 
 def _fmt(metric, value):
-    return "—" if np.isnan(value) else METRICS[metric][1].format(value)
+    return "—" if np.isnan(value) else SCORES[metric].format(value)
 
 
 def _leads(recs, names, size, config, peers, metric, objective):
@@ -303,7 +305,7 @@ def _leads(recs, names, size, config, peers, metric, objective):
     for n in names:
         ours = recs.mean(n, size, config, objective, metric)
         _, best = recs.best_peer(n, size, peers, metric)
-        if METRICS[metric][2]:
+        if SCORES[metric].higher:
             wins += bool(ours > best)
         else:
             wins += bool(ours <= best + 0.002)
@@ -314,7 +316,7 @@ def _lead_margin(recs, name, size, config, peers, metric, objective):
     """sknc's score minus the best peer's, signed so that > 0 is a lead."""
     ours = recs.mean(name, size, config, objective, metric)
     _, best = recs.best_peer(name, size, peers, metric)
-    return ours - best if METRICS[metric][2] else best - ours
+    return ours - best if SCORES[metric].higher else best - ours
 
 
 def draw_figures(recs, names, size, config, peers, folder):
@@ -457,7 +459,7 @@ def report(args, records):
                 for metric, objective in LEADS:
                     ours = recs.mean(n, size, config, objective, metric)
                     peer, best = recs.best_peer(n, size, peers, metric)
-                    higher = METRICS[metric][2]
+                    higher = SCORES[metric].higher
                     lead = ours > best if higher else ours <= best + 0.002
                     mark = "**" if lead else ""
                     cells.append(
@@ -496,7 +498,7 @@ def report(args, records):
             fit = [recs.mean(n, size, method, objective, "fit_s") for n in names]
             cells.append(f"{np.nanmean(fit):.1f}")
             rows.append(cells)
-        header = ["method / objective"] + [METRICS[m][0] for m in MEAN_METRICS]
+        header = ["method / objective"] + [SCORES[m].header for m in MEAN_METRICS]
         sections.append(
             f"Mean over the {len(names)} data sets:\n\n"
             + table([*header, "fit s"], rows)

@@ -44,7 +44,6 @@ Examples
 
 import argparse
 import json
-import pickle
 import re
 import sys
 import time
@@ -53,12 +52,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from joblib import Parallel, delayed
 from sklearn.metrics import label_ranking_average_precision_score
 from sklearn.model_selection import GridSearchCV
 from torch import nn
 
-from sknc._bench import is_binary, label_scores
 from sknc.model_selection import (
     MultilabelStratifiedKFold,
     multilabel_train_test_split,
@@ -68,22 +65,32 @@ from . import (
     DATASETS,
     DIGITS_TEST,
     DIGITS_TRAIN,
-    MLKNN_IMPORT_ERROR,
+    METRICS,
     Run,
     Runner,
     add_common_arguments,
     cell,
     int_cell,
-    limit_threads,
+    is_binary,
+    label_scores,
     load_datasets,
     log,
     make_estimator,
     positive_int,
+    reused_note,
+    run_datasets,
     study_parser,
     table,
-    warm_up,
+    warnings_section,
 )
-from . import METRICS as ALL_METRICS
+
+try:  # optional peer: scikit-multilearn's MLkNN
+    from skmultilearn.adapt import MLkNN
+except ImportError as exc:  # depends on the environment
+    MLkNN = None
+    MLKNN_IMPORT_ERROR = f"{type(exc).__name__}: {exc}"
+else:
+    MLKNN_IMPORT_ERROR = None
 
 # What we found when we tried it (see benchmarks/README.md).
 MLKNN_NOTE = (
@@ -120,12 +127,7 @@ EXTRA = {
     "etf-cnn": ("FixedETFClassifier(module=SmallCNN, d=K)", "sknc", True),
 }
 ALL = {**METHODS, **EXTRA}
-# key, header, format, higher is better
-METRICS = tuple(
-    (key, *ALL_METRICS[key])
-    for key in ("micro_f1", "macro_f1", "subset_acc", "hamming", "lrap")
-)
-METRIC_NAMES = {m[0]: m[1] for m in METRICS}
+METRIC_NAMES = {m.key: m.header for m in METRICS}
 
 
 # ------------------------------------------------------------------ methods
@@ -185,8 +187,15 @@ def build(key, seed, data, args, params=None):
             module__side=int(round(np.sqrt(n_features))),
             module__out_features=64 if key == "pal-cnn" else K,
         )
+    if key == "mlknn":
+        if MLkNN is None:
+            raise RuntimeError(
+                f"scikit-multilearn is not importable ({MLKNN_IMPORT_ERROR})"
+            )
+        return MLkNN()
     if key in METHODS:  # the peers; the BCE net trains in float32 (no amp)
-        return make_estimator(key, seed, device=args.device, max_epochs=args.max_epochs)
+        epochs = {"max_epochs": args.max_epochs, "peer_epochs": args.max_epochs}
+        return make_estimator(key, seed, device=args.device, **epochs)
     raise ValueError(f"unknown method {key!r}")
 
 
@@ -212,117 +221,109 @@ def fmt_params(params):
 
 
 # -------------------------------------------------------------------- runner
-class Suite(Runner):
-    """The runner of the suite, with the grid searches of the tuned variants.
+def lrap_proba(est, data, Y_pred):
+    """``measure`` of the runner: sknc's LRAP of the decoder's probabilities too."""
+    if not hasattr(est, "decoder_"):
+        return {}
+    proba = label_scores(est, data.X_test, response="proba")
+    return {"lrap_proba": label_ranking_average_precision_score(data.Y_test, proba)}
 
-    Records failures and goes on; keeps the search summaries (``tuning``) and,
-    for results reused from ``--checkpoint``, the checkout that computed them
-    (``reused``).
-    """
 
-    def __init__(self, args):
-        super().__init__(
-            label=label,
-            catch_errors=True,
-            verbose_errors=getattr(args, "verbose_errors", False),
+def search(runner, args, dataset, data, key, seed):
+    """The grid search of a tuned variant on the training split; its summary."""
+    X, Y = data[0], data[1]
+    if args.tune_max_rows and len(X) > args.tune_max_rows:
+        X, _, Y, _ = multilabel_train_test_split(
+            X, Y, train_size=args.tune_max_rows, random_state=seed, stratify=Y
         )
-        self.args = args
-        self.tuning = {}  # (dataset, key) -> search summaries
-        self.reused = {}  # dataset -> (checkout, seconds) of a reused checkpoint
+    grid = args.pal_grid if key == "pal-tuned" else args.etf_grid
+    n_cand = int(np.prod([len(v) for v in grid.values()]))
+    n_fits = n_cand * args.tune_folds
+    default = runner.results.get((dataset, key.split("-")[0]))
+    if default:
+        per_fit = default[0]["fit_s"] * len(X) / len(data[0])
+        per_fit *= (args.tune_folds - 1) / args.tune_folds
+        estimate = f"{duration(n_fits * per_fit)} (rough: from the default fit)"
+    else:
+        estimate = "unknown (the default was not fitted first)"
+    log(
+        f"  [tune] {dataset} {label(key)} seed={seed}: {n_cand} candidates "
+        f"x {args.tune_folds} folds = {n_fits} fits on {len(X)} rows, "
+        f"estimated {estimate}"
+    )
+    search = GridSearchCV(
+        build(key, seed, data, args),
+        grid,
+        cv=MultilabelStratifiedKFold(
+            n_splits=args.tune_folds, shuffle=True, random_state=seed
+        ),
+        scoring="f1_micro",
+        refit=False,
+        n_jobs=args.tune_jobs,
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        start = time.perf_counter()
+        search.fit(X, Y)
+        search_s = time.perf_counter() - start
+    runner.record_warnings(dataset, key, caught)
+    log(
+        f"  [tune] done in {search_s:.0f} s: {fmt_params(search.best_params_)} "
+        f"(CV micro-F1 {search.best_score_:.3f})"
+    )
+    return {
+        "params": search.best_params_,
+        "cv_score": float(search.best_score_),
+        "search_s": search_s,
+        "n_fits": n_fits,
+        "rows": len(X),
+        "seed": seed,
+    }
 
-    def build(self, key, seed, data, params):
-        return build(key, seed, data, self.args, params)
 
-    def measure(self, est, data, Y_pred):
-        if not hasattr(est, "decoder_"):
-            return {}
-        # sknc: the LRAP of the decoder's probabilities too
-        proba = label_scores(est, data.X_test, response="proba")
-        return {"lrap_proba": label_ranking_average_precision_score(data.Y_test, proba)}
+def fit_tuned(runner, args, dataset, data, key, seed):
+    """Search (once, or per seed), then fit the chosen parameters with ``seed``."""
+    summaries = runner.notes.setdefault(("tuning", dataset, key), [])
+    try:
+        if not summaries or args.tune_per_seed:
+            summaries.append(search(runner, args, dataset, data, key, seed))
+    except Exception as exc:
+        runner.fail(dataset, key, seed, exc)
+        return None
+    return runner.fit_one(dataset, data, key, seed, params=summaries[-1]["params"])
 
-    def merge(self, other):
-        """Add the results of a suite run on other data sets."""
-        super().merge(other)
-        self.tuning.update(other.tuning)
-        self.reused.update(other.reused)
 
-    def run_method(self, dataset, data, key):
-        """Per-seed results of ``key`` on ``dataset`` (cached)."""
-        seeds = range(self.args.seeds) if ALL[key][2] else [0]
-        if not key.endswith("-tuned"):
-            return self.run(dataset, data, key, seeds)
-        if (dataset, key) not in self.results:
-            res = [self.fit_tuned(dataset, data, key, seed) for seed in seeds]
-            self.results[(dataset, key)] = [r for r in res if r is not None]
-        return self.results[(dataset, key)]
+def run_method(runner, args, dataset, data, key):
+    """Per-seed results of ``key`` on ``dataset`` (each fit once)."""
+    seeds = range(args.seeds) if ALL[key][2] else [0]
+    if not key.endswith("-tuned"):
+        return runner.run(dataset, data, key, seeds)
+    if (dataset, key) not in runner.results:
+        res = [fit_tuned(runner, args, dataset, data, key, seed) for seed in seeds]
+        runner.results[(dataset, key)] = [r for r in res if r is not None]
+    return runner.results[(dataset, key)]
 
-    # ------------------------------------------------------------ tuning
-    def grid(self, key):
-        return self.args.pal_grid if key == "pal-tuned" else self.args.etf_grid
 
-    def search(self, dataset, data, key, seed):
-        """The grid search on the training split; returns its summary."""
-        args = self.args
-        X, Y = data[0], data[1]
-        if args.tune_max_rows and len(X) > args.tune_max_rows:
-            X, _, Y, _ = multilabel_train_test_split(
-                X, Y, train_size=args.tune_max_rows, random_state=seed, stratify=Y
-            )
-        grid = self.grid(key)
-        n_cand = int(np.prod([len(v) for v in grid.values()]))
-        n_fits = n_cand * args.tune_folds
-        default = self.results.get((dataset, key.split("-")[0]))
-        if default:
-            per_fit = default[0]["fit_s"] * len(X) / len(data[0])
-            per_fit *= (args.tune_folds - 1) / args.tune_folds
-            estimate = f"{duration(n_fits * per_fit)} (rough: from the default fit)"
-        else:
-            estimate = "unknown (the default was not fitted first)"
-        log(
-            f"  [tune] {dataset} {self.label(key)} seed={seed}: {n_cand} candidates "
-            f"x {args.tune_folds} folds = {n_fits} fits on {len(X)} rows, "
-            f"estimated {estimate}"
-        )
-        search = GridSearchCV(
-            build(key, seed, data, args),
-            grid,
-            cv=MultilabelStratifiedKFold(
-                n_splits=args.tune_folds, shuffle=True, random_state=seed
-            ),
-            scoring="f1_micro",
-            refit=False,
-            n_jobs=args.tune_jobs,
-        )
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            start = time.perf_counter()
-            search.fit(X, Y)
-            search_s = time.perf_counter() - start
-        self.record_warnings(dataset, key, caught)
-        log(
-            f"  [tune] done in {search_s:.0f} s: {fmt_params(search.best_params_)} "
-            f"(CV micro-F1 {search.best_score_:.3f})"
-        )
-        return {
-            "params": search.best_params_,
-            "cv_score": float(search.best_score_),
-            "search_s": search_s,
-            "n_fits": n_fits,
-            "rows": len(X),
-            "seed": seed,
-        }
-
-    def fit_tuned(self, dataset, data, key, seed):
-        entry = (dataset, key)
-        try:
-            if entry not in self.tuning or self.args.tune_per_seed:
-                summary = self.search(dataset, data, key, seed)
-                self.tuning.setdefault(entry, []).append(summary)
-            params = self.tuning[entry][-1]["params"]
-        except Exception as exc:
-            self.fail(dataset, key, seed, exc)
-            return None
-        return self.fit_one(dataset, data, key, seed, params=params)
+def fit_dataset(args, name, data):
+    """Every fit of the suite on one data set, as a ``Runner``."""
+    runner = Runner(
+        lambda key, seed, data, params: build(key, seed, data, args, params),
+        measure=lrap_proba,
+        label=label,
+        catch_errors=True,
+        verbose_errors=args.verbose_errors,
+        log=log,
+    )
+    # defaults and peers first: the tuning estimate uses the default's time
+    for key in sorted(args.methods, key=lambda k: k.endswith("-tuned")):
+        run_method(runner, args, name, data, key)
+    if not args.skip_efficiency:
+        for key in ("pal", "pal-d512", "etf", "etf-dK-1"):
+            run_method(runner, args, name, data, key)
+    if name == "digits" and not args.skip_cnn:
+        for key in ("pal", "pal-cnn", "etf", "etf-cnn"):
+            run_method(runner, args, name, data, key)
+    return runner
 
 
 # ----------------------------------------------------------------- reporting
@@ -346,21 +347,21 @@ def method_keys(args):
     return [k for k in METHODS if k in args.methods]
 
 
-def dataset_section(suite, name, data, info):
-    keys = method_keys(suite.args)
+def dataset_section(suite, args, name, data, info):
+    keys = method_keys(args)
     rows, values = [], [[] for _ in METRICS]
     for key in keys:
         res = suite.results.get((name, key), [])
-        label = suite.label(key)
         if not res:
-            rows.append([label, "failed (see Failures)"] + [""] * (len(METRICS) + 3))
+            failed = [label(key), "failed (see Failures)"]
+            rows.append(failed + [""] * (len(METRICS) + 3))
             for v in values:
                 v.append(None)
             continue
-        row = [label]
-        for (metric, _, spec, _), v in zip(METRICS, values, strict=True):
-            row.append(cell(res, metric, spec))
-            v.append(mean_of(res, metric))
+        row = [label(key)]
+        for metric, v in zip(METRICS, values, strict=True):
+            row.append(cell(res, metric.key, f"{{:.{metric.decimals}f}}"))
+            v.append(mean_of(res, metric.key))
         row += [
             cell(res, "pred_card", "{:.2f}"),
             cell(res, "fit_s", "{:.1f}"),
@@ -377,7 +378,7 @@ def dataset_section(suite, name, data, info):
     )
     parts = [f"### {name}", f"{info}.", table(header, rows)]
     proba = [
-        f"{suite.label(k)} {cell(suite.results[(name, k)], 'lrap_proba')}"
+        f"{label(k)} {cell(suite.results[(name, k)], 'lrap_proba')}"
         for k in keys
         if suite.results.get((name, k)) and "lrap_proba" in suite.results[(name, k)][0]
     ]
@@ -387,10 +388,10 @@ def dataset_section(suite, name, data, info):
             "probabilities) instead of its logits: " + "; ".join(proba) + "."
         )
     tuned = [
-        (suite.label(k), s)
+        (label(k), s)
         for k in keys
         if k.endswith("-tuned")
-        for s in suite.tuning.get((name, k), [])
+        for s in suite.notes.get(("tuning", name, k), [])
     ]
     if tuned:
         parts.append(
@@ -406,8 +407,8 @@ def dataset_section(suite, name, data, info):
     return "\n\n".join(parts)
 
 
-def summary_section(suite, datasets):
-    keys = method_keys(suite.args)
+def summary_section(suite, args, datasets):
+    keys = method_keys(args)
     names = list(datasets)
     rows = []
     best = {}
@@ -417,7 +418,7 @@ def summary_section(suite, datasets):
             vals = [v for v in vals if v is not None]
             best[(name, metric)] = max(vals) if vals else None
     for key in keys:
-        row = [suite.label(key)]
+        row = [label(key)]
         micro, subset = [], []
         for name in names:
             res = suite.results.get((name, key), [])
@@ -453,16 +454,16 @@ def summary_section(suite, datasets):
     )
 
 
-def leads(suite, datasets, key):
+def leads(suite, args, datasets, key):
     """Per metric: data sets on which ``key`` beats every peer's mean."""
-    peers = [k for k in method_keys(suite.args) if METHODS[k][1] == "peer"]
+    peers = [k for k in method_keys(args) if METHODS[k][1] == "peer"]
     out = {}
     for metric, _, _, higher in METRICS:
         won, total, details = 0, 0, []
         for name in datasets:
             own = mean_of(suite.results.get((name, key), []), metric)
             others = {
-                suite.label(p): mean_of(suite.results.get((name, p), []), metric)
+                label(p): mean_of(suite.results.get((name, p), []), metric)
                 for p in peers
             }
             others = {p: v for p, v in others.items() if v is not None}
@@ -478,17 +479,17 @@ def leads(suite, datasets, key):
     return out
 
 
-def leads_section(suite, datasets):
-    if "pal" not in suite.args.methods and "etf" not in suite.args.methods:
+def leads_section(suite, args, datasets):
+    if "pal" not in args.methods and "etf" not in args.methods:
         return "## Does sknc lead?\n\nSkipped: neither sknc default was run."
-    peers = [suite.label(k) for k in method_keys(suite.args) if METHODS[k][1] == "peer"]
+    peers = [label(k) for k in method_keys(args) if METHODS[k][1] == "peer"]
     rows, goal, behind = [], [], []
     for key in ("pal", "etf"):
-        if key not in suite.args.methods:
+        if key not in args.methods:
             continue
-        result = leads(suite, datasets, key)
+        result = leads(suite, args, datasets, key)
         rows.append(
-            [suite.label(key) + " (defaults)"]
+            [label(key) + " (defaults)"]
             + [f"{result[m][0]}/{result[m][1]}" for m, *_ in METRICS]
         )
         if key == "pal":
@@ -512,7 +513,7 @@ def leads_section(suite, datasets):
                             f"({100 * (own - value):+.1f} points)"
                         )
     detail_rows = []
-    pal = leads(suite, datasets, "pal") if "pal" in suite.args.methods else None
+    pal = leads(suite, args, datasets, "pal") if "pal" in args.methods else None
     if pal:
         for name in (d[0] for d in pal["micro_f1"][2]):
             cells = [name]
@@ -560,26 +561,28 @@ def leads_section(suite, datasets):
             "scores, before any decoder, so a lower LRAP means the scores "
             "themselves are worse; labels per row compares the predicted set "
             "sizes with the truth.\n\n"
-            + "\n".join(behind_diagnostics(suite, datasets, name) for name in lagging)
+            + "\n".join(
+                behind_diagnostics(suite, args, datasets, name) for name in lagging
+            )
         )
-    analysis = getattr(suite.args, "analysis", None)
+    analysis = getattr(args, "analysis", None)
     if analysis and Path(analysis).exists():
         parts.append(Path(analysis).read_text().strip())
     return "\n\n".join(parts)
 
 
-def behind_diagnostics(suite, datasets, name):
+def behind_diagnostics(suite, args, datasets, name):
     """One line of facts on a data set where PALClassifier does not lead."""
 
     def mean(key, metric):
         return mean_of(suite.results.get((name, key), []), metric)
 
-    peers = [k for k in method_keys(suite.args) if METHODS[k][1] == "peer"]
+    peers = [k for k in method_keys(args) if METHODS[k][1] == "peer"]
     lrap = {k: mean(k, "lrap") for k in peers if mean(k, "lrap") is not None}
     facts = [f"LRAP {mean('pal', 'lrap'):.3f}"]
     if lrap:
         best = max(lrap, key=lrap.get)
-        facts[0] += f" (best peer {suite.label(best)} {lrap[best]:.3f})"
+        facts[0] += f" (best peer {label(best)} {lrap[best]:.3f})"
     true_card = float(np.asarray(datasets[name][3]).sum(1).mean())
     facts.append(
         f"labels per row {mean('pal', 'pred_card'):.2f} (truth {true_card:.2f}, "
@@ -588,7 +591,7 @@ def behind_diagnostics(suite, datasets, name):
     for key in ("pal-tuned", "etf"):
         if mean(key, "micro_f1") is not None:
             facts.append(
-                f"{suite.label(key)} micro-F1 {mean(key, 'micro_f1'):.3f}, subset "
+                f"{label(key)} micro-F1 {mean(key, 'micro_f1'):.3f}, subset "
                 f"{mean(key, 'subset_acc'):.3f}"
             )
     return f"- {name}: " + "; ".join(facts) + "."
@@ -719,7 +722,7 @@ def cnn_section(suite, datasets):
     )
 
 
-def failures_section(suite):
+def failures_section(suite, args):
     parts = ["## Failures"]
     if suite.failures:
         parts.append(
@@ -730,7 +733,7 @@ def failures_section(suite):
         )
     else:
         parts.append("None.")
-    if suite.args.mlknn_requested and MLKNN_IMPORT_ERROR:
+    if args.mlknn_requested and MLKNN_IMPORT_ERROR:
         parts.append(
             f"MLkNN was not run: scikit-multilearn is not installed "
             f"(`{MLKNN_IMPORT_ERROR}`). When tried in a separate environment, "
@@ -831,71 +834,10 @@ def parse_grid(text):
     return grid
 
 
-def run_datasets(args, datasets):
-    """Fit every method on ``datasets``; returns the :class:`Suite`.
-
-    A top-level function so that ``--jobs`` can run it in worker processes.
-    """
-    limit_threads(args.threads)
-    warm_up(args.device)  # one-off torch set-up outside the timings
-    suite = Suite(args)
-    for name, data in datasets.items():
-        saved = checkpoint_path(args, name)
-        if saved is not None and saved.exists():
-            suite.merge(load_checkpoint(saved, name))
-            log(f"[dataset] {name}: results reused from {saved}")
-            continue
-        done = Suite(args)
-        t0 = time.perf_counter()
-        log(f"[dataset] {name}")
-        # defaults and peers first: the tuning estimate uses the default's time
-        for key in sorted(args.methods, key=lambda k: k.endswith("-tuned")):
-            done.run_method(name, data, key)
-        if not args.skip_efficiency:
-            for key in ("pal", "pal-d512", "etf", "etf-dK-1"):
-                done.run_method(name, data, key)
-        if name == "digits" and not args.skip_cnn:
-            for key in ("pal", "pal-cnn", "etf", "etf-cnn"):
-                done.run_method(name, data, key)
-        seconds = time.perf_counter() - t0
-        log(f"[dataset] {name} done in {seconds:.0f} s")
-        if saved is not None:
-            save_checkpoint(done, saved, args.git, seconds)
-        suite.merge(done)
-    return suite
-
-
 def included_section(path):
     """Another benchmark's Markdown report, its headings one level down."""
     text = Path(path).read_text().strip()
     return re.sub(r"^(#{1,5}) ", r"#\1 ", text, flags=re.MULTILINE)
-
-
-def checkpoint_path(args, name):
-    if args.checkpoint is None:
-        return None
-    return Path(args.checkpoint) / f"{name}.pkl"
-
-
-def save_checkpoint(suite, path, git, seconds):
-    keys = ("results", "failures", "warnings", "tuning")
-    state = {k: getattr(suite, k) for k in keys}
-    state["git"] = git
-    state["seconds"] = seconds
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # write then rename, so that a run stopped mid-write leaves no broken file
-    tmp = path.with_suffix(".tmp")
-    tmp.write_bytes(pickle.dumps(state))
-    tmp.replace(path)
-
-
-def load_checkpoint(path, name):
-    suite = Suite(None)
-    state = pickle.loads(path.read_bytes())
-    suite.reused[name] = (state.pop("git", "unknown"), state.pop("seconds", None))
-    for key, value in state.items():
-        setattr(suite, key, value)
-    return suite
 
 
 def parse_args(argv=None):
@@ -915,13 +857,7 @@ def parse_args(argv=None):
         "all; the parameter-efficiency and CNN fits are controlled by --skip-*)",
     )
     parser.add_argument("--skip-tuned", action="store_true", help="no grid searches")
-    parser.add_argument(
-        "--jobs",
-        type=positive_int,
-        default=1,
-        help="data sets fitted in parallel worker processes (with --threads 1, "
-        "one core each); fit times are then taken on a busier machine",
-    )
+    add_common_arguments(parser, "jobs")
     parser.add_argument(
         "--skip-efficiency",
         action="store_true",
@@ -1003,19 +939,7 @@ def parse_args(argv=None):
         help="Markdown reports of other benchmarks (e.g. bench_overhead's) "
         "appended to this one, their headings one level down",
     )
-    parser.add_argument(
-        "--checkpoint",
-        default=None,
-        metavar="DIR",
-        help="save each finished data set's results to DIR/<name>.pkl and reuse "
-        "the ones found there, so that a stopped run resumes where it was "
-        "(delete DIR after changing the code or the settings)",
-    )
-    parser.add_argument(
-        "--verbose-errors",
-        action="store_true",
-        help="print the traceback of every failure to stderr",
-    )
+    add_common_arguments(parser, "checkpoint", "verbose_errors")
     args = parser.parse_args(argv)
     if args.tune_folds < 2:
         parser.error("--tune-folds must be at least 2")
@@ -1045,37 +969,17 @@ def main(argv=None):
         log(f"[note] MLkNN skipped: scikit-multilearn not importable; {MLKNN_NOTE}")
         args.methods.remove("mlknn")
 
-    # largest first, so that parallel workers finish at about the same time
-    order = sorted(datasets, key=lambda n: -datasets[n].X_train.shape[0])
-    if args.jobs > 1:
-        parts = Parallel(n_jobs=args.jobs, backend="loky")(
-            delayed(run_datasets)(args, {name: datasets[name]}) for name in order
-        )
-    else:
-        parts = [run_datasets(args, datasets)]
-    suite = Suite(args)
-    for part in parts:
-        suite.merge(part)
-    if suite.reused:
-        # the header must say which code computed the reused results
-        by_checkout = {}
-        for name, (checkout, _) in suite.reused.items():
-            by_checkout.setdefault(checkout, []).append(name)
-        run.git += "; results reused from `--checkpoint`: " + "; ".join(
-            f"{', '.join(names)} computed at {checkout}"
-            for checkout, names in sorted(by_checkout.items())
-        )
-        seconds = [s for _, s in suite.reused.values() if s is not None]
-        if seconds:
-            run.git += (
-                f" (their fits took {sum(seconds):.0f} s in all, summed over data sets)"
-            )
+    suite, reused = run_datasets(fit_dataset, args, datasets)
+    run.git += reused_note(reused)  # which code computed the reused results
 
     # the answer first; the run's settings, long, at the end
-    sections = [leads_section(suite, datasets), summary_section(suite, datasets)]
+    sections = [
+        leads_section(suite, args, datasets),
+        summary_section(suite, args, datasets),
+    ]
     sections.append("## Per data set\n\nThe best mean of each column in bold.")
     sections += [
-        dataset_section(suite, name, data, info[name])
+        dataset_section(suite, args, name, data, info[name])
         for name, data in datasets.items()
     ]
     if not args.skip_efficiency:
@@ -1084,7 +988,7 @@ def main(argv=None):
         sections.append(cnn_section(suite, datasets))
     sections += [included_section(path) for path in args.include]
     sections.append("## Settings\n\n" + "\n".join(settings_lines(args)))
-    sections += [failures_section(suite), suite.warnings_section()]
+    sections += [failures_section(suite, args), warnings_section(suite)]
     header = run.header(
         "# sknc benchmark suite: sknc against the usual multi-label estimators",
         ["- settings: see the section Settings at the end"],

@@ -34,8 +34,16 @@ from sknc.model_selection import (
     MultilabelStratifiedValidSplit,
 )
 
-from . import Run, limit_threads, load_dataset, log, positive_int, study_parser, table
-from ._methods import scores
+from . import (
+    Run,
+    limit_threads,
+    load_dataset,
+    log,
+    positive_int,
+    score_predictions,
+    study_parser,
+    table,
+)
 
 OBJECTIVES = {
     "subset_accuracy": "subset_acc",
@@ -79,7 +87,7 @@ def evaluate(est, X, Y):
     out["brier"] = float(np.mean((proba - Y) ** 2))
     for objective, metric in OBJECTIVES.items():
         est.set_params(objective=objective)
-        out[f"{metric}@{objective}"] = scores(Y, est.predict(X))[metric]
+        out[f"{metric}@{objective}"] = score_predictions(Y, est.predict(X))[metric]
     est.set_params(objective=None)
     out["temperature"] = float(est.decoder_.temperature_)
     return out

@@ -13,7 +13,7 @@ stay as they are), as in ``bench_suite``. tmc2007's training part is
 subsampled to ``--max-rows`` rows to keep a configuration under a minute.
 Results are appended to ``--out`` as JSON lines: ``dataset``, ``method``
 (``<config>/<decoder>`` or ``peer/<name>``), ``seed``, the scores of
-``benchmarks._methods.scores`` (``micro_f1``, ``macro_f1``, ``example_f1``,
+``sknc._bench.score_predictions`` (``micro_f1``, ``macro_f1``, ``example_f1``,
 ``subset_acc``, ``hamming``, ...) and, for a configuration's first decoder
 and the peers, ``fit_s``.
 
@@ -48,7 +48,7 @@ from . import (
     make_estimator,
     network_outputs,
     positive_int,
-    scores,
+    score_predictions,
     study_parser,
 )
 
@@ -130,7 +130,9 @@ def run_config(name, data, seed, device, save_features=None):
     out = {}
     for dname, template in DECODERS.items():
         dec = sklearn.base.clone(template).fit(z_tr, h_tr, torch.as_tensor(Y_tr))
-        out[f"{name}/{dname}"] = scores(Y_va, dec.predict(z_va, h_va).numpy())
+        out[f"{name}/{dname}"] = score_predictions(
+            Y_va, dec.predict(z_va, h_va).numpy()
+        )
     out[f"{name}/onn"]["fit_s"] = fit_s
     return out
 
@@ -145,10 +147,10 @@ def run_peers(data, seed, device):
             # labels constant in training (a logistic regression needs both
             # classes) are predicted as that constant
             est = ConstantLabels(make_estimator(key, seed)).fit(X_tr, Y_tr)
-            out[f"peer/{key}"] = scores(Y_va, est.predict(X_va))
+            out[f"peer/{key}"] = score_predictions(Y_va, est.predict(X_va))
             out[f"peer/{key}"]["fit_s"] = time.perf_counter() - t
     bce = make_estimator("bce", seed, device=device).fit(X_tr, Y_tr)
-    out["peer/bce"] = scores(Y_va, bce.predict(X_va))
+    out["peer/bce"] = score_predictions(Y_va, bce.predict(X_va))
     return out
 
 

@@ -1,12 +1,15 @@
 """``python -m sknc benchmark`` and ``demo``: sknc against scikit-learn's estimators.
 
-The pieces are usable on their own (the repository's ``benchmarks`` scripts
-reuse them): :func:`load_data` reads a data set, :func:`preprocess` scales
-it, :func:`make_estimator` builds a method by its key,
-:func:`label_scores`, :func:`score_predictions` and :func:`n_trainable_params`
-measure a fitted model, :func:`run_benchmark` fits and scores a list of
-methods, and :func:`format_report` writes the result as text, Markdown, CSV
-or JSON. :class:`ConstantLabels` lets a multi-label estimator ignore labels
+The one benchmark layer of sknc: the repository's ``benchmarks`` studies
+import their methods, metrics and runner from here. :func:`load_data` reads
+a data set, :func:`preprocess` scales it, :func:`describe` sums it up,
+:func:`make_estimator` builds a method by its key, :data:`SCORES` (all the
+metrics) and :data:`METRICS` (the report's columns) name the scores of
+:func:`score_predictions`, which :func:`label_scores` and
+:func:`n_trainable_params` complete, :class:`Runner` fits, times and scores
+methods over data sets and seeds, :func:`run_benchmark` runs it on a list
+of methods, and :func:`format_report` writes the result as text, Markdown,
+CSV or JSON. :class:`ConstantLabels` lets a multi-label estimator ignore labels
 that are constant in training; :class:`BCENetClassifier` is the usual neural
 baseline (sknc's backbone, sigmoid outputs, binary cross-entropy).
 :func:`cli` runs ``python -m sknc``.
@@ -37,8 +40,15 @@ from ._estimators import (
 )
 from ._peers import ChainEnsemble, strong_peer
 from ._report import COSTS, FORMATS, format_report, leaders
-from ._run import benchmark, run_benchmark
-from ._scoring import METRICS, label_scores, n_trainable_params, score_predictions
+from ._run import Runner, benchmark, run_benchmark, warm_up, warning_text
+from ._scoring import (
+    METRICS,
+    SCORES,
+    Metric,
+    label_scores,
+    n_trainable_params,
+    score_predictions,
+)
 
 __all__ = [
     "ALIASES",
@@ -52,12 +62,15 @@ __all__ = [
     "METHODS",
     "METRICS",
     "MLP_MAX_ITER",
+    "SCORES",
     "STRONG_PEERS",
     "PEER_EPOCH_METHODS",
     "TORCH_METHODS",
     "BCENetClassifier",
     "ChainEnsemble",
     "ConstantLabels",
+    "Metric",
+    "Runner",
     "add_parser",
     "benchmark",
     "cli",
@@ -77,4 +90,6 @@ __all__ = [
     "run_demo",
     "score_predictions",
     "strong_peer",
+    "warm_up",
+    "warning_text",
 ]

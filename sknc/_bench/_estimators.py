@@ -163,7 +163,15 @@ class ConstantLabels(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
 
 
 def make_estimator(
-    key, *, max_epochs=None, peer_epochs=None, random_state=0, device="cpu"
+    key,
+    random_state=0,
+    *,
+    max_epochs=None,
+    peer_epochs=None,
+    device="cpu",
+    amp=False,
+    pin_memory=False,
+    **params,
 ):
     """Build the method ``key`` (a key of :data:`METHODS`).
 
@@ -173,6 +181,8 @@ def make_estimator(
         One of ``'pal'``, ``'etf'``, ``'mlp'``, ``'bce'``, ``'ovr-lr'`` (alias
         ``'br-lr'``), ``'cc-lr'``, ``'knn'``, or a strong peer: ``'rf'``,
         ``'et'``, ``'ovr-hgb'``, ``'ecc-lr'``.
+    random_state : int, default=0
+        Seed of the neural methods, the forests and the chains' orders.
     max_epochs : int, default=None
         Epochs of sknc's estimators; None: their default (100).
     peer_epochs : int, default=None
@@ -180,10 +190,15 @@ def make_estimator(
         ``MLPClassifier``'s ``max_iter``. None: their defaults, 100 and 300.
         Kept apart from ``max_epochs`` so that a short sknc run does not
         handicap the peers.
-    random_state : int, default=0
-        Seed of the neural methods, the forests and the chains' orders.
     device : str, default='cpu'
         Torch device of sknc and the BCE net.
+    amp : bool, default=False
+        sknc's estimators only: mixed-precision training
+        (:class:`~sknc._bench._amp.AMPMixin`).
+    pin_memory : bool, default=False
+        sknc's estimators only: pinned training batches (for CUDA).
+    **params
+        sknc's estimators only: their parameters, e.g. ``feature_dim=512``.
 
     Returns
     -------
@@ -192,9 +207,19 @@ def make_estimator(
     """
     key = ALIASES.get(key, key)
     if key in ("pal", "etf"):
-        cls = PALClassifier if key == "pal" else FixedETFClassifier
-        epochs = {} if max_epochs is None else {"max_epochs": max_epochs}
-        return cls(random_state=random_state, device=device, **epochs)
+        if amp:
+            from ._amp import AMPFixedETFClassifier, AMPPALClassifier
+
+            cls = AMPPALClassifier if key == "pal" else AMPFixedETFClassifier
+        else:
+            cls = PALClassifier if key == "pal" else FixedETFClassifier
+        if max_epochs is not None:
+            params["max_epochs"] = max_epochs
+        if pin_memory:
+            params["iterator_train__pin_memory"] = True
+        return cls(random_state=random_state, device=device, **params)
+    if params:
+        raise ValueError(f"{key}: parameters apply to sknc's estimators only")
     if key == "bce":
         epochs = {} if peer_epochs is None else {"max_epochs": peer_epochs}
         return BCENetClassifier(random_state=random_state, device=device, **epochs)

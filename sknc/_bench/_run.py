@@ -1,16 +1,18 @@
-"""The benchmark's runner: fit, time and score each method, then report."""
+"""The one runner of the benchmarks: fit, time and score methods, then report."""
 
 import re
 import time
+import traceback
 import warnings
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import f1_score
 
-from .._classifier import PALClassifier
+from .._classifier import FixedETFClassifier, PALClassifier
 from ._bce import BCENetClassifier
-from ._data import describe, preprocess
+from ._data import DATA_KEYS, describe, preprocess
 from ._estimators import (
     DEFAULT_METHODS,
     METHODS,
@@ -20,22 +22,41 @@ from ._estimators import (
     make_estimator,
 )
 from ._report import leaders
-from ._scoring import label_scores, n_trainable_params, score_predictions
+from ._scoring import METRICS, label_scores, n_trainable_params, score_predictions
 
-__all__ = ["benchmark", "run_benchmark"]
+__all__ = ["Runner", "benchmark", "run_benchmark", "warm_up", "warning_text"]
 
 
-def _warm_up(device):
-    """One tiny fit, so that torch's one-off set-up is not in the timings."""
+def warm_up(device="cpu"):
+    """Make two tiny fits, so that torch's one-off set-up is not in the timings.
+
+    The first fit of a process pays it: several seconds on a small machine.
+    """
     rng = np.random.RandomState(0)
-    X = rng.randn(64, 8).astype(np.float32)
-    Y = (rng.rand(64, 3) < 0.4).astype(np.uint8)
-    PALClassifier(max_epochs=1, random_state=0, device=device).fit(X, Y).predict(X)
+    X = rng.randn(256, 20).astype(np.float32)
+    Y = (rng.rand(256, 4) < 0.4).astype(np.uint8)
+    Y[Y.sum(1) == 0, 0] = 1
+    for cls in (PALClassifier, FixedETFClassifier):
+        cls(max_epochs=2, random_state=0, device=device).fit(X, Y).predict(X)
 
 
-def _first_line(exc):
+def error_text(exc):
+    """Return an exception's type and first line (and last, where the cause is)."""
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    return f"{type(exc).__name__}: {lines[0] if lines else ''}"[:300]
+    error = f"{type(exc).__name__}: {' '.join(lines[:1])}"
+    if len(lines) > 2:  # e.g. GridSearchCV's: the cause is on the last line
+        error += f" ... {lines[-1]}"
+    return error[:300]
+
+
+def warning_text(message):
+    """Return a warning's first lines, label lists elided so that they group."""
+    lines = [line.strip() for line in str(message).splitlines() if line.strip()]
+    text = " ".join(lines[:2])
+    text = re.sub(r"\[[^\]]*\](\.\.\.)?", "[...]", text)
+    text = re.sub(r"Label not \d+ is", "Label not <k> is", text)
+    text = re.sub(r"^\d+ label\(s\) never", "<n> label(s) never", text)
+    return text[:200]
 
 
 def _group_warnings(caught):
@@ -55,29 +76,172 @@ def _group_warnings(caught):
     ]
 
 
-def _fit_and_score(key, data, epochs, random_state, device):
-    """Fit method ``key`` on the training part; its row of the results."""
-    X_test = data["X_test"]
-    est = make_estimator(key, **epochs, random_state=random_state, device=device)
-    start = time.perf_counter()
-    est.fit(data["X_train"], data["Y_train"])
-    fit_s = time.perf_counter() - start
-    start = time.perf_counter()
-    Y_pred = est.predict(X_test)
-    predict_s = time.perf_counter() - start
-    per_label = f1_score(
-        np.asarray(data["Y_test"]), np.asarray(Y_pred), average=None, zero_division=0
-    )
-    names = data.get("label_names") or [str(k) for k in range(len(per_label))]
-    return {
-        "method": key,
-        "name": METHODS[key],
-        **score_predictions(data["Y_test"], Y_pred, label_scores(est, X_test)),
-        "fit_s": fit_s,
-        "predict_s": predict_s,
-        "params": n_trainable_params(est),
-        "label_f1": dict(zip(names, per_label.round(4).tolist(), strict=True)),
-    }
+class Runner:
+    """Fit, time and score methods on data sets over seeds.
+
+    The one runner of ``python -m sknc benchmark`` and of the repository's
+    benchmark studies.
+
+    Parameters
+    ----------
+    build : callable, optional
+        ``build(method, seed, data, params)``: the unfitted estimator
+        (``params``: extra estimator parameters, or None). A subclass may
+        override the method instead.
+    measure : callable, optional
+        ``measure(estimator, data, Y_pred)``: more entries for a fit's result,
+        computed while its warnings are recorded.
+    label : callable, default=str
+        The name of a method in the log, the warnings and the failures.
+    catch_errors : bool, default=False
+        Record a failed fit in :attr:`failures` and go on, instead of raising.
+    verbose_errors : bool, default=False
+        With ``catch_errors``: print each failure's traceback to stderr.
+    log : callable, default=None
+        Receives a line per fit and per failure; None: silent.
+
+    Attributes
+    ----------
+    results : dict
+        ``(dataset, method) -> list`` of one dict per seed: the scores of
+        :func:`score_predictions` on the test part (with the LRAP),
+        ``fit_s``, ``predict_s``, ``params`` (trainable parameters, None for
+        k-NN) and what ``measure`` adds.
+    warnings : dict
+        ``(dataset, label, category, message) -> count``.
+    failures : list
+        ``(dataset, label, seed, error)``.
+    notes : dict
+        What a study keeps besides the results (e.g. the summaries of its
+        grid searches); merged and checkpointed with them.
+    caught : list
+        The warnings of the last fit, as ``warnings.catch_warnings`` records
+        them.
+    """
+
+    def __init__(
+        self,
+        build=None,
+        measure=None,
+        label=str,
+        catch_errors=False,
+        verbose_errors=False,
+        log=None,
+    ):
+        if build is not None:
+            self.build = build
+        if measure is not None:
+            self.measure = measure
+        self.label = label
+        self.catch_errors = catch_errors
+        self.verbose_errors = verbose_errors
+        self.log = log or (lambda message: None)
+        self.results = {}
+        self.warnings = {}
+        self.failures = []
+        self.notes = {}
+        self.caught = []
+
+    def build(self, method, seed, data, params):
+        """Return the unfitted estimator; pass ``build=`` or override this."""
+        raise NotImplementedError("pass build= to Runner or override Runner.build")
+
+    def measure(self, est, data, Y_pred):
+        """Return more entries for a fit's result; none unless overridden."""
+        return {}
+
+    def merge(self, other):
+        """Add the results of another runner (e.g. of a worker process)."""
+        self.results.update(other.results)
+        self.failures += other.failures
+        self.notes.update(other.notes)
+        for entry, count in other.warnings.items():
+            self.warnings[entry] = self.warnings.get(entry, 0) + count
+
+    def record_warnings(self, dataset, method, caught):
+        """Count ``caught`` warnings under ``dataset`` and the method's label."""
+        for w in caught:
+            entry = (
+                dataset,
+                self.label(method),
+                w.category.__name__,
+                warning_text(w.message),
+            )
+            self.warnings[entry] = self.warnings.get(entry, 0) + 1
+
+    def fail(self, dataset, method, seed, exc):
+        """Record a failure (with ``catch_errors``)."""
+        error = error_text(exc)
+        label = self.label(method)
+        self.failures.append((dataset, label, seed, error))
+        self.log(f"  [error] {dataset} {label} seed={seed}: {error[:200]}")
+        if self.verbose_errors:
+            traceback.print_exception(exc)
+
+    def fit_one(self, dataset, data, method, seed, params=None):
+        """Fit ``method`` with ``seed`` on ``data``; its result, or None.
+
+        ``data``: ``(X_train, Y_train, X_test, Y_test)``, or a dict with
+        these keys.
+        """
+        if isinstance(data, dict):
+            X_train, Y_train, X_test, Y_test = (data[key] for key in DATA_KEYS)
+        else:
+            X_train, Y_train, X_test, Y_test = data
+        self.caught = []
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                self.caught = caught
+                est = self.build(method, seed, data, params)
+                start = time.perf_counter()
+                est.fit(X_train, Y_train)
+                fit_s = time.perf_counter() - start
+                start = time.perf_counter()
+                Y_pred = est.predict(X_test)
+                predict_s = time.perf_counter() - start
+                if sp.issparse(Y_pred):
+                    Y_pred = Y_pred.toarray()
+                result = {
+                    **score_predictions(Y_test, Y_pred, label_scores(est, X_test)),
+                    "fit_s": fit_s,
+                    "predict_s": predict_s,
+                    "params": n_trainable_params(est),
+                }
+                result.update(self.measure(est, data, Y_pred))
+            self.record_warnings(dataset, method, caught)
+        except Exception as exc:
+            if not self.catch_errors:
+                raise
+            # one failure must not end a long run
+            self.fail(dataset, method, seed, exc)
+            return None
+        self.log(
+            f"  {dataset:9s} {self.label(method):42s} seed={seed} fit {fit_s:7.1f}s  "
+            f"micro-F1 {result['micro_f1']:.3f}  subset {result['subset_acc']:.3f}"
+        )
+        return result
+
+    def run(self, dataset, data, method, seeds):
+        """Per-seed results of ``method`` on ``dataset`` (each fit once)."""
+        key = (dataset, method)
+        if key not in self.results:
+            res = [self.fit_one(dataset, data, method, seed) for seed in seeds]
+            self.results[key] = [r for r in res if r is not None]
+        return self.results[key]
+
+
+def _label_f1(data):
+    """``measure`` of the command line: each label's F1, by label name."""
+
+    def measure(est, _, Y_pred):
+        per_label = f1_score(
+            np.asarray(data["Y_test"]), Y_pred, average=None, zero_division=0
+        )
+        names = data.get("label_names") or [str(k) for k in range(len(per_label))]
+        return {"label_f1": dict(zip(names, per_label.round(4).tolist(), strict=True))}
+
+    return measure
 
 
 def run_benchmark(
@@ -121,26 +285,36 @@ def run_benchmark(
     """
     log = log or (lambda message: None)
     if any(key in TORCH_METHODS for key in methods):
-        _warm_up(device)
+        warm_up(device)
+    epochs = {"max_epochs": max_epochs, "peer_epochs": peer_epochs}
+    runner = Runner(
+        lambda key, seed, _, __: make_estimator(
+            key, **epochs, random_state=seed, device=device
+        ),
+        measure=_label_f1(data),
+        catch_errors=True,
+    )
     results, failures, caught_warnings = [], [], []
     for i, key in enumerate(methods, start=1):
         name = METHODS[key]
         prefix = f"[{i}/{len(methods)}] {name}"
         log(f"{prefix}: fitting ...")
-        try:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                epochs = {"max_epochs": max_epochs, "peer_epochs": peer_epochs}
-                row = _fit_and_score(key, data, epochs, random_state, device)
-        except Exception as exc:  # one failure must not end the run
-            error = _first_line(exc)
+        result = runner.fit_one("data", data, key, random_state)
+        if result is None:  # one failure must not end the run
+            error = runner.failures[-1][-1]
             failures.append({"method": key, "name": name, "error": error})
             log(f"{prefix}: FAILED, {error}")
             continue
-        row["converged"] = not any(
-            issubclass(w.category, ConvergenceWarning) for w in caught
-        )
-        for category, text, count, differs in _group_warnings(caught):
+        row = {
+            "method": key,
+            "name": name,
+            **{metric.key: result[metric.key] for metric in METRICS},
+            **{k: result[k] for k in ("fit_s", "predict_s", "params", "label_f1")},
+            "converged": not any(
+                issubclass(w.category, ConvergenceWarning) for w in runner.caught
+            ),
+        }
+        for category, text, count, differs in _group_warnings(runner.caught):
             caught_warnings.append(
                 {"method": key, "category": category, "message": text, "count": count}
             )

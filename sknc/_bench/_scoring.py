@@ -1,5 +1,7 @@
 """What the benchmark measures of a fitted method: scores and parameters."""
 
+from typing import NamedTuple
+
 import numpy as np
 import scipy.sparse as sp
 from sklearn.metrics import (
@@ -12,15 +14,46 @@ from sklearn.multiclass import OneVsRestClassifier
 
 from ._estimators import ConstantLabels
 
-__all__ = ["METRICS", "label_scores", "n_trainable_params", "score_predictions"]
+__all__ = [
+    "METRICS",
+    "SCORES",
+    "Metric",
+    "label_scores",
+    "n_trainable_params",
+    "score_predictions",
+]
 
-# key of score_predictions, header, decimals, higher is better
-METRICS = (
-    ("micro_f1", "micro-F1", 3, True),
-    ("macro_f1", "macro-F1", 3, True),
-    ("subset_acc", "subset acc", 3, True),
-    ("hamming", "Hamming loss", 4, False),
-    ("lrap", "LRAP", 3, True),
+
+class Metric(NamedTuple):
+    """A score of :func:`score_predictions`: how reports name and show it."""
+
+    key: str
+    header: str
+    decimals: int
+    higher: bool | None  # whether higher is better; None: a diagnostic
+
+    def format(self, value):
+        """``value`` with the metric's decimals."""
+        return f"{value:.{self.decimals}f}"
+
+
+# every score of score_predictions, by key: the one table of metric names
+SCORES = {
+    metric.key: metric
+    for metric in (
+        Metric("micro_f1", "micro-F1", 3, True),
+        Metric("macro_f1", "macro-F1", 3, True),
+        Metric("example_f1", "example-F1", 3, True),
+        Metric("subset_acc", "subset acc", 3, True),
+        Metric("hamming", "Hamming loss", 4, False),
+        Metric("lrap", "LRAP", 3, True),
+        Metric("pred_card", "labels/row", 2, None),
+        Metric("empty_pred", "rows predicted empty", 3, None),
+    )
+}
+# the columns of `python -m sknc benchmark` and of the benchmark suite
+METRICS = tuple(
+    SCORES[key] for key in ("micro_f1", "macro_f1", "subset_acc", "hamming", "lrap")
 )
 
 
@@ -78,7 +111,7 @@ def label_scores(estimator, X, response="auto"):
 
 
 def score_predictions(Y_true, Y_pred, Y_score=None):
-    """Quality metrics of a multi-label prediction.
+    """Quality metrics of a multi-label prediction, under the keys of :data:`SCORES`.
 
     Parameters
     ----------
@@ -91,23 +124,29 @@ def score_predictions(Y_true, Y_pred, Y_score=None):
     Returns
     -------
     scores : dict
-        ``micro_f1``, ``macro_f1`` (``zero_division=0``), ``subset_acc``,
-        ``hamming`` (the Hamming loss) and, given ``Y_score``, ``lrap``
-        (label-ranking average precision), as floats.
+        ``micro_f1``, ``macro_f1`` and ``example_f1`` (F1 per row, averaged:
+        scikit-learn's ``average='samples'``), all with ``zero_division=0``;
+        ``subset_acc``, ``hamming`` (the Hamming loss), ``pred_card``
+        (predicted labels per row), ``empty_pred`` (share of rows predicted
+        with no label) and, given ``Y_score``, ``lrap`` (label-ranking
+        average precision), as floats.
     """
     if sp.issparse(Y_pred):
         Y_pred = Y_pred.toarray()
     Y_pred = np.asarray(Y_pred).astype(np.uint8)
     Y_true = np.asarray(Y_true).astype(np.uint8)
     scores = {
-        "micro_f1": float(f1_score(Y_true, Y_pred, average="micro", zero_division=0)),
-        "macro_f1": float(f1_score(Y_true, Y_pred, average="macro", zero_division=0)),
-        "subset_acc": float(accuracy_score(Y_true, Y_pred)),
-        "hamming": float(hamming_loss(Y_true, Y_pred)),
+        "micro_f1": f1_score(Y_true, Y_pred, average="micro", zero_division=0),
+        "macro_f1": f1_score(Y_true, Y_pred, average="macro", zero_division=0),
+        "example_f1": f1_score(Y_true, Y_pred, average="samples", zero_division=0),
+        "subset_acc": accuracy_score(Y_true, Y_pred),
+        "hamming": hamming_loss(Y_true, Y_pred),
+        "pred_card": Y_pred.sum(1).mean(),
+        "empty_pred": (Y_pred.sum(1) == 0).mean(),
     }
     if Y_score is not None:
-        scores["lrap"] = float(label_ranking_average_precision_score(Y_true, Y_score))
-    return scores
+        scores["lrap"] = label_ranking_average_precision_score(Y_true, Y_score)
+    return {key: float(value) for key, value in scores.items()}
 
 
 def n_trainable_params(estimator):
