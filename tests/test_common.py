@@ -6,14 +6,10 @@ from sknc import FixedETFClassifier, PALClassifier
 
 from .conftest import FAST
 
-# skorch's NeuralNet.__init__ is the cause of both: every entry names its reason.
+# skorch's NeuralNet.__init__ is the cause: every entry names its reason.
 SKORCH_FAILURES = {
     "check_no_attributes_set_in_init": (
         "skorch's NeuralNet.__init__ sets history_, initialized_ and virtual_params_"
-    ),
-    "check_set_params": (
-        "skorch's NeuralNet stores _params_to_validate, which its set_params "
-        "reports back as a parameter"
     ),
 }
 

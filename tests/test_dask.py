@@ -24,6 +24,9 @@ from .conftest import FAST
 
 distributed = pytest.importorskip("distributed")
 
+# a local cluster per module: the slow tier
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def client():

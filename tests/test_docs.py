@@ -17,6 +17,9 @@ from pathlib import Path
 
 import pytest
 
+# the docs pages run: the slow tier
+pytestmark = pytest.mark.slow
+
 REPO = Path(__file__).resolve().parent.parent
 DOCS = REPO / "docs"
 _MAX_EPOCHS = 5

@@ -6,6 +6,9 @@ from pathlib import Path
 import matplotlib
 import pytest
 
+# the gallery: the slow tier
+pytestmark = pytest.mark.slow
+
 EXAMPLES = sorted((Path(__file__).parent.parent / "examples").glob("plot_*.py"))
 
 

@@ -116,6 +116,7 @@ def _ufm(non_negative, K=4, d=6, n=2, steps=4000, lam=5e-3):
     return H.detach(), nn.functional.one_hot(y, K), W.detach()
 
 
+@pytest.mark.slow
 def test_ufm_with_non_negative_features_collapses_to_an_orthogonal_frame():
     H, Y, W = _ufm(non_negative=True)
     assert (H >= 0).all()
@@ -127,6 +128,7 @@ def test_ufm_with_non_negative_features_collapses_to_an_orthogonal_frame():
     assert nc3(H, Y, W) < 1e-8
 
 
+@pytest.mark.slow
 def test_ufm_with_free_features_collapses_to_a_simplex_etf():
     H, Y, W = _ufm(non_negative=False)
     assert nc2_means(H, Y) < 1e-8 and nc2(W) < 1e-8

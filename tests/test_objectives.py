@@ -126,6 +126,7 @@ def test_top_product_sets_are_the_most_probable_independent_sets():
     torch.testing.assert_close(top_product_sets(marginals, 32).marginals(), marginals)
 
 
+@pytest.mark.slow
 def test_fit_thresholds_maximise_micro_and_macro_f1():
     rng = np.random.RandomState(0)
     Y = rng.rand(200, 4) < 0.3

@@ -122,6 +122,7 @@ for cls in (PALClassifier, FixedETFClassifier):
 """
 
 
+@pytest.mark.slow
 def test_random_state_is_bitwise_repeatable_across_processes():
     # Two fresh interpreters with different hash seeds: the same random_state
     # must give the same bytes on CPU (with the same thread count).

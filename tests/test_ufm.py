@@ -98,6 +98,7 @@ def test_label_structure_errors(counts, kwargs, match):
 # --------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_multiclass_collapse():
     Y = make_label_structure(6, {1: 8})
     result = simulate_ufm(Y, feature_dim=8, record_every=200, random_state=0)
@@ -146,6 +147,7 @@ def test_closed_form_rho2():
     assert opt["rho"][2] == pytest.approx(1.811204, abs=1e-6)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("loss", LOSSES)
 def test_every_loss(loss):
     Y = make_label_structure(4, {1: 4, 2: 2})
@@ -180,6 +182,7 @@ def test_loss_object_and_params():
         simulate_ufm(Y, loss=PALCrossEntropyLoss(reduction="none"))
 
 
+@pytest.mark.slow
 def test_mse_needs_bias_for_nc2():
     """Without a bias the square loss spends a shared direction: NC2 of W."""
     Y = make_label_structure(4, {1: 4, 2: 2})
@@ -197,6 +200,7 @@ def test_mse_needs_bias_for_nc2():
         collapsed_optimum(Y, loss="pal_mse")
 
 
+@pytest.mark.slow
 def test_etf_head():
     Y = make_label_structure(5, {1: 4, 2: 2})
     learned = quiet_simulate(Y, head="etf", record_every=None, random_state=0)
@@ -213,6 +217,7 @@ def test_etf_head():
         simulate_ufm(Y, head="etf", feature_dim=3)
 
 
+@pytest.mark.slow
 def test_unlabeled_rows_and_missing_sets():
     Y = make_label_structure(4, {0: 3, 1: 4, 2: 2, (0, 1): 0})
     result = quiet_simulate(Y, record_every=None, random_state=0)
@@ -237,6 +242,7 @@ def minority_cosines(R, lam=0.05):
     return Wn @ Wn.T
 
 
+@pytest.mark.slow
 def test_minority_collapse():
     """Rare labels' classifier rows merge once n_minor / N < lambda_W lambda_H."""
     # 1 / (3 * 200 + 3) = 1.7e-3 < 0.05**2: collapsed
@@ -286,6 +292,7 @@ def test_warnings_once_and_convergence_warning():
     assert "did not reach the optimum" in str(converge[0].message)
 
 
+@pytest.mark.slow
 def test_single_labels_do_not_warn():
     Y = make_label_structure(3, {1: 3})
     with warnings.catch_warnings():
@@ -294,6 +301,7 @@ def test_single_labels_do_not_warn():
     assert math.isnan(result.history[-1]["ncm"]) and result.report["rho"] == {}
 
 
+@pytest.mark.slow
 def test_early_stop_and_float32():
     Y = make_label_structure(4, {1: 4, 2: 2})
     result = quiet_simulate(Y, n_steps=5000, tol=1e-3, random_state=0)
