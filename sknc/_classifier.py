@@ -1,6 +1,7 @@
 """The two estimators: PALClassifier and FixedETFClassifier."""
 
 import copy
+import inspect
 import numbers
 import warnings
 from contextlib import contextmanager
@@ -72,6 +73,36 @@ from .decoders._objectives import OBJECTIVES
 from .decoders._registry import DECODERS
 
 __all__ = ["PALClassifier", "FixedETFClassifier"]
+
+
+def _signature(cls):
+    """Return the real parameters, for ``help()`` and ``inspect.signature``.
+
+    The ``__init__`` chain passes most of them on through ``**kwargs``; the
+    signature lists every parameter with its default (the subclass's where it
+    overrides one), then ``**kwargs`` for skorch's prefixed parameters such
+    as ``module__<name>`` and ``decoder__<name>``.
+    """
+    params = {}
+    for klass in (NeuralNet, *reversed(cls.__mro__[: cls.__mro__.index(NeuralNet)])):
+        init = klass.__dict__.get("__init__")
+        if init is None:
+            continue
+        for param in inspect.signature(init).parameters.values():
+            if param.name == "self" or param.kind in (
+                param.VAR_POSITIONAL,
+                param.VAR_KEYWORD,
+            ):
+                continue
+            kind = (
+                param.POSITIONAL_OR_KEYWORD
+                if param.name == "module"
+                else param.KEYWORD_ONLY
+            )
+            params[param.name] = param.replace(kind=kind)
+    module = params.pop("module")
+    kwargs = inspect.Parameter("kwargs", inspect.Parameter.VAR_KEYWORD)
+    return inspect.Signature([module, *params.values(), kwargs])
 
 
 def _targets_of(dataset):
@@ -1427,3 +1458,7 @@ class FixedETFClassifier(_PALNetBase):
         # with normalized features the temperature is the only scale
         scale = self.etf_scale if self.feature_norm is None else 1.0
         return FixedETFHead(feature_dim, n_outputs, scale=scale, random_state=seed)
+
+
+for _estimator in (PALClassifier, FixedETFClassifier):
+    _estimator.__signature__ = _signature(_estimator)

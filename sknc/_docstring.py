@@ -114,6 +114,19 @@ _ESTIMATOR_PARAMS = """\
         :class:`~sknc.TopKDecoder`. Set a decoder's parameters with
         ``decoder__<name>`` (e.g. ``decoder__metric='cosine'``), also in a
         grid search.
+    objective : {{'subset_accuracy', 'hamming', 'f1_micro', 'f1_macro', \
+'f1_samples', 'jaccard_samples'}} or None, default=None
+        The metric ``predict`` serves (multi-label): the prediction that is
+        optimal for it under the decoder's distribution over label sets
+        (``predict_set_proba``). ``'subset_accuracy'``: the most probable
+        set; ``'hamming'``: each label whose probability is at least 0.5;
+        ``'f1_micro'``/``'f1_macro'``: per-label probabilities over
+        thresholds fitted with the decoder; ``'f1_samples'``: the general
+        F-measure maximiser; ``'jaccard_samples'``: the expected-Jaccard
+        maximiser (by far the slowest rule: about 80 times the others'
+        predict time). None: the decoder's own rule. Changing it on a fitted
+        estimator needs no refit; it is validated where ``predict`` uses it.
+        See the user guide's page "Predictions for your metric".
     background_label : 'auto' or bool, default='auto'
         Train an extra, hidden label that marks the rows of ``y`` with no
         label, so that the empty set is a first-class outcome the decoder

@@ -5,6 +5,8 @@ scikit-learn's message, "The 'x' parameter of Y must be ...", before any
 epoch runs, instead of deep inside torch or skorch.
 """
 
+import inspect
+
 import numpy as np
 import pytest
 from sklearn.utils._param_validation import InvalidParameterError
@@ -174,3 +176,20 @@ def test_the_public_classes_are_all_covered():
         and hasattr(obj, "_parameter_constraints")
     }
     assert public - {sknc.BaseDecoder} <= set(ALL)
+
+
+@pytest.mark.parametrize("cls", [PALClassifier, FixedETFClassifier])
+def test_the_signature_lists_every_parameter_with_its_default(cls):
+    # help() and the API page showed (module=None, *args, ..., **kwargs)
+    signature = inspect.signature(cls)
+    defaults = cls().get_params(deep=False)
+    listed = {
+        name: p.default
+        for name, p in signature.parameters.items()
+        if p.kind is not p.VAR_KEYWORD
+    }
+    assert {"objective", "decoder", "lr", "class_weight", "device"} <= set(listed)
+    assert set(listed) == set(defaults)
+    for name, default in listed.items():
+        assert default is defaults[name] or default == defaults[name], name
+    assert "objective :" in cls.__doc__

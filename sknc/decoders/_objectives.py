@@ -151,8 +151,11 @@ def _exact_jaccard(distribution, rows, allow_empty):
     inter = torch.einsum("pu,cmu->cpm", patterns.double(), reduced.double())
     size_p = patterns.sum(dim=1).double()[None, :, None]
     size_s = members.sum(dim=2).double()[:, None, :]
-    union_size = size_p + size_s - inter
-    jac = torch.where(union_size > 0, inter / union_size.clamp(min=1), 1.0)
+    # in place on the one (c, 2^u, m) block: this is the rule's whole cost
+    jac = (size_s - inter).add_(size_p).clamp_(min=1)  # the union's size
+    jac = torch.div(inter, jac, out=jac)
+    # the empty prediction against an empty set (the only empty union) is right
+    jac[:, 0, :] = (size_s[:, 0, :] == 0).double()
     score = torch.einsum("cpm,cm->cp", jac, distribution.proba[rows])
     if not allow_empty:
         allowed[:, 0] = False
@@ -196,6 +199,9 @@ def max_expected_jaccard(distribution, marginals, allow_empty=True):
     for rows in chunks(n, m * K):
         union_size[rows] = distribution.members(rows).any(dim=1).sum(dim=1)
     small = torch.nonzero(union_size <= _EXACT_JACCARD_LABELS).flatten()
+    # rows of like union sizes together: a block enumerates the subsets of
+    # its largest union
+    small = small[torch.argsort(union_size[small], stable=True)]
     for block in chunks(len(small), max(m, 1) * (K + 2**_EXACT_JACCARD_LABELS)):
         rows = small[block]
         pred[rows] = _exact_jaccard(distribution, rows, allow_empty)
