@@ -3,7 +3,6 @@
 import copy
 import inspect
 import numbers
-import warnings
 from contextlib import contextmanager
 
 import numpy as np
@@ -61,6 +60,7 @@ from ._training import (
     seeded,
     torch_seed,
 )
+from ._warnings import warn
 from ._weights import (
     check_class_weight,
     check_sample_weight,
@@ -534,13 +534,12 @@ class _PALNetBase(
             allow = getattr(decoder, "allow_empty", "auto")
             use = bool(empty) and allow is not False
         if empty and not use:
-            warnings.warn(
+            warn(
                 f"{empty} of {y_enc.shape[0]} rows of y have no positive label. "
                 "Without a background label they add no PAL loss (their features "
                 "are still regularised); set background_label='auto' and keep "
                 "the decoder's allow_empty='auto' to learn to predict empty sets.",
                 UserWarning,
-                stacklevel=4,
             )
         return use
 
@@ -1029,10 +1028,9 @@ class _PALNetBase(
             key = f"decoder__{name}"
             if name in valid or key in just_set:
                 continue
-            warnings.warn(
+            warn(
                 f"{key} does not apply to decoder={self.decoder!r} and is dropped.",
                 UserWarning,
-                stacklevel=4,
             )
             delattr(self, key)
             self._params_to_validate.discard(key)

@@ -7,8 +7,6 @@ class labels) or :func:`encode_targets` (what ``fit`` accepts: either), so a
 bad ``y`` gets the same clear error everywhere.
 """
 
-import warnings
-
 import numpy as np
 import scipy.sparse as sp
 import torch
@@ -16,6 +14,8 @@ from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import column_or_1d
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _assert_all_finite
+
+from ._warnings import warn
 
 __all__ = [
     "check_indicator",
@@ -361,12 +361,11 @@ def one_hot(y, classes=None, name="y"):
 def _warn_absent_labels(Y):
     never = np.flatnonzero(Y.sum(axis=0) == 0)
     if never.size:
-        warnings.warn(
+        warn(
             f"{never.size} label(s) never occur in y (columns "
             f"{never[:10].tolist()}{'...' if never.size > 10 else ''}); the "
             "model will learn never to predict them.",
             UserWarning,
-            stacklevel=6,
         )
 
 

@@ -249,7 +249,7 @@ class NeuralCollapseTracker(Callback):
                     record[f"{prefix}_{key}"] = value
         finally:
             module.train(was_training)
-        emit_warnings(messages, stacklevel=2)
+        emit_warnings(messages)
         for key, value in record.items():
             net.history.record(key, value)
         net.history.record("nc_dur", time.perf_counter() - start)

@@ -15,12 +15,12 @@ matplotlib is imported when a function is called, not with this module.
 
 import math
 import numbers
-import warnings
 
 import numpy as np
 import torch
 
 from ._docstring import Substitution, metric_params
+from ._warnings import warn
 from .metrics._accumulator import accumulate
 from .metrics._kernels import METRICS, SCORED_METRICS, emit_warnings, rho_of
 
@@ -148,21 +148,19 @@ def plot_nc_history(net_or_history, metrics=None, ax=None, *, log_scale=True):
     colors = {}
     for metric, prefix, epochs, values in curves:
         if np.isnan(values).all():
-            warnings.warn(
+            warn(
                 f"{prefix}{metric} is NaN at every recorded epoch: the metric "
                 "is undefined on these data (the NeuralCollapseWarning raised "
                 "while it was recorded says why, e.g. no label set with two or "
                 "more labels for NCm); it is left out.",
                 UserWarning,
-                stacklevel=2,
             )
             continue
         if log_scale and not (values > 0).any():
-            warnings.warn(
+            warn(
                 f"{prefix}{metric} has no positive value and cannot be drawn on "
                 "a log scale; it is left out. Pass log_scale=False to see it.",
                 UserWarning,
-                stacklevel=2,
             )
             continue
         color = colors.setdefault(metric, f"C{len(colors) % 10}")
@@ -327,7 +325,7 @@ def plot_feature_geometry(
     s = accumulate(H, Y).summary(label_means)
     messages = list(s.messages)
     rho = rho_of(s, messages, center=True)
-    emit_warnings(messages, stacklevel=2)
+    emit_warnings(messages)
     K = s.n_labels
     names = [str(k) for k in range(K)] if label_names is None else list(label_names)
     if len(names) != K:
@@ -346,7 +344,7 @@ def plot_feature_geometry(
             "plot_feature_geometry needs the class means of at least 2 labels, "
             f"but only {len(used)} label(s) have a {why}."
         )
-        warnings.warn(message, UserWarning, stacklevel=2)
+        warn(message, UserWarning)
         ax = _get_ax(ax, figsize=(6.5, 6))
         ax.text(0.5, 0.5, message, ha="center", va="center", wrap=True)
         ax.set_axis_off()

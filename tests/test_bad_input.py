@@ -387,3 +387,19 @@ def test_get_params_shows_parameters_only(data):
     params = PALClassifier(**FAST, decoder__k=3).get_params()
     assert not [name for name in params if name.startswith("_")]
     assert params["decoder__k"] == 3
+
+
+def test_warnings_point_at_the_users_line(data):
+    # they were attributed to sys:1 or to sknc's own modules
+    X, Y = data
+    Y = Y.copy()
+    Y[:, 3] = 0  # a label that never occurs
+    with pytest.warns(UserWarning, match="never occur") as record:
+        clf = PALClassifier(**FAST).fit(X, Y)
+    assert {w.filename for w in record} == {__file__}
+    with pytest.warns(metrics.NeuralCollapseWarning) as record:
+        metrics.nc1(clf.transform(X), Y, label_means="singletons")
+    assert {w.filename for w in record} == {__file__}
+    with pytest.warns(metrics.NeuralCollapseWarning) as record:
+        NeuralCollapseScorer("nc1", label_means="singletons")(clf, X, Y)
+    assert {w.filename for w in record} == {__file__}

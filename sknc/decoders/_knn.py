@@ -316,7 +316,7 @@ class KNNDecoder(BaseDecoder):
         top = self.max_multiplicity
         if top is None:
             top = int(Y.sum(dim=1).max())
-        sets = candidate_sets(self.sets_, synthesis.present, top, stacklevel=5)
+        sets = candidate_sets(self.sets_, synthesis.present, top)
         self.synthetic_sets_ = sets
         self.synthetic_prototypes_ = synthesis.prototypes(sets).float()
         # the rule's prototypes of the observed sets too: an unseen set is

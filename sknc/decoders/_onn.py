@@ -1,12 +1,12 @@
 r"""ONNDecoder: the label set of the nearest label-set prototype."""
 
 import numbers
-import warnings
 
 import torch
 from sklearn.utils._param_validation import StrOptions
 
 from .._tagwise import LabelSetSums
+from .._warnings import warn
 from ._base import PROBA_EPS, BaseDecoder, RowSample, StrictInterval, positive_int
 from ._calibration import fit_temperature
 from ._distribution import SetDistribution
@@ -334,7 +334,6 @@ class ONNDecoder(BaseDecoder):
                 present,
                 top,
                 max_sets=self._max_synthesized,
-                stacklevel=4,
             )
             if len(syn_sets):
                 protos.append(synthesis.prototypes(syn_sets))
@@ -363,11 +362,10 @@ class ONNDecoder(BaseDecoder):
         targets = set_index(self.prototype_sets_, Y)
         known = targets >= 0
         if not known.any():
-            warnings.warn(
+            warn(
                 "No calibration sample has a label set among the candidates; "
                 "temperature set to 1. Pass temperature= explicitly.",
                 UserWarning,
-                stacklevel=4,
             )
             return 1.0
         return float(

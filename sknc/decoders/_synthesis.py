@@ -13,12 +13,12 @@ per-set counts and feature sums of the training rows,
 """
 
 import math
-import warnings
 from itertools import combinations
 
 import torch
 
 from .._tagwise import fit_label_means, fit_rho, tagwise_average
+from .._warnings import warn
 
 __all__ = [
     "MAX_SYNTHESIZED",
@@ -95,7 +95,7 @@ def rho_for(rho, m):
     return fitted[min(fitted, key=lambda k: (abs(k - m), k))]
 
 
-def candidate_sets(kept_sets, present, top, *, max_sets=MAX_SYNTHESIZED, stacklevel=4):
+def candidate_sets(kept_sets, present, top, *, max_sets=MAX_SYNTHESIZED):
     """All label sets of 2 to ``top`` present labels not among ``kept_sets``.
 
     At most ``max_sets``, enumerated by increasing size; a size that would
@@ -108,13 +108,12 @@ def candidate_sets(kept_sets, present, top, *, max_sets=MAX_SYNTHESIZED, stackle
     for m in range(2, top + 1):
         n_sets = math.comb(len(labels), m)
         if total + n_sets > max_sets:
-            warnings.warn(
+            warn(
                 f"Synthesising label sets of size {m} would make "
                 f"{total + n_sets} prototypes (more than {max_sets}); "
                 f"only sets of up to {m - 1} labels are synthesised. Lower "
                 "max_multiplicity to silence this warning.",
                 UserWarning,
-                stacklevel=stacklevel,
             )
             break
         rows.extend(combinations(labels, m))

@@ -68,7 +68,6 @@ def metric_value(
     label_means="auto",
     weighting="uniform",
     chunk_size=None,
-    stacklevel=5,
     **options,
 ):
     """Return one metric of the registry, warning why it is NaN.
@@ -85,10 +84,6 @@ def metric_value(
     {label_means}
     {weighting}
     {chunk_size}
-    stacklevel : int, default=5
-        Of the warnings: the default points at the caller of a public metric
-        (through its two wrappers, :func:`_public_metric`'s and that of its
-        parameter validation).
     **options : dict
         ``geometry``, ``center``, ``n_random``, ``random_state``, for the
         metrics that take them.
@@ -106,7 +101,7 @@ def metric_value(
     if metric.needs_head:
         W = _checked_head(W, s)
     value = metric.compute(s, W, messages, **options)
-    emit_warnings(messages, stacklevel)
+    emit_warnings(messages)
     return value
 
 

@@ -13,7 +13,6 @@ the plots all go through it, so that a new metric is a kernel and an entry.
 
 import itertools
 import math
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from operator import attrgetter
@@ -23,6 +22,7 @@ import torch
 from sklearn.utils import check_random_state
 
 from .._tagwise import fit_rho, tagwise_r2
+from .._warnings import warn
 from ._checks import BATCH_ELEMENTS, check_head
 
 __all__ = [
@@ -59,19 +59,18 @@ class NeuralCollapseWarning(UserWarning):
     """
 
 
-def emit_warnings(messages, stacklevel=4):
+def emit_warnings(messages):
     """Raise each distinct message once, in order, as a NeuralCollapseWarning.
+
+    The warnings point at the user's line (:func:`sknc._warnings.warn`).
 
     Parameters
     ----------
     messages : list of str
         Messages collected by the kernels.
-    stacklevel : int, default=4
-        Passed to :func:`warnings.warn`; the default points at the caller of
-        a public metric (through its parameter-validation wrapper).
     """
     for message in dict.fromkeys(messages):  # unique, in order
-        warnings.warn(message, NeuralCollapseWarning, stacklevel=stacklevel)
+        warn(message, NeuralCollapseWarning)
 
 
 def etf_distance(G, what, messages, geometry="etf"):

@@ -224,7 +224,6 @@ class NeuralCollapseScorer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator
             label_means=self.label_means,
             weighting=self.weighting,
             chunk_size=self.chunk_size,
-            stacklevel=3,  # at the scorer, as the public metrics would
             geometry=self.geometry,
             center=self.center,
             n_random=self.n_random,

@@ -38,7 +38,6 @@ References
 """
 
 import numbers
-import warnings
 from itertools import chain
 
 import numpy as np
@@ -51,6 +50,7 @@ from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import _num_samples
 
 from .._targets import check_indicator, one_hot, to_array
+from .._warnings import warn
 
 __all__ = [
     "MultilabelStratifiedKFold",
@@ -143,14 +143,13 @@ def _warn_rare_labels(indicator, names, min_positives, reason):
     listed = ", ".join(f"{names[j]!r} ({counts[j]})" for j in rare[:_MAX_NAMED_LABELS])
     if rare.size > _MAX_NAMED_LABELS:
         listed += f", and {rare.size - _MAX_NAMED_LABELS} more"
-    warnings.warn(
+    warn(
         f"{rare.size} of {indicator.shape[1]} labels have fewer than "
         f"{min_positives:g} positive samples ({reason}) and cannot be "
         "stratified: some test sets will contain none of their positives. "
         f"Labels (positives): {listed}. Use fewer splits or a larger test set, "
         "or merge or drop these labels.",
         StratificationWarning,
-        stacklevel=3,
     )
 
 

@@ -14,6 +14,7 @@ from sklearn.utils._param_validation import Interval, StrOptions, validate_param
 
 from .._device import resolve_device
 from .._etf import simplex_etf
+from .._warnings import warn
 from ..metrics import NeuralCollapseWarning, neural_collapse_report
 from ._structure import _DTYPES, _LOSS_NAMES, _check_Y, _evaluate_loss, _make_loss
 
@@ -498,17 +499,15 @@ def simulate_ufm(
     for message, category in messages.items():
         if not multiplicities and "two or more labels" in message:
             continue  # documented: NCm is NaN without sets of two labels
-        # stacklevel 3: the caller, above validate_params' wrapper
-        warnings.warn(message, category, stacklevel=3)
+        warn(message, category)
     converged = grad_norm <= tol
     if not converged:
-        warnings.warn(
+        warn(
             f"The UFM did not reach the optimum: grad_norm={grad_norm:.2g} > "
             f"tol={tol:g} after {step} gradient steps and {n_lbfgs} L-BFGS "
             "iterations. Raise n_steps or lbfgs_iter (small decays converge "
             "slowly), or raise tol.",
             ConvergenceWarning,
-            stacklevel=3,
         )
     H, W, b = problem.arrays()
     return UFMResult(
