@@ -439,3 +439,17 @@ def test_never_positive_labels_are_named(tmp_path, capsys):
     )
     data = _bench.load_data(tmp_path / "d.npz")
     assert "1 label(s) never positive in training (b)" in _bench.describe(data)
+
+
+def test_the_method_keys_of_the_help_are_the_methods():
+    # the epilog listed 7 of 11 methods and a wrong default
+    from sknc._bench import _cli
+    from sknc._bench._estimators import DEFAULT_METHODS, METHODS
+
+    keys = [
+        line.split()[0]
+        for line in _cli.EPILOG.split("data files:")[0].splitlines()[1:]
+        if line.strip()
+    ]
+    assert keys == [*METHODS, "all"]
+    assert f"default: {','.join(DEFAULT_METHODS)}" in _cli.EPILOG

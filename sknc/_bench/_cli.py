@@ -21,16 +21,18 @@ score them all on the same test data: the built-in multi-label digits, or your
 own data. Features are standardised (StandardScaler fitted on the training
 part) unless every training value is 0 or 1."""
 
-EPILOG = """\
-method keys (default: all but bce):
-  pal     sknc.PALClassifier()             etf     sknc.FixedETFClassifier()
-  mlp     MLPClassifier(max_iter=300)      bce     sknc's backbone + BCE loss
-  ovr-lr  OneVsRestClassifier(LogisticRegression(max_iter=1000))
-  cc-lr   ClassifierChain(LogisticRegression(max_iter=1000)), labels constant
-          in training predicted as that constant
-  knn     KNeighborsClassifier()
-  all     every method above
 
+def _method_keys():
+    """Return the epilog's list of methods, from the one table of them."""
+    lines = [f"method keys (default: {','.join(DEFAULT_METHODS)}):"]
+    lines += [f"  {key:<8}{name}" for key, name in METHODS.items()]
+    lines.append("  all     every method above")
+    return "\n".join(lines) + "\n\n"
+
+
+EPILOG = (
+    _method_keys()
+    + """\
 data files:
   --data FILE.npz   arrays X_train, Y_train, X_test, Y_test (Y: 0/1, shape
                     n_samples x n_labels), or X and Y (split with --test-size)
@@ -58,6 +60,7 @@ examples:
       --format json --out results.json
   python -m sknc benchmark --max-epochs 20 --peer-epochs 20
 """
+)
 
 
 def _method_list(text):
