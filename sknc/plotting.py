@@ -84,11 +84,11 @@ def _constant(values, tol=1e-6):
 
 _VALID_NC1_NOTE = (
     "Validation NC1 is far above training NC1: "
-    r"NC1 = tr$(\Sigma_W \Sigma_B^{+})/K$ divides the spread around the label "
-    "means by their between-class\ncovariance, which on a small validation "
-    "set (few rows per label, or per label set when the means are fitted to "
-    "all rows) has nearly zero\ndirections that its pseudo-inverse "
-    "magnifies; training NC1, NC3 and NCm are the curves to read."
+    r"NC1 = tr$(\Sigma_W \Sigma_B^{+})/K$ divides the spread around the"
+    "\nlabel means by their between-class covariance, which on a small "
+    "validation set (few rows per label,\nor per label set when the means "
+    "are fitted to all rows) has nearly zero directions that its\n"
+    "pseudo-inverse magnifies; training NC1, NC3 and NCm are the curves to read."
 )
 
 
