@@ -362,7 +362,7 @@ def _place_labels(
         if clash > 0 and optional[i]:
             continue
         arrow = None
-        if r > radii[1]:  # away from its point: a thin line joins them
+        if r > radii[0]:  # away from its point: a thin line joins them
             arrow = {
                 "arrowstyle": "-",
                 "color": arrow_color,
