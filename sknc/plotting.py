@@ -82,6 +82,28 @@ def _constant(values, tol=1e-6):
     return finite.size == 0 or finite.max() - finite.min() < tol
 
 
+_VALID_NC1_NOTE = (
+    "Validation NC1 is far above training NC1: "
+    r"NC1 = tr$(\Sigma_W \Sigma_B^{+})/K$ divides the spread around the"
+    "\nlabel means by their between-class covariance, which on a small "
+    "validation set (few rows per label,\nor per label set when the means "
+    "are fitted to all rows) has nearly zero directions that its\n"
+    "pseudo-inverse magnifies; training NC1, NC3 and NCm are the curves to read."
+)
+
+
+def _valid_nc1_far_above(curves, factor=10.0):
+    """Whether the validation NC1 is ``factor`` times the training one or more."""
+    nc1 = {prefix: values for metric, prefix, _, values in curves if metric == "nc1"}
+    train, valid = nc1.get("train_", nc1.get("")), nc1.get("valid_")
+    if train is None or valid is None:
+        return False
+    train, valid = train[np.isfinite(train)], valid[np.isfinite(valid)]
+    if not (train.size and valid.size):
+        return False
+    return bool(np.median(valid) > factor * max(np.median(train), 1e-300))
+
+
 def plot_nc_history(net_or_history, metrics=None, ax=None, *, log_scale=True):
     """Plot neural-collapse metrics over the epochs of training.
 
@@ -183,7 +205,183 @@ def plot_nc_history(net_or_history, metrics=None, ax=None, *, log_scale=True):
     # outside the axes, on the right: the curves fill the whole plot
     ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0))
     ax.grid(True, which="major", alpha=0.3)
+    if _valid_nc1_far_above(curves):
+        ax.annotate(
+            _VALID_NC1_NOTE,
+            (0.0, 0.0),
+            xycoords="axes fraction",
+            xytext=(0, -36),
+            textcoords="offset points",
+            ha="left",
+            va="top",
+            fontsize=8,
+            color="0.3",
+        )
     return ax
+
+
+# ----------------------------------------------------------------------------
+# Labels that do not overlap
+# ----------------------------------------------------------------------------
+
+
+def _renderer(fig):
+    """Lay ``fig`` out as it will be drawn and return a renderer to measure text."""
+    fig.draw_without_rendering()
+    get = getattr(fig.canvas, "get_renderer", None)
+    return get() if get is not None else fig._get_renderer()
+
+
+def _marker_boxes(ax, xy, size_points):
+    """Display boxes ``(n, 4)`` (x0, y0, x1, y1) of markers at data points ``xy``."""
+    xy = np.asarray(xy, dtype=float).reshape(-1, 2)
+    p = ax.transData.transform(xy) if len(xy) else np.zeros((0, 2))
+    half = size_points * ax.figure.dpi / 72.0 / 2.0
+    return np.concatenate([p - half, p + half], axis=1)
+
+
+def _text_extent(text, renderer=None):
+    """Display box of a text without its arrow (an Annotation's includes it)."""
+    from matplotlib.text import Text
+
+    if renderer is None:
+        renderer = _renderer(text.figure)
+    if hasattr(text, "update_positions"):
+        text.update_positions(renderer)  # an Annotation places its text here
+    return Text.get_window_extent(text, renderer)
+
+
+def _overlap(box, boxes):
+    """Area of ``box`` (4,) inside each of ``boxes`` (n, 4), summed."""
+    if not len(boxes):
+        return 0.0
+    w = np.minimum(box[2], boxes[:, 2]) - np.maximum(box[0], boxes[:, 0])
+    h = np.minimum(box[3], boxes[:, 3]) - np.maximum(box[1], boxes[:, 1])
+    return float((np.clip(w, 0, None) * np.clip(h, 0, None)).sum())
+
+
+def _place_labels(
+    ax,
+    anchors,
+    texts,
+    *,
+    angles=None,
+    obstacles=None,
+    optional=None,
+    arrow_color="0.4",
+    **text_kw,
+):
+    r"""Annotate data points with texts that do not overlap, placed greedily.
+
+    Each text, in the order given, tries positions around its anchor (16
+    directions at 5 distances, in points, so the result does not depend on
+    the data scale) and takes the cheapest: overlap with the texts already
+    placed, with ``obstacles`` and with the outside of the axes costs far
+    more than distance, and distance more than turning away from the
+    preferred direction ``angles``. A text away from its point is joined to
+    it by a thin line. The figure is laid out first (``draw_without_rendering``),
+    so call this after everything else is on the axes.
+
+    Parameters
+    ----------
+    ax : matplotlib Axes
+        The axes.
+    anchors : array-like of shape (n, 2)
+        The annotated points, in data coordinates.
+    texts : sequence of str
+        One text per anchor.
+    angles : array-like of shape (n,), default=None
+        Preferred direction of each text from its point, in radians;
+        None: up and to the right.
+    obstacles : ndarray of shape (m, 4), default=None
+        Display boxes (x0, y0, x1, y1) the texts should not cover (markers,
+        the legend).
+    optional : array-like of bool of shape (n,), default=None
+        Texts left out when every position overlaps something.
+    arrow_color : color, default='0.4'
+        Colour of the lines that join a text to its point.
+    **text_kw
+        Passed to :meth:`~matplotlib.axes.Axes.annotate`.
+
+    Returns
+    -------
+    annotations : list of matplotlib.text.Annotation
+        The texts placed (without those left out).
+    """
+    n = len(texts)
+    if not n:
+        return []
+    anchors = np.asarray(anchors, dtype=float).reshape(-1, 2)
+    angles = np.full(n, math.pi / 4) if angles is None else np.asarray(angles, float)
+    optional = np.zeros(n, bool) if optional is None else np.asarray(optional, bool)
+    obstacles = np.zeros((0, 4)) if obstacles is None else np.asarray(obstacles)
+    renderer = _renderer(ax.figure)
+    scale = ax.figure.dpi / 72.0  # pixels per point
+    frame = np.array([ax.get_window_extent(renderer).extents])
+    pad = 1.5 * scale
+    base = 6.0
+    turns = np.array([0, 1, -1, 2, -2, 3, -3, 4, -4, 5, -5, 6, -6, 7, -7, 8]) * (
+        math.pi / 8
+    )
+    radii = base * np.array([1.0, 2.0, 3.5, 5.5, 8.0])
+    placed_boxes = np.zeros((0, 4))
+    placed = []
+    for i in range(n):
+        probe = ax.annotate(
+            texts[i], anchors[i], xytext=(0, 0), textcoords="offset points", **text_kw
+        )
+        extent = probe.get_window_extent(renderer)
+        probe.remove()
+        w, h = extent.width, extent.height
+        px, py = ax.transData.transform(anchors[i])
+        best = None
+        for r in radii:
+            for turn in turns:
+                a = angles[i] + turn
+                ux, uy = math.cos(a), math.sin(a)
+                ha = "left" if ux > 0.3 else "right" if ux < -0.3 else "center"
+                va = "bottom" if uy > 0.3 else "top" if uy < -0.3 else "center"
+                x0 = px + r * ux * scale - {"left": 0, "right": w, "center": w / 2}[ha]
+                y0 = py + r * uy * scale - {"bottom": 0, "top": h, "center": h / 2}[va]
+                box = np.array([x0 - pad, y0 - pad, x0 + w + pad, y0 + h + pad])
+                area = (box[2] - box[0]) * (box[3] - box[1])
+                clash = (
+                    _overlap(box, placed_boxes)
+                    + _overlap(box, obstacles)
+                    + area
+                    - _overlap(box, frame)
+                )
+                cost = 1e3 * clash + r + 2.0 * abs(turn)
+                if best is None or cost < best[0]:
+                    best = (cost, clash, r, (r * ux, r * uy), ha, va, box)
+            if best[1] == 0:
+                break  # free at this distance: farther is never cheaper
+        _, clash, r, offset, ha, va, box = best
+        if clash > 0 and optional[i]:
+            continue
+        arrow = None
+        if r > radii[0]:  # away from its point: a thin line joins them
+            arrow = {
+                "arrowstyle": "-",
+                "color": arrow_color,
+                "lw": 0.5,
+                "alpha": 0.7,
+                "shrinkA": 1,
+                "shrinkB": 3,
+            }
+        text = ax.annotate(
+            texts[i],
+            anchors[i],
+            xytext=offset,
+            textcoords="offset points",
+            ha=ha,
+            va=va,
+            arrowprops=arrow,
+            **text_kw,
+        )
+        placed_boxes = np.concatenate([placed_boxes, box[None]])
+        placed.append(text)
+    return placed
 
 
 # ----------------------------------------------------------------------------
@@ -270,12 +468,24 @@ def plot_feature_geometry(
         The plane to project onto (see above).
     label_names : sequence of str, default=None
         Names of the ``n_labels`` labels; default ``0, 1, ...``.
-    show_samples : bool, default=False
-        Also scatter the projected multiplicity-1 samples, coloured by label
-        (their spread around the vertices is what NC1 measures).
+    show_samples : bool or {'singletons', 'sets'}, default=False
+        Also scatter the projected samples behind the means drawn:
+
+        - ``'singletons'``: the multiplicity-1 rows, coloured by label (their
+          spread around the vertices is what NC1 measures);
+        - ``'sets'``: those and the rows of the pairs drawn (red squares),
+          whose spread around the pair means is part of what NC1 measures
+          when the class means are fitted to all rows;
+        - True: ``'singletons'`` when the class means are the means of the
+          multiplicity-1 rows, ``'sets'`` when they are fitted to all rows
+          (``label_means``). On yeast, whose 24 single-label training rows
+          all have the same label, True draws those 24 rows and the 254 rows
+          of its 2-label sets.
     annotate_pairs : bool, default=None
         Write each pair's labels next to its mean; None does it when at most
-        10 pairs are drawn.
+        10 pairs are drawn. The names of the vertices and of the pairs are
+        placed where they cover no other name and no marker; a pair whose
+        name finds no free place near its mean is left unnamed.
     max_pairs : int or None, default=10
         Draw at most this many pairs: those with the most samples, whose
         means are the most reliable (with 10 labels there can be 45 pairs,
@@ -286,10 +496,11 @@ def plot_feature_geometry(
     Returns
     -------
     ax : matplotlib Axes
-        The axes. Its collections are, in order: the samples (with
-        ``show_samples=True``), the edges of the observed pairs, the
-        midpoint-to-pair-mean links, the class means, the tag-wise averages
-        and the pair means; each vertex has a text label. With fewer than
+        The axes. Its collections are, in order: the multiplicity-1 samples
+        and the samples of the pairs (with ``show_samples``), the edges of
+        the observed pairs, the midpoint-to-pair-mean links, the class
+        means, the tag-wise averages and the pair means; each vertex has a
+        text label. With fewer than
         two class means there is nothing to project: the axes hold only a
         text that says why, and a ``UserWarning`` repeats it.
 
@@ -322,7 +533,15 @@ def plot_feature_geometry(
         raise ValueError(
             f"max_pairs must be an int >= 1 or None; got max_pairs={max_pairs!r}."
         )
+    if show_samples not in (False, True, "singletons", "sets"):
+        raise ValueError(
+            "show_samples must be a bool, 'singletons' or 'sets'; got "
+            f"show_samples={show_samples!r}."
+        )
     s = accumulate(H, Y).summary(label_means)
+    if show_samples is True:
+        # the rows behind the class means drawn
+        show_samples = "singletons" if s.label_means == "singletons" else "sets"
     messages = list(s.messages)
     rho = rho_of(s, messages, center=True)
     emit_warnings(messages)
@@ -390,19 +609,35 @@ def plot_feature_geometry(
         H_np = H.detach().cpu().numpy() if isinstance(H, torch.Tensor) else H
         H_np = np.asarray(H_np.toarray() if hasattr(H_np, "toarray") else H_np)
         Y_np = Y.detach().cpu().numpy() if isinstance(Y, torch.Tensor) else Y
-        Y_np = np.asarray(Y_np.toarray() if hasattr(Y_np, "toarray") else Y_np)
+        Y_np = np.asarray(Y_np.toarray() if hasattr(Y_np, "toarray") else Y_np) != 0
         single = Y_np.sum(axis=1) == 1
+        single &= np.isin(Y_np.argmax(axis=1), used)
         xy = (H_np[single].astype(float) - mu_G) @ Q
         which = [position[k] for k in Y_np[single].argmax(axis=1)]
         ax.scatter(
             xy[:, 0],
             xy[:, 1],
-            s=6,
+            s=8,
             c=[colors[i] for i in which],
-            alpha=0.25,
+            alpha=0.5,
             linewidths=0,
-            label="samples (1 label)",
+            label=f"samples (1 label): {int(single.sum())}",
         )
+        if show_samples == "sets":
+            in_pair = np.zeros(len(Y_np), bool)
+            for _, (a, b) in pairs:
+                in_pair |= Y_np[:, a] & Y_np[:, b] & (Y_np.sum(axis=1) == 2)
+            xy = (H_np[in_pair].astype(float) - mu_G) @ Q
+            ax.scatter(
+                xy[:, 0],
+                xy[:, 1],
+                s=8,
+                marker="s",
+                c="C3",
+                alpha=0.2,
+                linewidths=0,
+                label=f"samples of the pairs shown: {int(in_pair.sum())}",
+            )
     edges = [[P[position[a]], P[position[b]]] for _, (a, b) in pairs]
     ax.add_collection(
         LineCollection(
@@ -422,7 +657,8 @@ def plot_feature_geometry(
         c=colors,
         edgecolors="black",
         zorder=3,
-        label="class means (1 label)",
+        label="class means"
+        + (" (1 label)" if s.label_means == "singletons" else ", fitted to all rows"),
     )
     ax.scatter(
         mid_xy[:, 0],
@@ -446,36 +682,63 @@ def plot_feature_geometry(
         + (f"\n{shown} pairs shown" if shown else ""),
     )
     ax.plot([0], [0], marker="+", color="black", markersize=10, linestyle="none")
-    radius = np.linalg.norm(P, axis=1).max()
-    label_xy = []
-    for i, k in enumerate(used):
-        direction = P[i] / max(np.linalg.norm(P[i]), 1e-12 * max(radius, 1e-300))
-        x, y = P[i] + 0.08 * radius * direction
-        label_xy.append((x, y))
-        ax.annotate(
-            names[k], (x, y), ha="center", va="center", fontsize=9, fontweight="bold"
-        )
-    ax.update_datalim(label_xy)  # an annotation outside the limits is not drawn
-    if annotate_pairs is None:
-        annotate_pairs = len(pairs) <= 10
-    if annotate_pairs:
-        for (_, (a, b)), (x, y) in zip(pairs, pair_xy, strict=True):
-            ax.annotate(
-                f"{names[a]},{names[b]}",
-                (x, y),
-                fontsize=7,
-                color="C3",
-                xytext=(3, 3),
-                textcoords="offset points",
-            )
     ax.set_aspect("equal", adjustable="datalim")
+    radius = np.linalg.norm(P, axis=1).max()
+    norms = np.maximum(np.linalg.norm(P, axis=1), 1e-12 * max(radius, 1e-300))
+    # room outside the polygon for the names of the vertices
+    ax.update_datalim(P + 0.25 * radius * P / norms[:, None])
     ax.autoscale_view()
     ax.set_xlabel("projection axis 1")
     ax.set_ylabel("projection axis 2")
     what = "regular-polygon" if projection == "polygon" else "best-fitting (SVD)"
     ax.set_title(f"Class and pair means, {what} projection")
-    # below the axes: inside, it would hide vertices wherever it goes
+    # the legend goes below the axes (inside, it would hide vertices
+    # wherever it went): make it before the names are placed
     ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2)
+    if annotate_pairs is None:
+        annotate_pairs = len(pairs) <= 10
+    shown_pairs = pairs if annotate_pairs else []
+    outward = [
+        p - m if np.linalg.norm(p - m) > 1e-9 * max(radius, 1e-300) else p
+        for p, m in zip(pair_xy, mid_xy, strict=True)
+    ][: len(shown_pairs)]
+    anchors = np.concatenate([P, pair_xy[: len(shown_pairs)]])
+    directions = np.concatenate([P, np.reshape(outward, (-1, 2))])
+    renderer = _renderer(ax.figure)  # the layout fixes where the markers are
+    obstacles = np.concatenate(
+        [
+            _marker_boxes(ax, P, 9.0),
+            _marker_boxes(ax, mid_xy, 5.0),
+            _marker_boxes(ax, pair_xy, 5.0),
+            _marker_boxes(ax, [(0.0, 0.0)], 10.0),
+        ]
+    )
+    vertex_kw = {"fontsize": 9, "fontweight": "bold"}
+    _place_labels(
+        ax,
+        P,
+        [names[k] for k in used],
+        angles=np.arctan2(P[:, 1], P[:, 0]),
+        obstacles=obstacles,
+        **vertex_kw,
+    )
+    if shown_pairs:
+        pair_anchors = anchors[len(P) :]
+        pair_dirs = directions[len(P) :]
+        # a pair whose name finds no free place near its mean is left unnamed
+        _place_labels(
+            ax,
+            pair_anchors,
+            [f"{names[a]},{names[b]}" for _, (a, b) in shown_pairs],
+            angles=np.arctan2(pair_dirs[:, 1], pair_dirs[:, 0]),
+            obstacles=np.concatenate(
+                [obstacles] + [[_text_extent(t, renderer).extents] for t in ax.texts]
+            ),
+            optional=np.ones(len(shown_pairs), bool),
+            arrow_color="C3",
+            fontsize=7,
+            color="C3",
+        )
     return ax
 
 
@@ -497,16 +760,39 @@ def _report_item(report, key, default=None):
 
 
 def _frequency_axis(panel, x):
-    """Log-scaled label frequencies, with ticks as plain numbers (0.15)."""
-    from matplotlib.ticker import FuncFormatter, NullFormatter
+    """Label frequencies on a log axis with at least 3 labelled ticks.
 
-    panel.set_xscale("log")
-    panel.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-    # within one decade the minor ticks are the only ones: label them too
-    narrow = x.max() < 10 * x.min()
-    panel.xaxis.set_minor_formatter(
-        FuncFormatter(lambda v, _: f"{v:.3g}") if narrow else NullFormatter()
+    The ticks are plain numbers (0.15, not a power of ten); where the
+    frequencies span less than a factor of 3 the axis is linear.
+    """
+    from matplotlib.ticker import (
+        FuncFormatter,
+        LogLocator,
+        MaxNLocator,
+        NullFormatter,
     )
+
+    low, high = float(np.min(x)), float(np.max(x))
+    if high < 3 * low:
+        panel.set_xscale("linear")
+        panel.xaxis.set_major_locator(MaxNLocator(5))
+        panel.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.3g}"))
+        panel.set_xlabel("label frequency (fraction of rows)")
+        return
+    panel.set_xscale("log")
+    decades = math.log10(high / low)
+    # the fewer decades, the more ticks in each: 3 labelled ticks at least
+    if decades < 0.8:
+        subs = np.arange(1.0, 10.0)
+    elif decades < 1.5:
+        subs = (1.0, 2.0, 3.0, 5.0)
+    elif decades < 3:
+        subs = (1.0, 2.0, 5.0)
+    else:
+        subs = (1.0,)
+    panel.xaxis.set_major_locator(LogLocator(base=10, subs=subs, numticks=30))
+    panel.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:.3g}"))
+    panel.xaxis.set_minor_formatter(NullFormatter())
     panel.set_xlabel("label frequency (fraction of rows, log scale)")
 
 
@@ -517,6 +803,76 @@ def _nearest_index(nearest, names):
         return nearest
     position = {name: k for k, name in enumerate(names.tolist())}
     return np.array([position.get(n, -1) for n in nearest.tolist()], dtype=np.int64)
+
+
+def _labels_to_name(marked, frequency, present, cosine, annotate, n_notable=3):
+    """Return the labels to name in the label report, most important first.
+
+    The marked labels (all with ``annotate=True``, none when ``'auto'`` and
+    more than 12 are marked), then the ``n_notable`` rarest labels that occur
+    and the ``n_notable`` largest cosines, unless every cosine is the same.
+    """
+    order = np.nonzero(marked)[0]
+    named = list(order[np.argsort(frequency[order], kind="stable")])
+    if annotate == "auto" and len(named) > 12:
+        named = []
+    occurring = np.nonzero(present)[0]
+    rarest = occurring[np.argsort(frequency[occurring], kind="stable")][:n_notable]
+    finite = np.nonzero(np.isfinite(cosine))[0]
+    extra = list(rarest)
+    if finite.size and np.ptp(cosine[finite]) > 1e-6:
+        extra += list(finite[np.argsort(-cosine[finite], kind="stable")][:n_notable])
+    for k in extra:
+        if k not in named:
+            named.append(k)
+    return [int(k) for k in named]
+
+
+def _name_report_points(panel, x, y, named, marked, names, nearest=None):
+    """Write the names of the ``named`` labels next to their points, apart.
+
+    The marked labels first, in red. Each name prefers the direction of the
+    middle of the panel and avoids the points, the legend, the texts already
+    there and the other names (:func:`_place_labels`).
+    """
+    named = [k for k in named if np.isfinite(y[k])]
+    if not named:
+        return
+    renderer = _renderer(panel.figure)
+    shown = np.isfinite(y)
+    markers = _marker_boxes(panel, np.column_stack([x[shown], y[shown]]), 7.0)
+    legend = panel.get_legend()
+    if legend is not None:
+        markers = np.concatenate(
+            [markers, [legend.get_window_extent(renderer).extents]]
+        )
+    texts = [
+        str(names[k])
+        + (
+            f" \N{RIGHTWARDS ARROW} {names[nearest[k]]}"
+            if nearest is not None and nearest[k] >= 0
+            else ""
+        )
+        for k in named
+    ]
+    display = panel.transData.transform(np.column_stack([x[named], y[named]]))
+    centre = panel.transAxes.transform((0.5, 0.5))
+    angles = np.arctan2(centre[1] - display[:, 1], centre[0] - display[:, 0])
+    for red in (True, False):
+        which = [i for i, k in enumerate(named) if bool(marked[k]) == red]
+        if not which:
+            continue
+        written = [[_text_extent(t, renderer).extents] for t in panel.texts]
+        _place_labels(
+            panel,
+            np.column_stack([x, y])[[named[i] for i in which]],
+            [texts[i] for i in which],
+            angles=angles[which],
+            obstacles=np.concatenate([markers, *written]),
+            arrow_color="C3" if red else "0.4",
+            fontsize=7,
+            color="C3" if red else "0.2",
+        )
 
 
 def plot_label_report(report, ax=None, *, which="auto", annotate=None):
@@ -650,7 +1006,7 @@ def plot_label_report(report, ax=None, *, which="auto", annotate=None):
     x = frequency.copy()
     x[~present] = frequency[present].min() / 2.0  # never in Y: left edge
     if annotate is None:
-        annotate = marked.sum() <= 12
+        annotate = "auto"
     finite = norm[np.isfinite(norm)]
     flat = finite.size and np.ptp(finite) <= 1e-6 * max(np.abs(finite).max(), 1e-300)
     left_title = f"{title}: norm"
@@ -728,30 +1084,24 @@ def plot_label_report(report, ax=None, *, which="auto", annotate=None):
             color="0.4",
         )
     cos_ax.set_ylim(bottom, 1.05)
-    if annotate:
-        # staggered below the threshold line, left to right, each joined to
-        # its marker: collapsed labels sit close together
-        order = np.nonzero(marked)[0]
-        order = order[np.argsort(x[order], kind="stable")]
-        log_x = np.log(x)
-        middle = (log_x.min() + log_x.max()) / 2
-        for i, k in enumerate(order):
-            text = str(names[k])
-            if nearest[k] >= 0:
-                text += f" \N{RIGHTWARDS ARROW} {names[nearest[k]]}"
-            # right of the middle the text goes to the left: inside the axes
-            right = log_x[k] > middle
-            cos_ax.annotate(
-                text,
-                (x[k], cosine[k]),
-                xytext=(-8 if right else 8, -22 - 11 * (i % 6)),
-                textcoords="offset points",
-                ha="right" if right else "left",
-                fontsize=7,
-                color="C3",
-                arrowprops={"arrowstyle": "-", "color": "C3", "lw": 0.5, "alpha": 0.6},
-            )
     axes[0].set_title(left_title)
     axes[1].set_title(f"{title}: largest cosine")
-    axes[1].legend(fontsize="small", loc="best")
+    legend = axes[1].legend(fontsize="small", loc="best")
+    if annotate:
+        named = _labels_to_name(marked, frequency, present, cosine, annotate)
+        finite_cos = cosine[np.isfinite(cosine)]
+        # with every cosine the same (a fixed ETF head) "nearest" is a tie
+        tied = finite_cos.size and np.ptp(finite_cos) <= 1e-6
+        for panel, y, with_nearest in (
+            (axes[0], norm, False),
+            (axes[1], cosine, not tied),
+        ):
+            _name_report_points(
+                panel, x, y, named, marked, names, nearest if with_nearest else None
+            )
+        if hasattr(legend, "set_loc"):  # matplotlib >= 3.8
+            # keep the legend where the names were placed around it
+            box = legend.get_window_extent(_renderer(axes[1].figure))
+            corner = axes[1].transAxes.inverted().transform((box.x0, box.y0))
+            legend.set_loc(tuple(corner))
     return axes

@@ -1,5 +1,6 @@
 """sknc.metrics.label_report: per-label imbalance and minority-collapse diagnostics."""
 
+import itertools
 import math
 import sys
 
@@ -505,3 +506,62 @@ def test_plot_frequency_ticks_are_plain_numbers(plt):
     labels = [t.get_text() for t in norm_ax.get_xticklabels(minor=True)]
     labels += [t.get_text() for t in norm_ax.get_xticklabels()]
     assert any(labels) and not any("times" in s or "^" in s for s in labels)
+
+
+def _long_tail_report(n_labels=12, seed=0):
+    # frequencies from 0.5 down to ~0.02 (over one decade), a learned head
+    # whose rare rows lean towards each other
+    rng = np.random.default_rng(seed)
+    freq = 0.5 * 0.75 ** np.arange(n_labels)
+    Y = (rng.random((600, n_labels)) < freq).astype(int)
+    Y[Y.sum(axis=1) == 0, 0] = 1
+    W = rng.normal(size=(n_labels, 6))
+    W[-4:] = W[-1] + 0.1 * rng.normal(size=(4, 6))
+    H = Y @ W + 0.1 * rng.normal(size=(600, 6))
+    return label_report(H, Y, W, label_names=[f"label{k}" for k in range(n_labels)])
+
+
+def _labelled_ticks(ax):
+    ax.figure.canvas.draw()
+    lo, hi = sorted(ax.get_xlim())
+    return [
+        t.get_text()
+        for t in ax.get_xticklabels() + ax.get_xticklabels(minor=True)
+        if t.get_text() and lo <= t.get_position()[0] <= hi
+    ]
+
+
+def test_plot_frequency_axis_has_three_labelled_ticks(plt):
+    from sknc.plotting import plot_label_report
+
+    report = _long_tail_report()
+    assert 10 < report.frequency.max() / report.frequency.min() < 100
+    for ax in plot_label_report(report):
+        assert ax.get_xscale() == "log"
+        assert len(_labelled_ticks(ax)) >= 3
+    # a small range: a linear axis, still with three labelled ticks
+    Y = np.eye(3, dtype=int)[np.arange(90) % 3]
+    W = np.eye(3)
+    for ax in plot_label_report(label_report(Y @ W, Y, W)):
+        assert ax.get_xscale() == "linear" and len(_labelled_ticks(ax)) >= 3
+
+
+def test_plot_names_the_points_that_matter_apart(plt):
+    from matplotlib.text import Text
+
+    from sknc.plotting import plot_label_report
+
+    report = _long_tail_report()
+    axes = plot_label_report(report)
+    axes[0].figure.canvas.draw()
+    rarest = np.argsort(report.frequency)[:3]
+    most = np.argsort(-report.max_cosine)[:3]
+    for ax, arrow in zip(axes, (False, True), strict=True):
+        texts = {t.get_text(): Text.get_window_extent(t) for t in ax.texts}
+        named = {s.split(" \N{RIGHTWARDS ARROW}")[0] for s in texts}
+        assert {f"label{k}" for k in rarest} <= named
+        assert {f"label{k}" for k in most} <= named
+        assert any("\N{RIGHTWARDS ARROW}" in s for s in texts) == arrow
+        boxes = list(texts.values())
+        for a, b in itertools.combinations(boxes, 2):
+            assert not a.overlaps(b)

@@ -247,3 +247,90 @@ def test_geometry_keeps_every_vertex_name_and_the_legend_off_the_points():
     assert all(_inside(ax, t.xy) for t in names)
     legend = ax.get_legend().get_window_extent()
     assert legend.y1 <= ax.get_window_extent().y0  # below the axes
+
+
+# --------------------------------------------------------------------------
+# Readability (#27)
+# --------------------------------------------------------------------------
+
+
+def _text_boxes(ax):
+    from matplotlib.text import Text
+
+    ax.figure.canvas.draw()
+    # the text alone: an Annotation's extent includes its leader line
+    return [(t.get_text(), Text.get_window_extent(t)) for t in ax.texts]
+
+
+def _overlapping(ax):
+    boxes = _text_boxes(ax)
+    return [
+        (a, b)
+        for (a, x), (b, y) in itertools.combinations(boxes, 2)
+        if x.overlaps(y) and x.width and y.width
+    ]
+
+
+def _crowded(K=8, d=10, seed=0):
+    # labels in close groups of three, and every pair of neighbours
+    rng = np.random.default_rng(seed)
+    M = simplex_etf(K, d, random_state=0)
+    M[1] = M[0] + 0.05 * rng.normal(size=d)
+    M[2] = M[0] + 0.05 * rng.normal(size=d)
+    M[4] = M[3] + 0.05 * rng.normal(size=d)
+    rows = [np.eye(K, dtype=int)[k] for k in range(K) for _ in range(3)]
+    for a in range(K):
+        y = np.zeros(K, dtype=int)
+        y[[a, (a + 1) % K]] = 1
+        rows += [y] * 3
+    Y = np.array(rows)
+    H = Y @ M / Y.sum(axis=1, keepdims=True) + 0.01 * rng.normal(size=(len(Y), d))
+    return H, Y
+
+
+def test_geometry_names_do_not_overlap():
+    H, Y = _crowded()
+    names = [f"label{k}" for k in range(Y.shape[1])]
+    ax = plot_feature_geometry(H, Y, label_names=names)
+    texts = [t.get_text() for t in ax.texts]
+    assert texts[: len(names)] == names  # every vertex is named
+    assert len(texts) > len(names)  # and pairs too
+    assert _overlapping(ax) == []
+    # nor do they cover a vertex
+    centres = ax.transData.transform(ax.collections[-3].get_offsets())
+    for text, box in _text_boxes(ax):
+        assert not any(box.contains(x, y) for x, y in centres), text
+
+
+def test_geometry_samples_of_the_pairs_when_single_rows_are_few():
+    # only label 0 has single-label rows (as on yeast): the class means are
+    # fitted to all rows, and the samples drawn are those of every drawn set
+    K = 5
+    H, Y = _collapsed(K)
+    keep = (Y.sum(axis=1) == 2) | (Y[:, 0] == 1)
+    H, Y = H[keep], Y[keep]
+    n_single = int((Y.sum(axis=1) == 1).sum())
+    ax = plot_feature_geometry(H, Y, show_samples=True, max_pairs=4)
+    singles, pairs = ax.collections[:2]
+    assert len(singles.get_offsets()) == n_single == 3
+    assert len(pairs.get_offsets()) == 4 * 2  # the rows of the 4 pairs drawn
+    assert "fitted to all rows" in ax.collections[4].get_label()
+    # 'singletons' draws the single-label rows alone
+    ax = plot_feature_geometry(H, Y, show_samples="singletons", max_pairs=4)
+    assert len(ax.collections) == 6
+    with pytest.raises(ValueError, match="show_samples"):
+        plot_feature_geometry(H, Y, show_samples="all")
+
+
+def test_nc1_note_when_validation_nc1_is_far_above_training():
+    history = [
+        {"epoch": e, "train_nc1": 1.0 / e, "valid_nc1": 300.0 + e} for e in (1, 2, 3)
+    ]
+    ax = plot_nc_history(history)
+    notes = [t for t in ax.texts if "Validation NC1" in t.get_text()]
+    assert len(notes) == 1 and "pseudo-inverse" in notes[0].get_text()
+    ax.figure.canvas.draw()
+    box = notes[0].get_window_extent()
+    assert box.y1 < ax.get_window_extent().y0  # below the axes
+    assert box.x1 <= ax.figure.bbox.x1 + 1  # and inside the figure
+    assert not plot_nc_history(_history()).texts  # valid within 10x: no note
