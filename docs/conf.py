@@ -6,7 +6,7 @@ Build with::
 
 The build works offline, and so do the built pages: MathJax is served from
 their own ``_static/mathjax`` (the sphinx-mathjax-offline extension). It runs
-every ``examples/plot_*.py`` with sphinx-gallery (about 30 s of the build on
+every ``examples/plot_*.py`` with sphinx-gallery (about a minute of the build on
 one CPU thread; add ``-D plot_gallery=0`` to show the examples without running
 them). Cross-links
 to the Python, NumPy, scikit-learn, skorch and PyTorch documentation

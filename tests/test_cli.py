@@ -76,6 +76,31 @@ def test_subcommand_help(command, capsys):
             assert text in out
 
 
+# ---------------------------------------------------------------------- demo
+def test_demo_progress_and_threads(capsys):
+    import torch
+
+    before = torch.get_num_threads()
+    argv = ["demo", "--n-train", "40", "--n-test", "10", *TINY]
+    status, out, err = run([*argv, "--threads", "1"], capsys)
+    assert status == 0
+    # one progress line per fit, on stderr, after a warm-up fit
+    lines = err.splitlines()
+    assert lines[0].startswith("warming up torch (1 thread) ... ")
+    assert lines[1].startswith("fitting FixedETFClassifier (2 epochs) ... ")
+    assert lines[2].startswith("fitting PALClassifier (2 epochs) ... ")
+    assert all(line.endswith(" s") for line in lines[:3])
+    assert "fitting" not in out
+    assert "| FixedETFClassifier |" in out and "| PALClassifier |" in out
+    assert "Fit times: 1 torch thread (--threads)" in out
+    assert torch.get_num_threads() == before  # restored after the demo
+    status, out, err = run([*argv, "--threads", "2", "-q"], capsys)
+    assert status == 0 and err == ""
+    assert "Fit times: 2 torch threads (--threads)" in out
+    assert torch.get_num_threads() == before
+    assert "must be at least 1" in usage_error(["demo", "--threads", "0"], capsys)
+
+
 # ----------------------------------------------------------------- benchmark
 def test_benchmark_digits_table(capsys):
     status, out, err = run(

@@ -332,7 +332,9 @@ def _add_demo_parser(subparsers):
         description="Fit FixedETFClassifier and PALClassifier on the built-in "
         "multi-label digits (one digit, or two digits in opposite corners of a "
         "20x20 canvas) and print their test scores as a Markdown table.",
-        epilog="example:\n  python -m sknc demo --max-epochs 10",
+        epilog="examples:\n  python -m sknc demo --max-epochs 10\n"
+        "  python -m sknc demo --threads 4\n\n"
+        "Progress goes to stderr, the table to stdout.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     demo.add_argument(
@@ -357,6 +359,17 @@ def _add_demo_parser(subparsers):
         default="cpu",
         help="torch device: cpu, cuda or auto (default cpu)",
     )
+    demo.add_argument(
+        "--threads",
+        type=_positive_int,
+        default=1,
+        metavar="N",
+        help="torch threads for the fits (default 1: on a small or busy "
+        "machine more threads make fits slower, not faster)",
+    )
+    demo.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress lines on stderr"
+    )
     return demo
 
 
@@ -364,7 +377,8 @@ def _demo(args):
     print(
         "Multi-label digits: one digit or two digits in opposite corners of a "
         f"20x20 canvas; {2 * args.n_train} training and {2 * args.n_test} test "
-        "images, 10 labels.\n"
+        "images, 10 labels.\n",
+        flush=True,
     )
     rows = run_demo(
         n_train=args.n_train,
@@ -372,8 +386,15 @@ def _demo(args):
         max_epochs=args.max_epochs,
         random_state=args.random_state,
         device=args.device,
+        threads=args.threads,
+        progress=None if args.quiet else sys.stderr,
     )
     print(format_table(rows))
+    plural = "s" if args.threads > 1 else ""
+    print(
+        f"\nFit times: {args.threads} torch thread{plural} (--threads), after a "
+        "warm-up fit that pays torch's one-off start-up cost."
+    )
     return 0
 
 
