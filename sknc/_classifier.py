@@ -32,11 +32,18 @@ from ._docstring import (
     Substitution,
     estimator_params,
 )
-from ._inputs import LabelledDataset, SplitRecord, array_batches, validate_inputs
+from ._inputs import (
+    LabelledDataset,
+    SplitRecord,
+    array_batches,
+    sample_rows,
+    validate_inputs,
+)
 from ._loss import LOSSES
 from ._modules import (
     EnsembleNet,
     FixedETFHead,
+    InputScaler,
     LinearHead,
     MLPBackbone,
     NormalizedHead,
@@ -168,6 +175,7 @@ class _PALNetBase(
         "n_iter_no_change": [Interval(numbers.Integral, 1, None, closed="left")],
         "tol": [Interval(numbers.Real, 0, None, closed="left")],
         "calibration_cv": [None, Interval(numbers.Integral, 2, None, closed="left")],
+        "input_scaling": [StrOptions({"robust"}), None],
         "random_state": ["random_state"],
         # skorch's parameters
         "module": [None, callable],
@@ -216,6 +224,7 @@ class _PALNetBase(
         n_iter_no_change=10,
         tol=1e-4,
         calibration_cv=None,
+        input_scaling=None,
         random_state=None,
         device="cpu",
         verbose=0,
@@ -253,6 +262,7 @@ class _PALNetBase(
         self.n_iter_no_change = n_iter_no_change
         self.tol = tol
         self.calibration_cv = calibration_cv
+        self.input_scaling = input_scaling
         self.random_state = random_state
 
     # ------------------------------------------------------------------ tags
@@ -602,8 +612,25 @@ class _PALNetBase(
         head = self._make_head(feature_dim, self._n_head_outputs, seed)
         if self.feature_norm is not None:
             head = NormalizedHead(head, temperature=self.feature_norm)
-        net = PALNet(backbone, head, normalize_features=self.feature_norm is not None)
+        scaler = None
+        if self.input_scaling == "robust":
+            # statistics fitted by fit (_fit_input_scaling), or loaded
+            scaler = InputScaler(self.n_features_in_)
+        net = PALNet(
+            backbone,
+            head,
+            normalize_features=self.feature_norm is not None,
+            input_scaler=scaler,
+        )
         return net, feature_dim
+
+    def _fit_input_scaling(self, X):
+        """Fit the input scalers of a new network to the training rows ``X``."""
+        scalers = [m for m in self.module_.modules() if isinstance(m, InputScaler)]
+        if scalers:
+            rows = sample_rows(X)
+            for scaler in scalers:
+                scaler.fit(rows)
 
     def _probe_feature_dim(self, backbone):
         """Return the backbone's output dimension from a dry forward pass."""
@@ -750,6 +777,7 @@ class _PALNetBase(
         with self._training_context(resume=resume):
             if not resume:
                 self.initialize()
+                self._fit_input_scaling(X)
             self._train(X, y_enc, sample_weight, decoder, "fit", **fit_params)
         return self
 
@@ -781,6 +809,7 @@ class _PALNetBase(
         with self._training_context(resume=not first):
             if first:
                 self.initialize()
+                self._fit_input_scaling(X)
             self._train(X, y_enc, sample_weight, decoder, "partial_fit", **fit_params)
         return self
 

@@ -177,6 +177,16 @@ _ESTIMATOR_PARAMS = """\
         from the validation split when there is one, else from the training
         outputs, which are over-confident. Done by :meth:`fit` only
         (:meth:`fit_decoder` and :meth:`partial_fit` calibrate as without it).
+    input_scaling : {{'robust'}} or None, default=None
+        A treatment of the inputs inside the network, fitted by :meth:`fit`
+        on the training rows (a sample of 20,000 at most), saved with the
+        network's parameters and applied by every predict path.
+        ``'robust'``: centre each feature on its median, divide by its
+        interquartile range (half its range where that is zero), then clip
+        smoothly, ``x / sqrt(1 + (x/3)^2)`` (RealMLP's treatment of heavy
+        tails and outliers). None feeds the inputs as given (scale them
+        yourself, e.g. with :class:`~sklearn.preprocessing.StandardScaler`
+        in a Pipeline).
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, shuffling, dropout and the ETF
         rotation. With an int, two CPU fits give identical predictions; the

@@ -30,6 +30,7 @@ from torch.utils.data import Dataset
 
 __all__ = [
     "SplitRecord",
+    "sample_rows",
     "ArrayBatches",
     "LabelledDataset",
     "array_batches",
@@ -50,6 +51,35 @@ def _inputs_of(item):
     x = torch.as_tensor(np.asarray(item) if not torch.is_tensor(item) else item)
     # the network is float32, as arrays are converted to float32
     return x.float() if x.is_floating_point() else x
+
+
+def sample_rows(X, n_max=20_000):
+    """Return up to ``n_max`` evenly spaced rows of ``X`` as a float32 tensor.
+
+    For statistics of the inputs (quantiles): a memmap is read only at those
+    rows, a CSR matrix densified only there, a torch Dataset read item by
+    item.
+
+    Parameters
+    ----------
+    X : ndarray, csr_matrix or LabelledDataset
+        Inputs as :func:`validate_inputs` returns them.
+    n_max : int, default=20000
+        The most rows read.
+
+    Returns
+    -------
+    rows : torch.Tensor of shape (min(n, n_max), n_features)
+        The rows.
+    """
+    n = len(X) if isinstance(X, LabelledDataset) else X.shape[0]
+    index = np.unique(np.linspace(0, n - 1, min(n, n_max)).round().astype(int))
+    if isinstance(X, LabelledDataset):
+        rows = torch.stack([_inputs_of(X.dataset[int(i)]).reshape(-1) for i in index])
+        return rows.float()
+    rows = X[index]
+    rows = rows.toarray() if sp.issparse(rows) else np.asarray(rows)
+    return torch.as_tensor(rows, dtype=torch.float32)
 
 
 def check_torch_dataset(X):

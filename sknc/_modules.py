@@ -7,7 +7,14 @@ from torch import nn
 
 from ._etf import simplex_etf
 
-__all__ = ["EnsembleNet", "MLPBackbone", "LinearHead", "FixedETFHead", "PALNet"]
+__all__ = [
+    "EnsembleNet",
+    "InputScaler",
+    "MLPBackbone",
+    "LinearHead",
+    "FixedETFHead",
+    "PALNet",
+]
 
 _ACTIVATIONS = {
     "relu": nn.ReLU,
@@ -212,6 +219,54 @@ class NormalizedHead(nn.Module):
         return nn.functional.linear(h, self.weight)
 
 
+class InputScaler(nn.Module):
+    """Robust scaling with smooth clipping of the inputs, fitted to training data.
+
+    ``x -> (x - center) / scale``, then ``x / sqrt(1 + (x / clip)^2)``, which
+    is close to the identity for ``|x| << clip`` and bends outliers towards
+    ``+-clip`` (RealMLP's input treatment: Holzmüller, Grinsztajn and
+    Steinwart, NeurIPS 2024). The statistics are buffers: they travel with
+    the network's parameters (``save_params(f_params=...)``) and its device.
+
+    Parameters
+    ----------
+    n_features : int
+        Number of input features.
+    clip : float, default=3.0
+        Where the smooth clipping saturates.
+    """
+
+    def __init__(self, n_features, clip=3.0):
+        super().__init__()
+        self.clip = clip
+        self.register_buffer("center", torch.zeros(n_features))
+        self.register_buffer("scale", torch.ones(n_features))
+
+    @torch.no_grad()
+    def fit(self, X):
+        """Set the statistics from rows ``X`` (a 2-D tensor); return self.
+
+        ``center`` is the median; ``scale`` the interquartile range, or half
+        the range where that is zero (a binary or mostly constant column),
+        or 1 for a constant column.
+        """
+        X = X.to(self.center.device, torch.float32)
+        q25, median, q75 = torch.quantile(
+            X, torch.tensor([0.25, 0.5, 0.75], device=X.device), dim=0
+        )
+        scale = q75 - q25
+        half_range = (X.amax(dim=0) - X.amin(dim=0)) / 2
+        scale = torch.where(scale > 0, scale, half_range)
+        self.center.copy_(median)
+        self.scale.copy_(torch.where(scale > 0, scale, torch.ones_like(scale)))
+        return self
+
+    def forward(self, X):
+        """Return the scaled and softly clipped batch."""
+        X = (X - self.center) / self.scale
+        return X / torch.sqrt(1 + (X / self.clip) ** 2)
+
+
 class PALNet(nn.Module):
     """A backbone followed by a classifier head.
 
@@ -228,16 +283,22 @@ class PALNet(nn.Module):
     normalize_features : bool, default=False
         Whether to project the features onto the unit sphere before the
         head (and in what ``forward`` returns).
+    input_scaler : InputScaler or None, default=None
+        Applied to the batch before the backbone.
     """
 
-    def __init__(self, backbone, head, normalize_features=False):
+    def __init__(self, backbone, head, normalize_features=False, input_scaler=None):
         super().__init__()
         self.backbone = backbone
         self.head = head
         self.normalize_features = normalize_features
+        # registered last: the state's first key stays the backbone's first layer
+        self.input_scaler = input_scaler
 
     def forward(self, X):
         """Return ``(logits, features)`` for a batch."""
+        if self.input_scaler is not None:
+            X = self.input_scaler(X)
         features = self.backbone(X)
         if features.ndim != 2:
             raise ValueError(

@@ -344,6 +344,8 @@ def mismatch_message(exc, estimator):
         hints.append("other layer sizes (hidden_layer_sizes, feature_dim)")
     if any(k.startswith("head.") for k in structure):
         hints.append("another head (feature_norm)")
+    if any("input_scaler." in k for k in structure):
+        hints.append("another input_scaling")
     if any(k.startswith("backbone.") for k in structure):
         hints.append("another backbone (hidden_layer_sizes, batch_norm, module)")
     return (
