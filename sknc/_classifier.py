@@ -1044,6 +1044,10 @@ class _PALNetBase(
         if "decoder" in own:
             self._drop_stale_decoder_params(set(own))
         rest = {k: v for k, v in kwargs.items() if k not in own}
+        if "callbacks" in rest and not self.initialized_:
+            # skorch would build the callbacks at once, and fail on a value
+            # that fit's validation reports properly
+            self.callbacks = rest.pop("callbacks")
         if rest or not own:
             super().set_params(**rest)
         return self

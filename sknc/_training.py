@@ -96,7 +96,11 @@ def default_callbacks(early_stopping, n_iter_no_change, tol, verbose):
             sink=_silent,
         )
         callbacks.append(("early_stopping", stopper))
-    if verbose:
+    try:
+        loud = bool(verbose)
+    except (TypeError, ValueError):  # an invalid verbose: fit reports it
+        loud = False
+    if loud:
         # a per-batch tqdm bar (on stderr) and the per-epoch table; both are
         # left out when silent, as PrintLog formats its table anyway
         callbacks += [("progress_bar", ProgressBar()), ("print_log", PrintLog())]
