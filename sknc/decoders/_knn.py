@@ -3,6 +3,7 @@
 import math
 
 import torch
+from sklearn.base import clone
 from sklearn.utils._param_validation import StrOptions
 
 from .._tagwise import LabelSetSums
@@ -175,7 +176,7 @@ class KNNDecoder(BaseDecoder):
         "n_local": [positive_int()],
         "temperature": [StrOptions({"auto"}), positive_real()],
         "max_samples": [positive_int(), None],
-        "candidates": [StrOptions({"observed", "both"})],
+        "candidates": [StrOptions({"observed", "both", "auto"})],
         "max_multiplicity": [positive_int(), None],
     }
 
@@ -183,6 +184,11 @@ class KNNDecoder(BaseDecoder):
     _max_temperature_rows = 4096
     # Synthesised prototypes that compete with the neighbours' sets.
     _n_synthetic = 8
+    # candidates='auto': the share of the observed sets of two labels or more
+    # held out of the training rows to calibrate the threshold, and the most
+    # rows of each kind (held-out sets, the others) it is calibrated on
+    _held_out_share = 0.25
+    _max_calibration_rows = 4096
 
     def __init__(
         self,
@@ -297,12 +303,13 @@ class KNNDecoder(BaseDecoder):
         return self
 
     def _fit_synthesis(self, Y):
-        """Prototypes of the unseen sets, and the rule's prototypes of all."""
+        """Synthesise unseen sets' prototypes and, for 'auto', fit the threshold."""
         K, d = Y.shape[1], self.features_.shape[1]
         device = self.features_.device
         self.synthetic_sets_ = torch.zeros(0, K, dtype=torch.bool, device=device)
         self.synthetic_prototypes_ = self.features_.new_zeros(0, d)
         self.tagwise_prototypes_ = None
+        self.synthesis_threshold_ = 0.0
         if self.candidates == "observed":
             return
         if self.vote != "local":
@@ -316,7 +323,10 @@ class KNNDecoder(BaseDecoder):
         top = self.max_multiplicity
         if top is None:
             top = int(Y.sum(dim=1).max())
-        sets = candidate_sets(self.sets_, synthesis.present, top)
+        # 'auto' keeps to the sets it can afford, without a warning
+        sets = candidate_sets(
+            self.sets_, synthesis.present, top, warn_cap=self.candidates == "both"
+        )
         self.synthetic_sets_ = sets
         self.synthetic_prototypes_ = synthesis.prototypes(sets).float()
         # the rule's prototypes of the observed sets too: an unseen set is
@@ -324,6 +334,98 @@ class KNNDecoder(BaseDecoder):
         self.tagwise_prototypes_ = torch.cat(
             [synthesis.prototypes(self.sets_).float(), self.synthetic_prototypes_]
         )
+        if self.candidates == "both":
+            self.synthesis_threshold_ = 1.0
+        elif len(sets):
+            self.synthesis_threshold_ = self._calibrate_threshold(Y)
+
+    def _calibrate_threshold(self, Y):
+        """Return the threshold of ``candidates='auto'``, fitted on training rows.
+
+        A share of the observed label sets (of two labels or more) is held
+        out: a decoder with ``candidates='both'`` fitted on the other rows
+        sees them as unseen. Each held-out row and each other row (left out
+        of its own neighbours) is decoded by the nearest observed set and by
+        the nearest synthesised one; a synthesised set wins when its
+        distance ratio (see Notes) is below the threshold, chosen to
+        maximise the exact matches. Held-out rows weigh in with the share of
+        rows whose set is unseen at test time, estimated by Good and
+        Turing's rule: the share of training rows whose set occurs once.
+        """
+        ids, sets = self.set_ids_, self.sets_
+        device = ids.device
+        counts = torch.bincount(ids, minlength=len(sets))
+        unseen_share = float((counts[ids] == 1).sum()) / len(ids)
+        if unseen_share == 0.0:
+            return 0.0  # every set recurs: unseen sets are not expected
+        generator = torch.Generator().manual_seed(0)
+        draw = torch.rand(len(sets), generator=generator).to(device)
+        held = (sets.sum(dim=1) >= 2) & (draw < self._held_out_share)
+        present = Y[~held[ids]].any(dim=0)
+        held &= ~(sets & ~present).any(dim=1)  # synthesisable from the rest
+        unseen_rows = held[ids]
+        rest = ~unseen_rows
+        if not unseen_rows.any() or int(rest.sum()) <= self.n_local:
+            return 0.0
+        probe = clone(self).set_params(
+            candidates="both", max_samples=None, temperature=1.0
+        )
+        probe._fit_rows(self.features_[rest], Y[rest], None, None)
+        if not len(probe.synthetic_sets_):
+            return 0.0
+        cap = self._max_calibration_rows
+        unseen_at = torch.nonzero(unseen_rows).flatten()[:cap]
+        seen_at = torch.nonzero(rest).flatten()
+        seen_at = seen_at[:: -(-len(seen_at) // cap)]
+        position_in_rest = torch.cumsum(rest.long(), dim=0) - 1
+        rows = torch.cat([unseen_at, seen_at])
+        exclude = torch.cat([torch.full_like(unseen_at, -1), position_in_rest[seen_at]])
+        observed, synthetic, ratio = probe._open_set_parts(
+            self.features_[rows], exclude
+        )
+        truth = Y[rows]
+        observed_ok = (probe.sets_[observed] == truth).all(dim=1).double()
+        synthetic_ok = (probe.synthetic_sets_[synthetic] == truth).all(dim=1).double()
+        weight = torch.cat(
+            [
+                torch.full((len(unseen_at),), unseen_share / len(unseen_at)),
+                torch.full((len(seen_at),), (1 - unseen_share) / len(seen_at)),
+            ]
+        ).to(device, torch.float64)
+        order = torch.argsort(ratio)
+        gain = torch.cumsum((weight * (synthetic_ok - observed_ok))[order], dim=0)
+        best = int(gain.argmax())
+        if float(gain[best]) <= 0:
+            return 0.0
+        ratio = ratio[order].double()
+        upper = ratio[best + 1] if best + 1 < len(ratio) else ratio[best] * 1.01
+        return float((ratio[best] + upper) / 2)
+
+    def _open_set_parts(self, features, exclude=None):
+        """Per query: the best observed set, the nearest synthesised set, its ratio."""
+        distances, indices = self._neighbours(features, exclude)
+        ids = self.set_ids_[indices]
+        scores, first = self._set_scores(distances, ids)
+        best = scores.masked_fill(~first, math.inf).argmin(dim=1, keepdim=True)
+        relative, nearest = self._synthetic_ratios(features, ids, first)
+        return ids.gather(1, best).squeeze(1), nearest[:, 0], relative[:, 0]
+
+    def _synthetic_ratios(self, features, ids, first):
+        """Distance ratios of each query's nearest synthesised prototypes.
+
+        The distance to a synthesised set's prototype over the distance to
+        the nearest rule prototype of a neighbour's set, ``(n, k)``
+        ascending, with the synthesised sets' indices.
+        """
+        queries = features.detach().float().to(self.features_.device)
+        k = min(self._n_synthetic, len(self.synthetic_sets_))
+        gap, nearest = nearest_prototypes(
+            queries, self.synthetic_prototypes_, metric=self.metric, k=k
+        )
+        if self.metric == "euclidean":
+            gap = gap.sqrt()
+        near = self._nearest_rule_prototype(queries, ids, first)
+        return gap / near.clamp_min(torch.finfo(gap.dtype).tiny), nearest
 
     @property
     def labels_(self):
@@ -428,17 +530,11 @@ class KNNDecoder(BaseDecoder):
         ids = self.set_ids_[indices]
         scores, first = self._set_scores(distances, ids)
         synthetic = getattr(self, "synthetic_sets_", None)
-        if synthetic is not None and len(synthetic):
-            queries = features.detach().float().to(self.features_.device)
-            k = min(self._n_synthetic, len(synthetic))
-            gap, nearest = nearest_prototypes(
-                queries, self.synthetic_prototypes_, metric=self.metric, k=k
-            )
-            if self.metric == "euclidean":
-                gap = gap.sqrt()
-            near = self._nearest_rule_prototype(queries, ids, first)
+        if synthetic is not None and len(synthetic) and self.synthesis_threshold_ > 0:
+            relative, nearest = self._synthetic_ratios(features, ids, first)
             best = scores.masked_fill(~first, math.inf).min(dim=1, keepdim=True).values
-            relative = gap / near.clamp_min(torch.finfo(gap.dtype).tiny)
+            # a synthesised set wins where its ratio is below the threshold
+            relative = relative / self.synthesis_threshold_
             scores = torch.cat([scores, best * relative], dim=1)
             ids = torch.cat([ids, len(self.sets_) + nearest], dim=1)
             first = torch.cat([first, torch.ones_like(nearest, dtype=torch.bool)], 1)

@@ -95,11 +95,11 @@ def rho_for(rho, m):
     return fitted[min(fitted, key=lambda k: (abs(k - m), k))]
 
 
-def candidate_sets(kept_sets, present, top, *, max_sets=MAX_SYNTHESIZED):
+def candidate_sets(kept_sets, present, top, *, max_sets=MAX_SYNTHESIZED, warn_cap=True):
     """All label sets of 2 to ``top`` present labels not among ``kept_sets``.
 
     At most ``max_sets``, enumerated by increasing size; a size that would
-    pass the cap is left out with a warning.
+    pass the cap is left out (with a warning when ``warn_cap``).
     """
     K = kept_sets.shape[1]
     labels = torch.nonzero(present).flatten().tolist()
@@ -108,6 +108,8 @@ def candidate_sets(kept_sets, present, top, *, max_sets=MAX_SYNTHESIZED):
     for m in range(2, top + 1):
         n_sets = math.comb(len(labels), m)
         if total + n_sets > max_sets:
+            if not warn_cap:
+                break
             warn(
                 f"Synthesising label sets of size {m} would make "
                 f"{total + n_sets} prototypes (more than {max_sets}); "
