@@ -115,6 +115,29 @@ def test_multimetric_refit_false_keeps_results_only(multilabel_data):
         tuned.predict(X)
 
 
+def test_callable_scoring_of_several_metrics_and_callable_refit(multilabel_data):
+    X, Y = multilabel_data
+    grid = {"decoder": ["knn", "onn"]}
+
+    def both(estimator, X_test, y_test):
+        pred = estimator.predict(X_test)
+        return {
+            "micro": f1_score(y_test, pred, average="micro"),
+            "ex": f1_score(y_test, pred, average="samples"),
+        }
+
+    tuned = TunedDecoderCV(PALClassifier(**FAST), grid, scoring=both, cv=2)
+    with pytest.raises(ValueError, match="refit must name"):
+        tuned.fit(X, Y)
+    tuned.set_params(refit="ex").fit(X, Y)
+    assert tuned.multimetric_ and "rank_test_micro" in tuned.cv_results_
+    assert tuned.best_index_ == int(np.argmax(tuned.cv_results_["mean_test_ex"]))
+    assert tuned.score(X, Y) == pytest.approx(both(tuned.best_estimator_, X, Y)["ex"])
+    tuned.set_params(refit=lambda results: 1).fit(X, Y)
+    assert tuned.best_index_ == 1 and not hasattr(tuned, "best_score_")
+    assert tuned.best_params_ == {"decoder": "onn"}
+
+
 def test_results_do_not_depend_on_n_jobs(multilabel_data):
     X, Y = multilabel_data
     X, Y = X[:80], Y[:80]

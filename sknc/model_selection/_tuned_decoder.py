@@ -266,8 +266,8 @@ class TunedDecoderCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
         name = type(estimator).__name__
         raise ValueError(
             f"TunedDecoderCV needs an sknc estimator with fit_decoder "
-            f"(PALClassifier, FixedETFClassifier), not a {name}: put the "
-            "preprocessing outside, as in make_pipeline(StandardScaler(), "
+            f"(PALClassifier, FixedETFClassifier), not a {name}; put any "
+            "preprocessing outside it, as in make_pipeline(StandardScaler(), "
             "TunedDecoderCV(PALClassifier(), grid))."
         )
 
@@ -365,6 +365,9 @@ class TunedDecoderCV(MetaEstimatorMixin, ClassifierMixin, BaseEstimator):
             The fitted search.
         """
         self._check_estimator()
+        # a refit must not keep attributes of the previous fit (best_score_)
+        for name in [k for k in vars(self) if k.endswith("_") and k[0] != "_"]:
+            delattr(self, name)
         candidates = self._candidates()
         scorer, refit_metric = self._get_scorers()
         X, y = indexable(X, y)
