@@ -942,7 +942,7 @@ class _PALNetBase(
         batches = self._iter_labelled_outputs(dataset, y, weight)
         return tuple(torch.cat(t) for t in zip(*batches, strict=True))
 
-    def fit_decoder(self, X, y):
+    def fit_decoder(self, X, y, sample_weight=None):
         """Refit only the decoder (and the objective thresholds); keep the network.
 
         The decoder is fitted as at the end of :meth:`fit` (on the training
@@ -958,6 +958,9 @@ class _PALNetBase(
             Data to fit the decoder on, or a ``torch.utils.data.Dataset``.
         y : array-like of shape (n_samples, n_labels)
             Their 0/1 label indicator, with the labels of the first fit.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Row weights, as in :meth:`fit`: rows of weight 0 are left out of
+            the decoder's fit (what ``fit`` with these weights does).
 
         Returns
         -------
@@ -975,13 +978,14 @@ class _PALNetBase(
                 f"{getattr(self, 'n_outputs_', '?')} labels of the fitted "
                 "multi-label model; a multi-class model has no decoder."
             )
+        sample_weight = check_sample_weight(sample_weight, len(y_enc))
         y_enc = self._add_background_column(y_enc)
         with self._device_context():
             split = (None, None)
             if self._effective_train_split() is not None:
                 # the split fit would make: prototypes and calibration apart
                 split = self.get_split_datasets(X, y_enc)
-            self.decision_ = self._fit_decision(decoder, X, y_enc, None, split)
+            self.decision_ = self._fit_decision(decoder, X, y_enc, sample_weight, split)
         self.decoder_key_ = self._decoder_key()
         return self
 
