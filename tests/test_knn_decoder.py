@@ -278,3 +278,49 @@ def test_unseen_sets_are_synthesised_and_scored_against_the_neighbours():
         assert torch.equal(dist.sets[dist.index[:, 0]], pred)
         proba = both.predict_proba(None, queries)
         assert (proba[0, :2] > 0.5).all() and (proba[1, 2:4] > 0.5).all()
+
+
+def _tagwise_rows(sets, n_per_set, noise, seed):
+    """Features of the exact tag-wise law: a set's rows sit at its labels' mean."""
+    rng = np.random.default_rng(seed)
+    K = len(sets[0])
+    means = np.eye(K) * 4.0
+    Y = np.repeat(np.asarray(sets, dtype=bool), n_per_set, axis=0)
+    H = Y @ means / Y.sum(axis=1, keepdims=True)
+    H = H + noise * rng.standard_normal(H.shape)
+    return torch.as_tensor(H, dtype=torch.float32), torch.as_tensor(Y)
+
+
+def test_open_set_decision_needs_held_out_rows_and_follows_them():
+    singles = [[int(i == k) for i in range(5)] for k in range(5)]
+    seen_pairs = [[1, 0, 1, 0, 0], [0, 1, 0, 1, 0], [0, 0, 1, 0, 1]]
+    unseen = [[1, 1, 0, 0, 0]]
+    H, Y = _tagwise_rows(singles + seen_pairs, 20, 0.3, 0)
+    held = _tagwise_rows(singles + seen_pairs + unseen, 10, 0.3, 1)
+    test_H, test_Y = _tagwise_rows(unseen + singles, 10, 0.3, 2)
+    observed = KNNDecoder(n_neighbors=10).fit(None, H, Y)
+    # no held-out rows: no evidence that synthesis pays, observed sets only
+    blind = KNNDecoder(n_neighbors=10, candidates="auto").fit(None, H, Y)
+    assert blind.synthesis_threshold_ == 0.0
+    assert torch.equal(blind.predict(None, test_H), observed.predict(None, test_H))
+    # held-out rows of the unseen pair: the threshold lets synthesis win
+    auto = KNNDecoder(n_neighbors=10, candidates="auto").fit(
+        None, H, Y, calibration=(None, *held)
+    )
+    assert auto.synthesis_threshold_ > 0
+    pred = auto.predict(None, test_H)
+    hits = (pred == test_Y.bool()).all(dim=1)
+    assert hits[:10].float().mean() >= 0.8  # the unseen pair
+    assert (
+        hits[10:].float().mean()
+        >= ((observed.predict(None, test_H) == test_Y.bool()).all(dim=1)[10:])
+        .float()
+        .mean()
+        - 0.1
+    )
+    # held-out rows where synthesis never pays: back to observed sets
+    plain = _tagwise_rows(singles + seen_pairs, 10, 0.3, 3)
+    cautious = KNNDecoder(n_neighbors=10, candidates="auto").fit(
+        None, H, Y, calibration=(None, *plain)
+    )
+    assert cautious.synthesis_threshold_ == 0.0

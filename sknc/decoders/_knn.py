@@ -3,7 +3,6 @@
 import math
 
 import torch
-from sklearn.base import clone
 from sklearn.utils._param_validation import StrOptions
 
 from .._tagwise import LabelSetSums
@@ -76,12 +75,17 @@ class KNNDecoder(BaseDecoder):
     allow_empty : 'auto' or bool, default='auto'
         Whether the empty label set may be predicted; ``'auto'``: when the
         training targets have rows with no label.
-    candidates : {'observed', 'both'}, default='observed'
+    candidates : {'observed', 'both', 'auto'}, default='observed'
         The label sets that can be predicted: those of the training rows,
         or also every set of 2 to ``max_multiplicity`` labels not seen in
         training, each with a prototype synthesised by the tag-wise-average
-        rule (as :class:`ONNDecoder` does; see Notes). ``'both'`` needs
-        ``vote='local'``.
+        rule (as :class:`ONNDecoder` does; see Notes). ``'auto'``: the
+        synthesised sets compete only below a threshold fitted on the
+        ``calibration`` rows (a validation split the network did not train
+        on: ``early_stopping=True`` or a ``train_split``), where it
+        maximises exact matches; without calibration rows, or where
+        synthesis does not pay on them, only observed sets are predicted.
+        ``'both'`` and ``'auto'`` need ``vote='local'``.
     max_multiplicity : int or None, default=None
         Largest size of a synthesised set; ``None``: the largest
         multiplicity seen in training (at most 50,000 sets are
@@ -108,6 +112,9 @@ class KNNDecoder(BaseDecoder):
         The synthesised label sets (none with ``candidates='observed'``).
     synthetic_prototypes_ : torch.Tensor of shape (n_synthetic, d)
         Their prototypes (float32).
+    synthesis_threshold_ : float
+        The distance ratio below which a synthesised set wins: 0 for
+        ``'observed'`` (never), 1 for ``'both'``, fitted for ``'auto'``.
     tagwise_prototypes_ : torch.Tensor of shape (n_sets + n_synthetic, d) or None
         The rule's prototype of every observed set, then of every
         synthesised one (None with ``candidates='observed'``).
@@ -184,11 +191,6 @@ class KNNDecoder(BaseDecoder):
     _max_temperature_rows = 4096
     # Synthesised prototypes that compete with the neighbours' sets.
     _n_synthetic = 8
-    # candidates='auto': the share of the observed sets of two labels or more
-    # held out of the training rows to calibrate the threshold, and the most
-    # rows of each kind (held-out sets, the others) it is calibrated on
-    _held_out_share = 0.25
-    _max_calibration_rows = 4096
 
     def __init__(
         self,
@@ -299,6 +301,8 @@ class KNNDecoder(BaseDecoder):
         self.sample_index_ = sample_index
         self.n_neighbors_ = min(int(self.n_neighbors), len(Y))
         self._fit_synthesis(Y)
+        if self.candidates == "auto":
+            self.synthesis_threshold_ = self._calibrate_threshold(calibration)
         self.temperature_ = self._fit_temperature(calibration)
         return self
 
@@ -314,7 +318,7 @@ class KNNDecoder(BaseDecoder):
             return
         if self.vote != "local":
             raise ValueError(
-                f"candidates='both' scores synthesised label sets by distance, "
+                f"candidates={self.candidates!r} scores synthesised label sets by distance, "
                 f"which only vote='local' compares with; got vote={self.vote!r}. "
                 "Use vote='local' or candidates='observed'."
             )
@@ -334,66 +338,29 @@ class KNNDecoder(BaseDecoder):
         self.tagwise_prototypes_ = torch.cat(
             [synthesis.prototypes(self.sets_).float(), self.synthetic_prototypes_]
         )
-        if self.candidates == "both":
-            self.synthesis_threshold_ = 1.0
-        elif len(sets):
-            self.synthesis_threshold_ = self._calibrate_threshold(Y)
+        self.synthesis_threshold_ = 1.0 if self.candidates == "both" else 0.0
 
-    def _calibrate_threshold(self, Y):
-        """Return the threshold of ``candidates='auto'``, fitted on training rows.
+    def _calibrate_threshold(self, calibration):
+        """Return the threshold of ``candidates='auto'``, fitted on held-out rows.
 
-        A share of the observed label sets (of two labels or more) is held
-        out: a decoder with ``candidates='both'`` fitted on the other rows
-        sees them as unseen. Each held-out row and each other row (left out
-        of its own neighbours) is decoded by the nearest observed set and by
-        the nearest synthesised one; a synthesised set wins when its
-        distance ratio (see Notes) is below the threshold, chosen to
-        maximise the exact matches. Held-out rows weigh in with the share of
-        rows whose set is unseen at test time, estimated by Good and
-        Turing's rule: the share of training rows whose set occurs once.
+        Each calibration row (one the network did not train on) is decoded
+        by its best observed set and by its nearest synthesised one; a
+        synthesised set wins where its distance ratio (see Notes) is below
+        the threshold, which maximises the calibration rows' exact matches.
+        Their label sets never seen in training are the unseen sets of new
+        data, in the proportion new data has them. Without calibration rows
+        the threshold is 0: only observed sets are predicted (training rows
+        are no stand-in: the network fits them too closely).
         """
-        ids, sets = self.set_ids_, self.sets_
-        device = ids.device
-        counts = torch.bincount(ids, minlength=len(sets))
-        unseen_share = float((counts[ids] == 1).sum()) / len(ids)
-        if unseen_share == 0.0:
-            return 0.0  # every set recurs: unseen sets are not expected
-        generator = torch.Generator().manual_seed(0)
-        draw = torch.rand(len(sets), generator=generator).to(device)
-        held = (sets.sum(dim=1) >= 2) & (draw < self._held_out_share)
-        present = Y[~held[ids]].any(dim=0)
-        held &= ~(sets & ~present).any(dim=1)  # synthesisable from the rest
-        unseen_rows = held[ids]
-        rest = ~unseen_rows
-        if not unseen_rows.any() or int(rest.sum()) <= self.n_local:
+        if calibration is None or not len(self.synthetic_sets_):
             return 0.0
-        probe = clone(self).set_params(
-            candidates="both", max_samples=None, temperature=1.0
-        )
-        probe._fit_rows(self.features_[rest], Y[rest], None, None)
-        if not len(probe.synthetic_sets_):
-            return 0.0
-        cap = self._max_calibration_rows
-        unseen_at = torch.nonzero(unseen_rows).flatten()[:cap]
-        seen_at = torch.nonzero(rest).flatten()
-        seen_at = seen_at[:: -(-len(seen_at) // cap)]
-        position_in_rest = torch.cumsum(rest.long(), dim=0) - 1
-        rows = torch.cat([unseen_at, seen_at])
-        exclude = torch.cat([torch.full_like(unseen_at, -1), position_in_rest[seen_at]])
-        observed, synthetic, ratio = probe._open_set_parts(
-            self.features_[rows], exclude
-        )
-        truth = Y[rows]
-        observed_ok = (probe.sets_[observed] == truth).all(dim=1).double()
-        synthetic_ok = (probe.synthetic_sets_[synthetic] == truth).all(dim=1).double()
-        weight = torch.cat(
-            [
-                torch.full((len(unseen_at),), unseen_share / len(unseen_at)),
-                torch.full((len(seen_at),), (1 - unseen_share) / len(seen_at)),
-            ]
-        ).to(device, torch.float64)
+        _, features, Y = calibration
+        observed, synthetic, ratio = self._open_set_parts(features)
+        truth = Y.to(self.sets_.device).bool()
+        observed_ok = (self.sets_[observed] == truth).all(dim=1).double()
+        synthetic_ok = (self.synthetic_sets_[synthetic] == truth).all(dim=1).double()
         order = torch.argsort(ratio)
-        gain = torch.cumsum((weight * (synthetic_ok - observed_ok))[order], dim=0)
+        gain = torch.cumsum((synthetic_ok - observed_ok)[order], dim=0)
         best = int(gain.argmax())
         if float(gain[best]) <= 0:
             return 0.0
