@@ -318,8 +318,9 @@ class KNNDecoder(BaseDecoder):
             return
         if self.vote != "local":
             raise ValueError(
-                f"candidates={self.candidates!r} scores synthesised label sets by distance, "
-                f"which only vote='local' compares with; got vote={self.vote!r}. "
+                f"candidates={self.candidates!r} scores synthesised label sets by "
+                f"distance, which only vote='local' compares with; got "
+                f"vote={self.vote!r}. "
                 "Use vote='local' or candidates='observed'."
             )
         sums = LabelSetSums(K).update(self.features_, Y)
