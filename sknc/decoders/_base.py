@@ -234,6 +234,25 @@ class BaseDecoder(BaseEstimator):
         """
         return self.predict_proba(logits, features)
 
+    def training_predict(self, logits, features, positions=None):
+        """Return :meth:`predict` of the rows :meth:`fit` was given.
+
+        The counterpart of :meth:`training_proba` for the decoder's own rule
+        (the default of the objectives' thresholds is weighed against it):
+        this default is :meth:`predict`; a decoder that can leave a row out of
+        its own fit overrides it.
+
+        Parameters
+        ----------
+        logits, features, positions
+            As :meth:`training_proba`.
+
+        Returns
+        -------
+        pred : torch.Tensor of shape (n, K), dtype bool
+        """
+        return self.predict(logits, features)
+
     def _resolve_allow_empty(self, Y):
         """``allow_empty`` as a bool: ``'auto'`` if ``Y`` has an empty row."""
         if isinstance(self.allow_empty, str):

@@ -11,12 +11,13 @@ estimators compute the outputs and hand them over.
 
 import torch
 
-from ._base import RowSample, ensure_nonempty
+from ._base import RowSample
 from ._distribution import SetDistribution, chunks
 from ._objectives import (
     OBJECTIVES,
     THRESHOLD_OBJECTIVES,
-    fit_thresholds,
+    apply_thresholds,
+    fit_objective_thresholds,
     gfm,
     max_expected_jaccard,
 )
@@ -47,7 +48,8 @@ class Decision:
         The fitted decoder.
     thresholds_ : dict of str to torch.Tensor
         Per-label thresholds of ``'f1_micro'`` and ``'f1_macro'`` on the
-        decoder's probabilities.
+        decoder's probabilities; NaN where the objective keeps the decoder's
+        own rule (it did not beat that rule on the rows it was fitted on).
     """
 
     def __init__(self, decoder, n_labels):
@@ -81,6 +83,7 @@ class Decision:
             decoder.fit(*_tensors(train), calibration=calibration)
             logits, features, Y = calibration
             marginals = decoder.predict_proba(logits, features)
+            default = decoder.predict(logits, features)
         else:
             sample = RowSample(_MAX_CALIBRATION_ROWS)
 
@@ -97,8 +100,11 @@ class Decision:
             marginals = decoder.training_proba(
                 logits, features, positions=sample.positions
             )
+            default = decoder.training_predict(
+                logits, features, positions=sample.positions
+            )
         self.decoder_ = decoder
-        self._fit_thresholds(marginals, Y)
+        self._fit_thresholds(marginals, Y, default)
         return self
 
     def recalibrate(self, folds):
@@ -124,17 +130,32 @@ class Decision:
             values = [float(getattr(fold.decoder_, name)) for fold, _ in folds]
             setattr(self.decoder_, name, sum(values) / len(values))
         marginals = [fold.predict_proba(z, h).cpu() for fold, (z, h, _) in folds]
+        default = [fold.predict(z, h).cpu() for fold, (z, h, _) in folds]
         truth = [Y[:, : self.n_labels].cpu() for _, (_, _, Y) in folds]
-        self._fit_thresholds(torch.cat(marginals), torch.cat(truth))
+        self._fit_thresholds(torch.cat(marginals), torch.cat(truth), torch.cat(default))
         return self
 
-    def _fit_thresholds(self, marginals, Y):
+    def _fit_thresholds(self, marginals, Y, default):
+        """Fit the thresholds against the default rule's prediction ``default``.
+
+        See :func:`fit_objective_thresholds`.
+        """
         K = self.n_labels
-        marginals, Y = marginals[:, :K], Y[:, :K]
-        self.thresholds_ = {
-            "f1_micro": fit_thresholds(marginals, Y, "micro"),
-            "f1_macro": fit_thresholds(marginals, Y, "macro"),
-        }
+        self.thresholds_ = fit_objective_thresholds(
+            marginals[:, :K],
+            Y[:, :K],
+            default[:, :K],
+            allow_empty=self._allow_empty(marginals),
+        )
+
+    def _allow_empty(self, outputs):
+        """Whether a threshold rule may predict no label.
+
+        It may when the decoder allows empty sets, or when it has a
+        background label (its ``outputs`` past ``n_labels``) standing for
+        them: its own rule then predicts empty sets.
+        """
+        return bool(self.decoder_.allow_empty_) or outputs.shape[1] > self.n_labels
 
     # ------------------------------------------------------------ deciding
     def predict(self, logits, features, objective=None):
@@ -173,12 +194,17 @@ class Decision:
             return decoder.predict(logits, features)[:, :K]
         if objective == "subset_accuracy":
             return self.predict_set_proba(logits, features, _DECISION_SETS).mode()
-        marginals = decoder.predict_proba(logits, features)[:, :K]
+        outputs = decoder.predict_proba(logits, features)
+        marginals = outputs[:, :K]
         if objective == "hamming":
             return marginals >= 0.5
         if objective in THRESHOLD_OBJECTIVES:
-            pred = marginals >= self.thresholds_[objective].to(marginals)
-            return pred if allow_empty else ensure_nonempty(pred, marginals)
+            return apply_thresholds(
+                marginals,
+                self.thresholds_[objective],
+                lambda: decoder.predict(logits, features)[:, :K],
+                allow_empty=self._allow_empty(outputs),
+            )
         dist = self.predict_set_proba(logits, features, _DECISION_SETS)
         if objective == "f1_samples":
             return gfm(dist, allow_empty=allow_empty)[0]

@@ -625,6 +625,25 @@ class KNNDecoder(BaseDecoder):
         proba : torch.Tensor of shape (n, K)
             Each row's probabilities with itself removed from its neighbours.
         """
+        return self._marginals(features, exclude=self._own_rows(features, positions))
+
+    def training_predict(self, logits, features, positions=None):
+        """Return :meth:`predict` of training rows, each left out.
+
+        Parameters
+        ----------
+        logits, features, positions
+            As :meth:`training_proba`.
+
+        Returns
+        -------
+        pred : torch.Tensor of shape (n, K), dtype bool
+            Each row's vote with itself removed from its neighbours.
+        """
+        return self._predict(features, exclude=self._own_rows(features, positions))
+
+    def _own_rows(self, features, positions):
+        """Per query, its row among the kept training rows (-1: none)."""
         device = self.features_.device
         n_kept = len(self.features_)
         kept_at = torch.arange(n_kept, device=device)
@@ -635,8 +654,7 @@ class KNNDecoder(BaseDecoder):
         positions = positions.to(device)
         # the kept row (if any) that each query is: kept_at is sorted
         slot = torch.searchsorted(kept_at, positions).clamp(max=n_kept - 1)
-        own = torch.where(kept_at[slot] == positions, slot, -1)
-        return self._marginals(features, exclude=own)
+        return torch.where(kept_at[slot] == positions, slot, -1)
 
     def predict(self, logits, features):
         """Return the ``(n, K)`` boolean label indicator of the vote.
@@ -654,12 +672,15 @@ class KNNDecoder(BaseDecoder):
             The most probable label set (``'local'``, ``'set'``), or the
             labels of at least half of the neighbours (``'label'``).
         """
+        return self._predict(features)
+
+    def _predict(self, features, exclude=None):
         if self.vote == "label":
-            _, indices = self._neighbours(features)
+            _, indices = self._neighbours(features, exclude)
             counts = self.labels_[indices].sum(dim=1, dtype=torch.float32)
             pred = 2 * counts >= self.n_neighbors_
         else:
-            indices, scores, ids, first = self._candidates(features)
+            indices, scores, ids, first = self._candidates(features, exclude)
             counts = self.labels_[indices].sum(dim=1, dtype=torch.float32)
             # argmin returns the first minimum: the nearest of the tied
             winner = scores.masked_fill(~first, math.inf).argmin(dim=1, keepdim=True)

@@ -12,13 +12,18 @@ on the marginals, one shared (micro-F1) or one per label (macro-F1), fitted
 on held-out data (Koyejo et al., 2015).
 """
 
+import math
+
 import torch
 
+from ._base import ensure_nonempty
 from ._distribution import bit_patterns, chunks
 
 __all__ = [
     "OBJECTIVES",
     "THRESHOLD_OBJECTIVES",
+    "apply_thresholds",
+    "fit_objective_thresholds",
     "fit_thresholds",
     "gfm",
     "max_expected_jaccard",
@@ -34,6 +39,14 @@ OBJECTIVES = (
 )
 # objectives whose rule needs thresholds fitted on held-out data
 THRESHOLD_OBJECTIVES = ("f1_micro", "f1_macro")
+# The per-label (macro) thresholds are shrunk toward the shared (micro) one
+# with the weight of this many positive rows: t_k = (n_k t_k + a t) / (n_k + a).
+# Chosen on the tuning half of benchmarks/study_objectives.py.
+THRESHOLD_SHRINKAGE = 3.0
+# A threshold rule replaces the decoder's own rule only where, on the rows it
+# was fitted on, it is right in significantly more (row, label) cells than it
+# is wrong where that rule is right: (right - wrong) >= z sqrt(right + wrong).
+THRESHOLD_GUARD_Z = 2.0
 
 
 def gfm(distribution, allow_empty=True):
@@ -297,3 +310,132 @@ def fit_thresholds(marginals, Y, average):
         block = slice(start, start + width)
         out[block] = _best_f1_thresholds(marginals[:, block], Y[:, block]).cpu()
     return out.nan_to_num(0.5)
+
+
+def _f1_columns(pred, Y):
+    """F1 of each column of ``pred`` against ``Y`` (0 where both are empty)."""
+    tp = (pred & Y).sum(dim=0).double()
+    total = (pred.sum(dim=0) + Y.sum(dim=0)).double()
+    return torch.where(total > 0, 2 * tp / total.clamp(min=1), torch.zeros_like(tp))
+
+
+def _f1_micro(pred, Y):
+    total = int(pred.sum() + Y.sum())
+    return 2 * int((pred & Y).sum()) / total if total else 0.0
+
+
+def apply_thresholds(marginals, thresholds, default, allow_empty=True):
+    """Return ``marginals >= thresholds``, the default rule where a threshold is NaN.
+
+    Parameters
+    ----------
+    marginals : torch.Tensor of shape (n, K)
+        Per-label probabilities.
+    thresholds : torch.Tensor of shape (K,)
+        One threshold per label; NaN: that label follows the default rule.
+    default : torch.Tensor of shape (n, K), bool, or callable
+        The default rule's prediction (a callable returning it is called only
+        when a threshold is NaN).
+    allow_empty : bool, default=True
+        Whether a row may predict no label (if not, a row of no label above
+        its thresholds gets its most probable label).
+
+    Returns
+    -------
+    pred : torch.Tensor of shape (n, K), dtype bool
+    """
+    thresholds = thresholds.to(marginals)
+    fall_back = torch.isnan(thresholds)
+    if bool(fall_back.all()):
+        return (default() if callable(default) else default).to(marginals.device)
+    pred = marginals >= thresholds
+    if not allow_empty:
+        pred = ensure_nonempty(pred, marginals)
+    if bool(fall_back.any()):
+        default = default() if callable(default) else default
+        pred = torch.where(fall_back, default.to(pred.device).bool(), pred)
+    return pred
+
+
+def _significant(pred, default, Y, z, dim=None):
+    """Whether ``pred`` is right in significantly more cells than ``default``.
+
+    McNemar's comparison of two rules on the same cells: among the cells
+    where they disagree, ``right`` are those ``pred`` gets right and
+    ``wrong`` those it gets wrong; it wins when ``right - wrong >= z
+    sqrt(right + wrong)`` and ``right > wrong``. Per column with ``dim=0``.
+    """
+    right = ((pred == Y) & (default != Y)).sum(dim=dim).double()
+    wrong = ((pred != Y) & (default == Y)).sum(dim=dim).double()
+    return (right - wrong >= z * (right + wrong).sqrt()) & (right > wrong)
+
+
+def fit_objective_thresholds(
+    marginals,
+    Y,
+    default,
+    shrinkage=THRESHOLD_SHRINKAGE,
+    guard=THRESHOLD_GUARD_Z,
+    allow_empty=True,
+):
+    r"""Return the thresholds of ``'f1_micro'`` and ``'f1_macro'``.
+
+    The thresholds that maximise micro- and macro-F1 on ``marginals`` (see
+    :func:`fit_thresholds`) overfit a label of few positive rows (its best
+    cut on them is often near 0) and outputs the network trained on (they
+    are over-confident). So each per-label threshold is shrunk toward the
+    shared one by the label's positive count :math:`n_k`,
+    :math:`t_k = (n_k t^{macro}_k + a\, t^{micro}) / (n_k + a)`, and, with
+    ``guard``, a rule falls back to the default rule (NaN thresholds) unless
+    it beats it on these rows, significantly: the whole micro rule, and each
+    label of the macro rule (macro-F1 is the mean of the labels' F1). A
+    rule that falls back scores what the default rule scores; one that is
+    kept scores above it on these rows.
+
+    Parameters
+    ----------
+    marginals : torch.Tensor of shape (n, K)
+        Per-label probabilities of rows the thresholds are fitted on
+        (held-out, or the decoder's training probabilities).
+    Y : torch.Tensor of shape (n, K)
+        Their true 0/1 labels.
+    default : torch.Tensor of shape (n, K), bool
+        The default rule's prediction of the same rows.
+    shrinkage : float, default=THRESHOLD_SHRINKAGE
+        The weight ``a`` of the shared threshold, in positive rows (0: no
+        shrinkage).
+    guard : float or None, default=THRESHOLD_GUARD_Z
+        ``z`` of the comparison with the default rule: a rule is kept where
+        its F1 is above the default rule's and, among the cells where they
+        disagree, it is right in ``right`` of them and wrong in ``wrong``,
+        with ``right - wrong >= z sqrt(right + wrong)`` (0: only the F1
+        comparison); None: no comparison, the rules are always kept.
+    allow_empty : bool, default=True
+        Whether a row may predict no label (see :func:`apply_thresholds`).
+
+    Returns
+    -------
+    thresholds : dict of str to torch.Tensor of shape (K,)
+        ``'f1_micro'`` and ``'f1_macro'``; NaN where the default rule is kept.
+    """
+    marginals = marginals.double()
+    Y = Y.to(marginals.device).bool()
+    default = default.to(marginals.device).bool()
+    micro = fit_thresholds(marginals, Y, "micro")
+    macro = fit_thresholds(marginals, Y, "macro").to(marginals.device)
+    n_pos = Y.sum(dim=0).double()
+    shared = micro.to(marginals)
+    if shrinkage > 0:
+        macro = (n_pos * macro + shrinkage * shared) / (n_pos + shrinkage)
+    # a label without a positive row: the shared threshold, not 1/2
+    macro = torch.where(n_pos > 0, macro, shared)
+    if guard is not None:
+        pred = apply_thresholds(marginals, micro, default, allow_empty)
+        better = _f1_micro(pred, Y) > _f1_micro(default, Y)
+        if not (better and bool(_significant(pred, default, Y, guard))):
+            micro = torch.full_like(micro, math.nan)
+        pred = apply_thresholds(marginals, macro, default, allow_empty)
+        better = _f1_columns(pred, Y) > _f1_columns(default, Y)
+        keep = better & _significant(pred, default, Y, guard, dim=0)
+        macro = macro.masked_fill(~keep, math.nan)
+    return {"f1_micro": micro.cpu(), "f1_macro": macro.cpu()}
