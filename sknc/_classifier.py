@@ -224,7 +224,7 @@ class _PALNetBase(
         n_iter_no_change=10,
         tol=1e-4,
         calibration_cv=None,
-        input_scaling=None,
+        input_scaling="robust",
         random_state=None,
         device="cpu",
         verbose=0,
@@ -624,13 +624,14 @@ class _PALNetBase(
         )
         return net, feature_dim
 
-    def _fit_input_scaling(self, X):
+    def _fit_input_scaling(self, X, sample_weight):
         """Fit the input scalers of a new network to the training rows ``X``."""
         scalers = [m for m in self.module_.modules() if isinstance(m, InputScaler)]
         if scalers:
-            rows = sample_rows(X)
+            rows, index = sample_rows(X)
+            weight = None if sample_weight is None else sample_weight[index]
             for scaler in scalers:
-                scaler.fit(rows)
+                scaler.fit(rows, weight)
 
     def _probe_feature_dim(self, backbone):
         """Return the backbone's output dimension from a dry forward pass."""
@@ -777,7 +778,7 @@ class _PALNetBase(
         with self._training_context(resume=resume):
             if not resume:
                 self.initialize()
-                self._fit_input_scaling(X)
+                self._fit_input_scaling(X, sample_weight)
             self._train(X, y_enc, sample_weight, decoder, "fit", **fit_params)
         return self
 
@@ -809,7 +810,7 @@ class _PALNetBase(
         with self._training_context(resume=not first):
             if first:
                 self.initialize()
-                self._fit_input_scaling(X)
+                self._fit_input_scaling(X, sample_weight)
             self._train(X, y_enc, sample_weight, decoder, "partial_fit", **fit_params)
         return self
 

@@ -71,15 +71,17 @@ def sample_rows(X, n_max=20_000):
     -------
     rows : torch.Tensor of shape (min(n, n_max), n_features)
         The rows.
+    index : ndarray
+        Their positions in ``X``.
     """
     n = len(X) if isinstance(X, LabelledDataset) else X.shape[0]
     index = np.unique(np.linspace(0, n - 1, min(n, n_max)).round().astype(int))
     if isinstance(X, LabelledDataset):
         rows = torch.stack([_inputs_of(X.dataset[int(i)]).reshape(-1) for i in index])
-        return rows.float()
+        return rows.float(), index
     rows = X[index]
     rows = rows.toarray() if sp.issparse(rows) else np.asarray(rows)
-    return torch.as_tensor(rows, dtype=torch.float32)
+    return torch.as_tensor(rows, dtype=torch.float32), index
 
 
 def check_torch_dataset(X):

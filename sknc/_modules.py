@@ -219,6 +219,29 @@ class NormalizedHead(nn.Module):
         return nn.functional.linear(h, self.weight)
 
 
+def _weighted_quantiles(X, weight, levels):
+    """Per-column quantiles of rows repeated ``weight`` times (numpy's linear rule).
+
+    The quantile at level ``q`` of ``n = sum(weight)`` repeated rows sits at
+    position ``q (n - 1)`` of their sorted values, between two of them.
+    """
+    values, order = torch.sort(X, dim=0)
+    counts = torch.cumsum(weight[order], dim=0)  # (n_rows, d): rows up to each
+    total = counts[-1]
+    out = []
+    for q in levels:
+        position = q * (total - 1)
+        low, high = position.floor(), position.ceil()
+        # the sorted row holding repeated position p: the first with count > p
+        at_low = torch.searchsorted(counts.T.contiguous(), low[:, None], right=True)
+        at_high = torch.searchsorted(counts.T.contiguous(), high[:, None], right=True)
+        last = len(values) - 1
+        v_low = values.gather(0, at_low.clamp(max=last).T).squeeze(0)
+        v_high = values.gather(0, at_high.clamp(max=last).T).squeeze(0)
+        out.append(v_low + (position - low).float() * (v_high - v_low))
+    return out
+
+
 class InputScaler(nn.Module):
     """Robust scaling with smooth clipping of the inputs, fitted to training data.
 
@@ -243,17 +266,22 @@ class InputScaler(nn.Module):
         self.register_buffer("scale", torch.ones(n_features))
 
     @torch.no_grad()
-    def fit(self, X):
+    def fit(self, X, weight=None):
         """Set the statistics from rows ``X`` (a 2-D tensor); return self.
 
         ``center`` is the median; ``scale`` the interquartile range, or half
         the range where that is zero (a binary or mostly constant column),
-        or 1 for a constant column.
+        or 1 for a constant column. Row weights (``sample_weight``) count
+        as repetitions: an integer weight gives the statistics of the
+        repeated rows, a zero weight leaves the row out.
         """
         X = X.to(self.center.device, torch.float32)
-        q25, median, q75 = torch.quantile(
-            X, torch.tensor([0.25, 0.5, 0.75], device=X.device), dim=0
-        )
+        if weight is None:
+            weight = torch.ones(len(X), device=X.device)
+        weight = torch.as_tensor(weight, dtype=torch.float64, device=X.device)
+        X = X[weight > 0]
+        weight = weight[weight > 0]
+        q25, median, q75 = _weighted_quantiles(X, weight, (0.25, 0.5, 0.75))
         scale = q75 - q25
         half_range = (X.amax(dim=0) - X.amin(dim=0)) / 2
         scale = torch.where(scale > 0, scale, half_range)

@@ -59,7 +59,7 @@ def test_robust_scaling_equals_training_on_the_scaled_rows(cls, tabular):
     Z = inside.module_.input_scaler(torch.as_tensor(X, dtype=torch.float32))
     Z = Z.numpy()
     np.testing.assert_allclose(Z, _robust(X, X), rtol=1e-4, atol=1e-5)
-    outside = cls(**FAST).fit(Z, Y)
+    outside = cls(**FAST, input_scaling=None).fit(Z, Y)
     for method in ("predict_proba", "decision_function", "transform", "predict"):
         np.testing.assert_array_equal(
             getattr(inside, method)(X), getattr(outside, method)(Z)
@@ -99,7 +99,7 @@ def test_the_statistics_travel_with_the_parameters(cls, tabular):
     params.seek(0)
     state.seek(0)
     with pytest.raises(ValueError, match="another input_scaling"):
-        cls(**FAST).load_params(f_params=params, f_state=state)
+        cls(**FAST, input_scaling=None).load_params(f_params=params, f_state=state)
 
 
 def test_sparse_input_and_partial_fit_fit_the_same_statistics(tabular):
@@ -130,3 +130,23 @@ def test_every_ensemble_member_scales_its_inputs(tabular):
     assert len(scalers) == 2
     torch.testing.assert_close(scalers[0].center, scalers[1].center)
     assert scalers[0].center.abs().sum() > 0
+
+
+def test_robust_scaling_is_the_default():
+    assert PALClassifier().input_scaling == "robust"
+    assert FixedETFClassifier().input_scaling == "robust"
+
+
+def test_integer_weights_give_the_statistics_of_repeated_rows(tabular):
+    X, _ = tabular
+    weight = np.random.default_rng(1).integers(0, 4, len(X))
+    rows = torch.as_tensor(X, dtype=torch.float32)
+    weighted = InputScaler(X.shape[1]).fit(rows, weight)
+    repeated = InputScaler(X.shape[1]).fit(rows[np.repeat(np.arange(len(X)), weight)])
+    torch.testing.assert_close(weighted.center, repeated.center)
+    torch.testing.assert_close(weighted.scale, repeated.scale)
+    np.testing.assert_allclose(
+        weighted.center.numpy(),
+        np.median(np.repeat(X, weight, axis=0), axis=0),
+        rtol=1e-5,
+    )

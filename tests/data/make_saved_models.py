@@ -94,6 +94,7 @@ def main(names):
         params = {
             **params,
             "feature_norm": clf.feature_norm,
+            "input_scaling": clf.input_scaling,
             "decoder": clf.decoder,
             "objective": clf.objective,
         }
