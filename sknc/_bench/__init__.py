@@ -10,7 +10,9 @@ metrics) and :data:`METRICS` (the report's columns) name the scores of
 methods over data sets and seeds, :func:`run_benchmark` runs it on a list
 of methods, and :func:`format_report` writes the result as text, Markdown,
 CSV or JSON. :class:`ConstantLabels` lets a multi-label estimator ignore labels
-that are constant in training; :class:`BCENetClassifier` is the usual neural
+that are constant in training; :class:`LinearOneVsRest` is the linear
+one-vs-rest peer with ``C`` chosen by inner cross-validation;
+:class:`BCENetClassifier` is the usual neural
 baseline (sknc's backbone, sigmoid outputs, binary cross-entropy).
 :func:`cli` runs ``python -m sknc``.
 """
@@ -25,17 +27,20 @@ from ._data import (
     is_binary,
     load_data,
     preprocess,
+    standard_scaler,
 )
 from ._demo import format_table, run_demo
 from ._estimators import (
     ALIASES,
     DEFAULT_METHODS,
+    LINEAR_GRIDS,
     METHODS,
     MLP_MAX_ITER,
     PEER_EPOCH_METHODS,
     STRONG_PEERS,
     TORCH_METHODS,
     ConstantLabels,
+    LinearOneVsRest,
     make_estimator,
 )
 from ._peers import ChainEnsemble, strong_peer
@@ -59,6 +64,7 @@ __all__ = [
     "DIGITS_SIZES",
     "EPILOG",
     "FORMATS",
+    "LINEAR_GRIDS",
     "METHODS",
     "METRICS",
     "MLP_MAX_ITER",
@@ -69,6 +75,7 @@ __all__ = [
     "BCENetClassifier",
     "ChainEnsemble",
     "ConstantLabels",
+    "LinearOneVsRest",
     "Metric",
     "Runner",
     "add_parser",
@@ -89,6 +96,7 @@ __all__ = [
     "run_benchmark",
     "run_demo",
     "score_predictions",
+    "standard_scaler",
     "strong_peer",
     "warm_up",
     "warning_text",
