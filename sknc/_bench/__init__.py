@@ -1,20 +1,20 @@
 """``python -m sknc benchmark`` and ``demo``: sknc against scikit-learn's estimators.
 
-The one benchmark layer of sknc: the repository's ``benchmarks`` studies
-import their methods, metrics and runner from here. :func:`load_data` reads
-a data set, :func:`preprocess` scales it, :func:`describe` sums it up,
+The one benchmark layer of sknc: the repository's ``benchmarks`` studies import
+their methods, metrics and runner from here. :func:`load_data` reads a data
+set, :func:`preprocess` scales it, :func:`describe` sums it up,
 :func:`make_estimator` builds a method by its key, :data:`SCORES` (all the
 metrics) and :data:`METRICS` (the report's columns) name the scores of
-:func:`score_predictions`, which :func:`label_scores` and
-:func:`n_trainable_params` complete, :class:`Runner` fits, times and scores
-methods over data sets and seeds, :func:`run_benchmark` runs it on a list
-of methods, and :func:`format_report` writes the result as text, Markdown,
-CSV or JSON. :class:`ConstantLabels` lets a multi-label estimator ignore labels
-that are constant in training; :class:`LinearOneVsRest` is the linear
-one-vs-rest peer with ``C`` chosen by inner cross-validation;
-:class:`BCENetClassifier` is the usual neural
-baseline (sknc's backbone, sigmoid outputs, binary cross-entropy).
-:func:`cli` runs ``python -m sknc``.
+:func:`score_predictions`, which :func:`label_scores`,
+:func:`label_probabilities` and :func:`n_trainable_params` complete,
+:class:`Runner` fits, times and scores methods over data sets and seeds,
+:func:`run_benchmark` runs it on a list of methods, and :func:`format_report`
+writes the result as text, Markdown, CSV or JSON. :class:`ConstantLabels` lets
+a multi-label estimator ignore labels that are constant in training;
+:class:`LinearOneVsRest` is the linear one-vs-rest peer with ``C`` chosen by
+inner cross-validation; :class:`BCENetClassifier` is the usual neural baseline
+(sknc's backbone, sigmoid outputs, binary cross-entropy). :func:`cli` runs
+``python -m sknc``.
 """
 
 from ._bce import BCENetClassifier
@@ -47,10 +47,13 @@ from ._peers import ChainEnsemble, strong_peer
 from ._report import COSTS, FORMATS, format_report, leaders
 from ._run import Runner, benchmark, run_benchmark, warm_up, warning_text
 from ._scoring import (
+    LOG_LOSS_EPS,
     METRICS,
     SCORES,
     Metric,
+    label_probabilities,
     label_scores,
+    multilabel_log_loss,
     n_trainable_params,
     score_predictions,
 )
@@ -65,6 +68,7 @@ __all__ = [
     "EPILOG",
     "FORMATS",
     "LINEAR_GRIDS",
+    "LOG_LOSS_EPS",
     "METHODS",
     "METRICS",
     "MLP_MAX_ITER",
@@ -86,11 +90,13 @@ __all__ = [
     "format_report",
     "format_table",
     "is_binary",
+    "label_probabilities",
     "label_scores",
     "leaders",
     "load_data",
     "main",
     "make_estimator",
+    "multilabel_log_loss",
     "n_trainable_params",
     "preprocess",
     "run_benchmark",
