@@ -424,18 +424,18 @@ The peers are what a data scientist tries first on tabular multi-label data:
 `ovr-hgb` = `OneVsRestClassifier(HistGradientBoostingClassifier())`, `ecc-lr`
 = 10 classifier chains of logistic regression in random orders (majority
 vote), `ovr-svm` = `OneVsRestClassifier(LinearSVC)` and `ovr-logreg` =
-`OneVsRestClassifier(LogisticRegression)`, `C` chosen by inner 3-fold
-micro-F1 cross-validation, on l2-normalised rows for 0/1 word indicators
-(standardised features otherwise). Coverage error and log loss: lower is
-better; the log loss is blank (—) for `ovr-svm`, which has no
-probabilities. sknc is fitted once per seed and scored with `objective=m` for each
-metric m (`predict` then serves that metric; see the user guide's page on
-objectives). A lead is a strictly better mean than the best peer's; for the
-Hamming loss, within 0.002 of it. The figures come first: per data set and
-metric, sknc's margin over the best peer in points (x 100; blue where sknc
-is ahead), then the fit times. The tables below them hold the numbers. The
-records come from the command above without `--report-only` (each fit is
-appended to the records file; a rerun skips what is there)."""
+`OneVsRestClassifier(LogisticRegression)`, `C` chosen by inner 3-fold micro-F1
+cross-validation, on l2-normalised rows for 0/1 word indicators (standardised
+features otherwise). Coverage error and log loss: lower is better; the log
+loss is blank (—) for `ovr-svm`, which has no probabilities. sknc is fitted
+once per seed and scored with `objective=m` for each metric m (`predict` then
+serves that metric; see the user guide's page on objectives). A lead is a
+strictly better mean than the best peer's; for the Hamming loss, within 0.002
+of it. The figures come first: per data set and metric, sknc's margin over the
+best peer in points (x 100; blue where sknc is ahead), then the fit times. The
+tables below them hold the numbers. The records come from the command above
+without `--report-only` (each fit is appended to the records file; a rerun
+skips what is there)."""
 
 
 def report(args, records):
