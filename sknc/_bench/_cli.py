@@ -24,9 +24,10 @@ part) unless every training value is 0 or 1."""
 
 def _method_keys():
     """Return the epilog's list of methods, from the one table of them."""
+    width = max(len(key) for key in [*METHODS, "all"]) + 2
     lines = [f"method keys (default: {','.join(DEFAULT_METHODS)}):"]
-    lines += [f"  {key:<8}{name}" for key, name in METHODS.items()]
-    lines.append("  all     every method above")
+    lines += [f"  {key:<{width}}{name}" for key, name in METHODS.items()]
+    lines.append(f"  {'all':<{width}}every method above")
     return "\n".join(lines) + "\n\n"
 
 
@@ -44,8 +45,10 @@ data files:
   the report names the labels with them (ARFF files name their attributes).
 
 output: a table of micro-F1, macro-F1 (zero_division=0), subset accuracy,
-Hamming loss, label-ranking average precision (LRAP), fit and predict seconds
-and trainable parameters, then the leading method of each metric. A method
+Hamming loss, label-ranking average precision (LRAP), coverage error, log loss
+(mean per-label binary log loss of predict_proba; n/a, with the reason, for a
+method without probabilities such as LinearSVC), fit and predict seconds and
+trainable parameters, then the leading method of each metric. A method
 that stopped at its iteration limit before converging (ConvergenceWarning) is
 listed but leads nothing. JSON adds each label's F1 per method. Progress goes
 to stderr, results to stdout (or --out). Exit status: 0 when every method

@@ -18,6 +18,7 @@ __all__ = [
     "is_binary",
     "load_data",
     "preprocess",
+    "standard_scaler",
 ]
 
 DATA_KEYS = ("X_train", "Y_train", "X_test", "Y_test")
@@ -46,6 +47,23 @@ def is_binary(X):
     """
     values = X.data if sp.issparse(X) else np.asarray(X)
     return bool(np.isin(values, (0, 1)).all())
+
+
+def standard_scaler(X_train):
+    """Return the benchmark's standardisation, unfitted: the one of :func:`preprocess`.
+
+    Parameters
+    ----------
+    X_train : {array-like, sparse matrix}
+        The training features it is for.
+
+    Returns
+    -------
+    scaler : StandardScaler
+        Centres and scales dense features; scales sparse ones without
+        centring them (which would make them dense).
+    """
+    return StandardScaler(with_mean=not sp.issparse(X_train))
 
 
 def digits_split(n_train, n_test, random_state=0):
@@ -345,10 +363,9 @@ def preprocess(X_train, X_test, scaling="auto"):
         scaling = "standard"
     if scaling == "none":
         return X_train, X_test, "left as they are (--scaling none)"
-    sparse = sp.issparse(X_train)
-    scaler = StandardScaler(with_mean=not sparse).fit(X_train)
+    scaler = standard_scaler(X_train).fit(X_train)
     note = "StandardScaler fitted on the training part" + (
-        " (sparse: scaled, not centred)" if sparse else ""
+        " (sparse: scaled, not centred)" if sp.issparse(X_train) else ""
     )
     X_train = scaler.transform(X_train).astype(np.float32)
     X_test = scaler.transform(X_test).astype(np.float32)

@@ -5,7 +5,7 @@ import io
 import json
 import textwrap
 
-from ._scoring import METRICS
+from ._scoring import LOG_LOSS_EPS, METRICS
 
 __all__ = ["COSTS", "FORMATS", "format_report", "leaders"]
 
@@ -14,10 +14,14 @@ COSTS = (("fit_s", "fit s"), ("predict_s", "predict s"), ("params", "params"))
 FORMATS = ("text", "markdown", "csv", "json")
 _COLUMNS = [key for key, *_ in METRICS] + [key for key, _ in COSTS]
 _HEADERS = [header for _, header, *_ in METRICS] + [header for _, header in COSTS]
+_LOWER = [header for _, header, _, higher in METRICS if higher is False]
 _NOTE = (
-    "Higher is better, except Hamming loss; macro-F1 with zero_division=0; "
-    "LRAP from decision_function (predict_proba for one-vs-rest, k-NN, "
-    "MLP and the chain); params: trainable parameters (- for k-NN)."
+    f"Higher is better, except {', '.join(_LOWER[:-1])} and {_LOWER[-1]}; "
+    "macro-F1 with zero_division=0; LRAP and coverage error from "
+    "decision_function (predict_proba for one-vs-rest, k-NN, MLP and the "
+    "chain); log loss: the mean per-label binary log loss of predict_proba, "
+    f"clipped to [{LOG_LOSS_EPS:g}, 1 - {LOG_LOSS_EPS:g}] (n/a: no "
+    "probabilities); params: trainable parameters (- for k-NN)."
 )
 
 
@@ -39,23 +43,26 @@ def leaders(results):
     """
     best = {}
     for key, _, decimals, higher in METRICS:
-        values = [round(row[key], decimals) for row in results]
+        # a method not scored on a metric (None, NaN, absent) leads nothing
+        values = {
+            row["name"]: round(row[key], decimals)
+            for row in results
+            if row.get(key) is not None and row[key] == row[key]
+        }
         if not values:
             continue
-        top = max(values) if higher else min(values)
-        best[key] = [
-            row["name"] for row, v in zip(results, values, strict=True) if v == top
-        ]
+        top = max(values.values()) if higher else min(values.values())
+        best[key] = [name for name, v in values.items() if v == top]
     return best
 
 
 def _cell(row, key):
     value = row[key]
-    if value is None:
-        return "-"
     for metric, _, decimals, _ in METRICS:
         if key == metric:
-            return f"{value:.{decimals}f}"
+            return "n/a" if value is None else f"{value:.{decimals}f}"
+    if value is None:
+        return "-"
     if key in ("fit_s", "predict_s"):
         return f"{value:.2f}"
     return str(value)
@@ -79,6 +86,14 @@ def _closing_lists(report, markdown):
         (
             "Not ranked (no fair comparison)",
             [f"{u['name']}: {u['reason']}" for u in unranked],
+        ),
+        (
+            "Not scored (n/a)",
+            [
+                f"{row['name']}, {headers[key]}: {reason}"
+                for row in report["results"]
+                for key, reason in row.get("not_scored", {}).items()
+            ],
         ),
         ("Failed", [f"{f['name']}: {f['error']}" for f in report["failures"]]),
     )

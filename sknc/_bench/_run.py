@@ -22,7 +22,13 @@ from ._estimators import (
     make_estimator,
 )
 from ._report import leaders
-from ._scoring import METRICS, label_scores, n_trainable_params, score_predictions
+from ._scoring import (
+    METRICS,
+    label_probabilities,
+    label_scores,
+    n_trainable_params,
+    score_predictions,
+)
 
 __all__ = ["Runner", "benchmark", "run_benchmark", "warm_up", "warning_text"]
 
@@ -104,9 +110,11 @@ class Runner:
     ----------
     results : dict
         ``(dataset, method) -> list`` of one dict per seed: the scores of
-        :func:`score_predictions` on the test part (with the LRAP),
-        ``fit_s``, ``predict_s``, ``params`` (trainable parameters, None for
-        k-NN) and what ``measure`` adds.
+        :func:`score_predictions` on the test part (with the ranking metrics,
+        and the log loss NaN for a method without probabilities), ``fit_s``,
+        ``predict_s``, ``params`` (trainable parameters, None for k-NN),
+        ``not_scored`` (metric key -> why it is NaN) and what ``measure``
+        adds.
     warnings : dict
         ``(dataset, label, category, message) -> count``.
     failures : list
@@ -202,11 +210,16 @@ class Runner:
                 predict_s = time.perf_counter() - start
                 if sp.issparse(Y_pred):
                     Y_pred = Y_pred.toarray()
+                Y_proba, no_proba = label_probabilities(est, X_test)
+                scores = score_predictions(
+                    Y_test, Y_pred, label_scores(est, X_test), Y_proba
+                )
                 result = {
-                    **score_predictions(Y_test, Y_pred, label_scores(est, X_test)),
+                    **scores,
                     "fit_s": fit_s,
                     "predict_s": predict_s,
                     "params": n_trainable_params(est),
+                    "not_scored": {} if no_proba is None else {"log_loss": no_proba},
                 }
                 result.update(self.measure(est, data, Y_pred))
             self.record_warnings(dataset, method, caught)
@@ -272,7 +285,9 @@ def run_benchmark(
     -------
     results : list of dict
         One per method that ran: ``method`` (key), ``name``, the metrics of
-        :func:`score_predictions`, ``fit_s``, ``predict_s``, ``params``,
+        :data:`METRICS` (None where a method cannot be scored on one, e.g.
+        the log loss of a method without probabilities), ``not_scored``
+        (metric key -> why), ``fit_s``, ``predict_s``, ``params``,
         ``label_f1`` (each label's F1, by label name) and ``converged``
         (False when fitting raised a
         :class:`~sklearn.exceptions.ConvergenceWarning`: the method stopped
@@ -308,7 +323,13 @@ def run_benchmark(
         row = {
             "method": key,
             "name": name,
-            **{metric.key: result[metric.key] for metric in METRICS},
+            **{
+                metric.key: None
+                if metric.key in result["not_scored"]
+                else result[metric.key]
+                for metric in METRICS
+            },
+            "not_scored": result["not_scored"],
             **{k: result[k] for k in ("fit_s", "predict_s", "params", "label_f1")},
             "converged": not any(
                 issubclass(w.category, ConvergenceWarning) for w in runner.caught

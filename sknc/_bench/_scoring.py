@@ -6,22 +6,29 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.metrics import (
     accuracy_score,
+    coverage_error,
     f1_score,
     hamming_loss,
     label_ranking_average_precision_score,
 )
 from sklearn.multiclass import OneVsRestClassifier
 
-from ._estimators import ConstantLabels
+from ._estimators import ConstantLabels, LinearOneVsRest
 
 __all__ = [
+    "LOG_LOSS_EPS",
     "METRICS",
     "SCORES",
     "Metric",
+    "label_probabilities",
     "label_scores",
+    "multilabel_log_loss",
     "n_trainable_params",
     "score_predictions",
 ]
+
+# probabilities are clipped to [LOG_LOSS_EPS, 1 - LOG_LOSS_EPS] for the log loss
+LOG_LOSS_EPS = 1e-15
 
 
 class Metric(NamedTuple):
@@ -47,13 +54,24 @@ SCORES = {
         Metric("subset_acc", "subset acc", 3, True),
         Metric("hamming", "Hamming loss", 4, False),
         Metric("lrap", "LRAP", 3, True),
+        Metric("coverage", "coverage error", 2, False),
+        Metric("log_loss", "log loss", 4, False),
         Metric("pred_card", "labels/row", 2, None),
         Metric("empty_pred", "rows predicted empty", 3, None),
     )
 }
 # the columns of `python -m sknc benchmark` and of the benchmark suite
 METRICS = tuple(
-    SCORES[key] for key in ("micro_f1", "macro_f1", "subset_acc", "hamming", "lrap")
+    SCORES[key]
+    for key in (
+        "micro_f1",
+        "macro_f1",
+        "subset_acc",
+        "hamming",
+        "lrap",
+        "coverage",
+        "log_loss",
+    )
 )
 
 
@@ -63,8 +81,9 @@ def label_scores(estimator, X, response="auto"):
     As scikit-learn's ranking scorers do: ``decision_function`` where the
     estimator has one (sknc and the BCE net: the logits), else the
     probability of the positive class from ``predict_proba``. One exception:
-    a :class:`~sklearn.multiclass.OneVsRestClassifier` with ``predict_proba``
-    is scored by it. Its ``decision_function`` gives a label that is constant
+    a :class:`~sklearn.multiclass.OneVsRestClassifier` (or the benchmark's
+    :class:`~sknc._bench.LinearOneVsRest`) with ``predict_proba`` is scored
+    by it. Its ``decision_function`` gives a label that is constant
     in training the margin 0 (the constant), which ranks a label that never
     occurred above the labels with negative margins; its probabilities give
     such a label 0 and, for logistic regression, rank the other labels as
@@ -85,9 +104,9 @@ def label_scores(estimator, X, response="auto"):
     scores : ndarray of shape (n_samples, n_labels)
         Higher means more likely.
     """
-    proba_first = isinstance(estimator, OneVsRestClassifier) and hasattr(
-        estimator, "predict_proba"
-    )
+    proba_first = isinstance(
+        estimator, OneVsRestClassifier | LinearOneVsRest
+    ) and hasattr(estimator, "predict_proba")
     if (
         response == "auto"
         and hasattr(estimator, "decision_function")
@@ -110,7 +129,58 @@ def label_scores(estimator, X, response="auto"):
     return np.asarray(scores, dtype=np.float64)
 
 
-def score_predictions(Y_true, Y_pred, Y_score=None):
+def label_probabilities(estimator, X):
+    """Per-label probabilities of a fitted estimator, or why it has none.
+
+    Parameters
+    ----------
+    estimator : estimator object
+        A fitted multi-label classifier.
+    X : {array-like, sparse matrix} of shape (n_samples, n_features)
+        Features.
+
+    Returns
+    -------
+    proba : ndarray of shape (n_samples, n_labels) or None
+        ``predict_proba``'s probability of each label (see
+        :func:`label_scores`); None for an estimator without
+        ``predict_proba``.
+    reason : str or None
+        Why there are no probabilities, in words; None when there are.
+    """
+    if hasattr(estimator, "predict_proba"):
+        return label_scores(estimator, X, response="proba"), None
+    inner = getattr(estimator, "estimator", estimator)
+    return None, f"no probabilities ({type(inner).__name__} has no predict_proba)"
+
+
+def multilabel_log_loss(Y_true, Y_proba, eps=LOG_LOSS_EPS):
+    """Mean per-label binary log loss, the probabilities clipped.
+
+    Parameters
+    ----------
+    Y_true : array-like of shape (n_samples, n_labels)
+        True 0/1 label indicator.
+    Y_proba : array-like of shape (n_samples, n_labels)
+        Each label's probability.
+    eps : float, default=LOG_LOSS_EPS
+        The probabilities are clipped to ``[eps, 1 - eps]``, so that a
+        certain mistake costs ``-log(eps)`` (34.5 with the default), not
+        infinity.
+
+    Returns
+    -------
+    loss : float
+        The binary cross-entropy of each label averaged over the rows, then
+        over the labels (equally: the mean over all entries).
+    """
+    Y_true = np.asarray(Y_true, dtype=np.float64)
+    P = np.clip(np.asarray(Y_proba, dtype=np.float64), eps, 1 - eps)
+    losses = -(Y_true * np.log(P) + (1 - Y_true) * np.log1p(-P))
+    return float(losses.mean(axis=0).mean())
+
+
+def score_predictions(Y_true, Y_pred, Y_score=None, Y_proba=None):
     """Quality metrics of a multi-label prediction, under the keys of :data:`SCORES`.
 
     Parameters
@@ -118,8 +188,12 @@ def score_predictions(Y_true, Y_pred, Y_score=None):
     Y_true, Y_pred : array-like of shape (n_samples, n_labels)
         True and predicted 0/1 label indicators.
     Y_score : array-like of shape (n_samples, n_labels), default=None
-        Per-label scores (see :func:`label_scores`), for the LRAP; None:
-        no LRAP.
+        Per-label scores (see :func:`label_scores`), for the LRAP and the
+        coverage error; None: neither.
+    Y_proba : array-like of shape (n_samples, n_labels), default=None
+        Per-label probabilities (see :func:`label_probabilities`), for the
+        log loss. None: no log loss; with ``Y_score`` given, ``log_loss`` is
+        NaN (a method with scores but no probabilities).
 
     Returns
     -------
@@ -128,8 +202,12 @@ def score_predictions(Y_true, Y_pred, Y_score=None):
         scikit-learn's ``average='samples'``), all with ``zero_division=0``;
         ``subset_acc``, ``hamming`` (the Hamming loss), ``pred_card``
         (predicted labels per row), ``empty_pred`` (share of rows predicted
-        with no label) and, given ``Y_score``, ``lrap`` (label-ranking
-        average precision), as floats.
+        with no label), given ``Y_score``, ``lrap`` (label-ranking average
+        precision) and ``coverage`` (scikit-learn's ``coverage_error``: how
+        far down the ranking one must go, on average, to cover every true
+        label; lower is better) and, given ``Y_proba`` (or NaN with
+        ``Y_score`` alone), ``log_loss`` (:func:`multilabel_log_loss`), as
+        floats.
     """
     if sp.issparse(Y_pred):
         Y_pred = Y_pred.toarray()
@@ -146,6 +224,10 @@ def score_predictions(Y_true, Y_pred, Y_score=None):
     }
     if Y_score is not None:
         scores["lrap"] = label_ranking_average_precision_score(Y_true, Y_score)
+        scores["coverage"] = coverage_error(Y_true, Y_score)
+        scores["log_loss"] = np.nan
+    if Y_proba is not None:
+        scores["log_loss"] = multilabel_log_loss(Y_true, Y_proba)
     return {key: float(value) for key, value in scores.items()}
 
 
@@ -169,6 +251,10 @@ def n_trainable_params(estimator):
     if isinstance(estimator, ConstantLabels):
         inner = estimator.estimator_
         return 0 if inner is None else n_trainable_params(inner)
+    if isinstance(estimator, LinearOneVsRest):
+        return n_trainable_params(estimator.pipeline_.named_steps["ovr"])
+    if hasattr(estimator, "best_estimator_"):  # a grid search
+        return n_trainable_params(estimator.best_estimator_)
     if hasattr(estimator, "coefs_"):  # MLPClassifier
         return int(
             sum(c.size for c in estimator.coefs_)
