@@ -176,6 +176,7 @@ class _PALNetBase(
         "tol": [Interval(numbers.Real, 0, None, closed="left")],
         "calibration_cv": [None, Interval(numbers.Integral, 2, None, closed="left")],
         "input_scaling": [StrOptions({"robust"}), None],
+        "dtype": [StrOptions({"float32", "float64"})],
         "random_state": ["random_state"],
         # skorch's parameters
         "module": [None, callable],
@@ -225,6 +226,7 @@ class _PALNetBase(
         tol=1e-4,
         calibration_cv=None,
         input_scaling="robust",
+        dtype="float32",
         random_state=None,
         device="cpu",
         verbose=0,
@@ -263,6 +265,7 @@ class _PALNetBase(
         self.tol = tol
         self.calibration_cv = calibration_cv
         self.input_scaling = input_scaling
+        self.dtype = dtype
         self.random_state = random_state
 
     # ------------------------------------------------------------------ tags
@@ -270,8 +273,8 @@ class _PALNetBase(
         tags = super().__sklearn_tags__()
         tags.classifier_tags.multi_label = True
         tags.input_tags.sparse = True
-        # transform() returns float32 features whatever the input dtype
-        tags.transformer_tags.preserves_dtype = ["float32"]
+        # transform() returns features in the network's dtype, whatever X's
+        tags.transformer_tags.preserves_dtype = [self.dtype]
         return tags
 
     # ---------------------------------------------------------- training loop
@@ -622,7 +625,7 @@ class _PALNetBase(
             normalize_features=self.feature_norm is not None,
             input_scaler=scaler,
         )
-        return net, feature_dim
+        return net.to(getattr(torch, self.dtype)), feature_dim
 
     def _fit_input_scaling(self, X, sample_weight):
         """Fit the input scalers of a new network to the training rows ``X``."""
@@ -1095,6 +1098,9 @@ class _PALNetBase(
         """
         if not torch.is_tensor(x):
             return super().infer(x, **fit_params)
+        dtype = getattr(torch, self.dtype)
+        if x.is_floating_point() and x.dtype != dtype:  # a Dataset's items
+            x = x.to(dtype)
         if self.device is None:  # placed by someone else (e.g. accelerate)
             param = next(iter(self.module_.parameters()), None)
             x = x if param is None else x.to(param.device, non_blocking=True)

@@ -191,6 +191,12 @@ _ESTIMATOR_PARAMS = """\
         tuning sets (yeast, medical; lost on scene), and on the confirmation
         sets 7.6 points of subset accuracy on the digits, little on bibtex
         and tmc2007, and lost 0.5 on emotions (``benchmarks/README.md``).
+    dtype : {{'float32', 'float64'}}, default='float32'
+        The network's floating-point precision; the inputs are converted to
+        it. ``'float64'`` costs about twice the time and memory; it makes
+        results reproducible to rounding where float32's rounding, amplified
+        by training, is not (e.g. integer ``sample_weight`` against repeated
+        rows with full batches).
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, shuffling, dropout and the ETF
         rotation. With an int, two CPU fits give identical predictions; the

@@ -210,7 +210,8 @@ def validate_inputs(estimator, X, reset):
     Returns
     -------
     X : ndarray, csr_matrix or LabelledDataset
-        A float32 array or CSR matrix (a float32 memmap is not copied), or
+        A float32 (or the estimator's ``dtype``) array or CSR matrix (a
+        memmap of that dtype is not copied), or
         the dataset wrapped as a :class:`LabelledDataset` without targets.
     """
     if isinstance(X, (Dataset, SliceDataset)):
@@ -241,10 +242,12 @@ def validate_inputs(estimator, X, reset):
             "sklearn.preprocessing.OneHotEncoder or TfidfVectorizer in a "
             "Pipeline."
         ) from exc
+    # the network's precision (float32 unless the estimator's dtype says)
+    dtype = np.dtype(getattr(estimator, "dtype", "float32"))
     if sp.issparse(X):
         # skorch's Dataset densifies rows of scipy sparse *matrices*
-        return sp.csr_matrix(X, dtype=np.float32)
-    return X.astype(np.float32, copy=False)
+        return sp.csr_matrix(X, dtype=dtype)
+    return X.astype(dtype, copy=False)
 
 
 # ------------------------------------------------------------ array batches

@@ -238,7 +238,7 @@ def _weighted_quantiles(X, weight, levels):
         last = len(values) - 1
         v_low = values.gather(0, at_low.clamp(max=last).T).squeeze(0)
         v_high = values.gather(0, at_high.clamp(max=last).T).squeeze(0)
-        out.append(v_low + (position - low).float() * (v_high - v_low))
+        out.append(v_low + (position - low).to(values.dtype) * (v_high - v_low))
     return out
 
 
@@ -275,7 +275,7 @@ class InputScaler(nn.Module):
         as repetitions: an integer weight gives the statistics of the
         repeated rows, a zero weight leaves the row out.
         """
-        X = X.to(self.center.device, torch.float32)
+        X = X.to(self.center.device, self.center.dtype)
         if weight is None:
             weight = torch.ones(len(X), device=X.device)
         weight = torch.as_tensor(weight, dtype=torch.float64, device=X.device)

@@ -175,7 +175,7 @@ def unpack(y, multilabel, n_columns):
 
 
 def weighted_loss(criterion, logits, target, row_weight=None, label_weight=None):
-    """Mean over the batch of the weighted per-row PAL losses.
+    """Average the batch's per-row PAL losses with the rows' weights.
 
     Parameters
     ----------
@@ -213,9 +213,6 @@ def weighted_loss(criterion, logits, target, row_weight=None, label_weight=None)
                 mass = target.sum(dim=1)
                 factor = weighted.sum(dim=1) / torch.where(mass > 0, mass, 1.0)
             target = weighted
-    if row_weight is not None:
-        row_weight = row_weight.to(logits)
-        factor = row_weight if factor is None else factor * row_weight
     reduction = criterion.reduction
     criterion.reduction = "none"
     try:
@@ -224,4 +221,10 @@ def weighted_loss(criterion, logits, target, row_weight=None, label_weight=None)
         criterion.reduction = reduction
     if factor is not None:
         per_row = per_row * factor
-    return per_row.mean()
+    if row_weight is None:
+        return per_row.mean()
+    # the average weighted by the rows' weights: an integer weight is then
+    # exactly a repeated row (with full batches), whatever the optimizer
+    row_weight = row_weight.to(logits)
+    mass = row_weight.sum()
+    return (per_row * row_weight).sum() / mass.clamp_min(torch.finfo(mass.dtype).tiny)

@@ -560,3 +560,22 @@ def test_device_none_predicts_on_the_networks_device(multilabel_data):
     on_cpu = PALClassifier(**FAST, device="cpu").fit(X, Y)
     np.testing.assert_array_equal(placed.predict_proba(X), on_cpu.predict_proba(X))
     assert placed.decoder_.features_.device.type == "cpu"
+
+
+@pytest.mark.parametrize("cls", [PALClassifier, FixedETFClassifier])
+def test_a_float64_network_end_to_end(cls, multilabel_data):
+    X, Y = multilabel_data
+    clf = cls(**FAST, dtype="float64").fit(X.astype(np.float32), Y)
+    assert all(p.dtype == torch.float64 for p in clf.module_.parameters())
+    assert clf.transform(X).dtype == np.float64
+    assert clf.predict(X).shape == Y.shape
+    # a Dataset's float32 items are cast to the network's precision
+    data = torch.utils.data.TensorDataset(torch.as_tensor(X, dtype=torch.float32))
+    np.testing.assert_allclose(clf.predict_proba(data), clf.predict_proba(X))
+    params, state = io.BytesIO(), io.BytesIO()
+    clf.save_params(f_params=params, f_state=state)
+    params.seek(0)
+    state.seek(0)
+    new = cls(**FAST, dtype="float64")
+    new.load_params(f_params=params, f_state=state)
+    np.testing.assert_array_equal(new.predict_proba(X), clf.predict_proba(X))

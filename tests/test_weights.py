@@ -11,9 +11,9 @@ from sknc.model_selection import MultilabelStratifiedKFold
 
 from .conftest import FAST
 
-# Full batches, no batch norm and no decay: the loss gradient of a weighted
-# fit is then proportional to the unweighted one on duplicated (or removed)
-# rows, and Adam's steps do not depend on the gradient's scale.
+# Full batches, no batch norm and no decay: the weighted average loss of a
+# weighted fit is then the average loss of the duplicated (or removed) rows,
+# up to float32 rounding (float64 makes it exact: tests/test_common.py).
 EXACT = {
     **FAST,
     "batch_size": -1,
@@ -46,8 +46,8 @@ def test_integer_weights_act_as_duplicated_rows(multilabel_data):
     duplicated = PALClassifier(**EXACT).fit(X[copies], Y[copies])
     plain = PALClassifier(**EXACT).fit(X, Y)
     a, b = weighted.decision_function(X), duplicated.decision_function(X)
-    # stated tolerance: Adam's epsilon makes the steps differ slightly
-    np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-3)
+    # float32 rounding of sums in another order: about 1e-6 here
+    np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
     assert np.abs(a - plain.decision_function(X)).max() > 100 * np.abs(a - b).max()
 
 
@@ -61,8 +61,8 @@ def test_zero_weights_act_as_removed_rows(multilabel_data):
     np.testing.assert_allclose(
         weighted.decision_function(X),
         removed.decision_function(X),
-        rtol=1e-3,
-        atol=1e-3,
+        rtol=1e-4,
+        atol=1e-4,
     )
     # the decoder kept only the rows of positive weight
     assert len(weighted.decoder_.features_) == kept.sum()
