@@ -476,7 +476,7 @@ class _PALNetBase(
 
     def _validate_training_data(self, X, y, reset, decoder):
         X = self._validate_X(X, reset=reset)
-        n_samples = len(self.get_dataset(X))
+        n_samples = len(X) if isinstance(X, LabelledDataset) else X.shape[0]
         if isinstance(X, LabelledDataset):
             if y is None:
                 raise ValueError(
@@ -831,7 +831,7 @@ class _PALNetBase(
             NeuralNet.partial_fit(
                 self, data, y_train, _routing_method=routing_method, **fit_params
             )
-        decision = self._fit_decision(decoder, X, y_enc, sample_weight, data.split)
+        decision = self._fit_decision(decoder, *data.split, y_enc, sample_weight)
         if routing_method == "fit" and self.calibration_cv and decision is not None:
             decision.recalibrate(self._cross_fitted_folds(X, y_enc, sample_weight))
         self.decoder_key_ = self._decoder_key()
@@ -878,26 +878,30 @@ class _PALNetBase(
             decoder = repr(decoder)
         return (decoder, repr(sorted(self.get_params_for("decoder").items())))
 
-    def _fit_decision(self, decoder, X, y_enc, sample_weight, split):
+    def _fit_decision(self, decoder, train, valid, y_enc, sample_weight):
         """Fit the decision on the network's outputs (None in multi-class mode).
 
-        With a validation part in ``split``, the decoder's prototypes (or
+        ``train`` and ``valid`` are the split's datasets, holding their
+        targets. With a validation part, the decoder's prototypes (or
         neighbours) come from the training part, and its calibration and the
         thresholds from the validation part, which the network did not train
-        on. Without one, one streamed pass over the training data fits it.
-        Rows of zero ``sample_weight`` are left out.
+        on. Without one, one streamed pass over the training data (``train``,
+        all the rows ``y_enc`` labels) fits it. Rows of zero weight are left
+        out.
         """
         if not self.multilabel_:
             return None
         decision = Decision(decoder, self.n_outputs_)
-        train, valid = split
         if valid is not None and len(valid):
             return decision.fit(
                 self._labelled_outputs(train),
                 calibration=self._labelled_outputs(valid),
             )
-        dataset = self.get_dataset(X, y_enc)
-        return decision.fit(self._iter_labelled_outputs(dataset, y_enc, sample_weight))
+        if len(train) != len(y_enc):  # a split with an empty validation part
+            y_enc, sample_weight = unpack(
+                _targets_of(train), self.multilabel_, self._n_head_outputs
+            )
+        return decision.fit(self._iter_labelled_outputs(train, y_enc, sample_weight))
 
     def _cross_fitted_folds(self, X, y_enc, sample_weight):
         """Decisions of ``calibration_cv`` networks, each with its held-out fold.
@@ -974,7 +978,7 @@ class _PALNetBase(
         check_is_fitted(self, "module_")
         decoder = self._check_params()
         X = self._validate_X(X, reset=False)
-        n_samples = len(self.get_dataset(X))
+        n_samples = len(X) if isinstance(X, LabelledDataset) else X.shape[0]
         y_enc, classes, multilabel = encode_targets(y, n_samples)
         if not (multilabel and self.multilabel_ and len(classes) == self.n_outputs_):
             raise ValueError(
@@ -984,12 +988,16 @@ class _PALNetBase(
             )
         sample_weight = check_sample_weight(sample_weight, len(y_enc))
         y_enc = self._add_background_column(y_enc)
+        y_train = y_enc if sample_weight is None else pack(y_enc, sample_weight)
         with self._device_context():
-            split = (None, None)
             if self._effective_train_split() is not None:
                 # the split fit would make: prototypes and calibration apart
-                split = self.get_split_datasets(X, y_enc)
-            self.decision_ = self._fit_decision(decoder, X, y_enc, sample_weight, split)
+                train, valid = self.get_split_datasets(X, y_train)
+            else:
+                train, valid = self.get_dataset(X, y_train), None
+            self.decision_ = self._fit_decision(
+                decoder, train, valid, y_enc, sample_weight
+            )
         self.decoder_key_ = self._decoder_key()
         return self
 
