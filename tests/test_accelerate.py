@@ -111,6 +111,10 @@ SCRIPT = textwrap.dedent(
         pred=net.predict(X),
         Y=Y,
     )
+    # a process group left to the interpreter's exit can abort one process
+    # ("terminate called without an active exception") on a busy machine
+    accelerator.wait_for_everyone()
+    torch.distributed.destroy_process_group()
     """
 )
 
