@@ -56,6 +56,7 @@ __all__ = [
     "DIGITS_TEST",
     "DIGITS_TRAIN",
     "REPO_ROOT",
+    "SINGLE_RUN",
     "PeakRSS",
     "Run",
     "Split",
@@ -277,6 +278,10 @@ COMMON_ARGUMENTS = {
         "help": "print the traceback of every failure to stderr",
     },
 }
+
+
+# the common arguments of a study that fits once per data set with one seed
+SINGLE_RUN = ("datasets", "data_dir", "threads", "seed", "max_epochs", "out")
 
 
 def study_parser(doc, *common, arguments=None, **overrides):
