@@ -25,6 +25,7 @@ The methods, the metrics and the runner of fits are ``sknc._bench``'s
 
 import argparse
 import datetime
+import json
 import os
 import pickle
 import platform
@@ -55,18 +56,23 @@ __all__ = [
     "DIGITS_TEST",
     "DIGITS_TRAIN",
     "REPO_ROOT",
+    "SINGLE_RUN",
     "PeakRSS",
     "Run",
     "Split",
     "add_common_arguments",
+    "bold_best",
     "cell",
     "device_type",
+    "failures_section",
     "git_state",
     "int_cell",
+    "json_grid",
     "limit_threads",
     "load_dataset",
     "load_datasets",
     "log",
+    "mean_of",
     "network_outputs",
     "positive_int",
     "reused_note",
@@ -186,6 +192,16 @@ def device_type(device):
         raise argparse.ArgumentTypeError(f"{device}: {message}") from None
 
 
+def json_grid(text):
+    """An argparse type: a parameter grid as a JSON object of lists."""
+    grid = json.loads(text)
+    if not isinstance(grid, dict) or not all(
+        isinstance(v, list) for v in grid.values()
+    ):
+        raise argparse.ArgumentTypeError("a grid is a JSON object of lists")
+    return grid
+
+
 # name -> keyword arguments of parser.add_argument("--<name>"); a study may
 # override any of them (``study_parser(..., seeds={"default": 3})``).
 COMMON_ARGUMENTS = {
@@ -219,6 +235,11 @@ COMMON_ARGUMENTS = {
         "default": "cpu",
         "help": "device of the torch work: cpu, cuda, cuda:N or auto (cuda if "
         "available, else cpu); default: cpu",
+    },
+    "amp": {
+        "action": "store_true",
+        "help": "mixed-precision training of the sknc estimators (float16 on CUDA, "
+        "bfloat16 on CPU)",
     },
     "threads": {
         "type": positive_int,
@@ -259,7 +280,11 @@ COMMON_ARGUMENTS = {
 }
 
 
-def study_parser(doc, *common, **overrides):
+# the common arguments of a study that fits once per data set with one seed
+SINGLE_RUN = ("datasets", "data_dir", "threads", "seed", "max_epochs", "out")
+
+
+def study_parser(doc, *common, arguments=None, **overrides):
     """An argument parser for a study, with the named common arguments.
 
     Parameters
@@ -268,7 +293,10 @@ def study_parser(doc, *common, **overrides):
         The study's docstring: its first paragraph is the description, the
         rest the epilog of ``--help``.
     *common : str
-        Keys of :data:`COMMON_ARGUMENTS`, in the order of ``--help``.
+        Keys of :data:`COMMON_ARGUMENTS` or of ``arguments``, in the order of
+        ``--help``.
+    arguments : dict, optional
+        The study's own arguments, as :data:`COMMON_ARGUMENTS`.
     **overrides : dict
         Per key, keyword arguments replacing the common ones.
     """
@@ -279,16 +307,17 @@ def study_parser(doc, *common, **overrides):
         epilog=epilog,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    return add_common_arguments(parser, *common, **overrides)
+    return add_common_arguments(parser, *common, arguments=arguments, **overrides)
 
 
-def add_common_arguments(parser, *common, **overrides):
-    """Add the named :data:`COMMON_ARGUMENTS` to ``parser``; returns it."""
+def add_common_arguments(parser, *common, arguments=None, **overrides):
+    """Add the named arguments (common, or ``arguments``) to ``parser``; returns it."""
     unknown = set(overrides) - set(common)
     if unknown:
         raise ValueError(f"overrides of arguments not added: {sorted(unknown)}")
+    known = {**COMMON_ARGUMENTS, **(arguments or {})}
     for name in common:
-        kwargs = {**COMMON_ARGUMENTS[name], **overrides.get(name, {})}
+        kwargs = {**known[name], **overrides.get(name, {})}
         parser.add_argument("--" + name.replace("_", "-"), **kwargs)
     return parser
 
@@ -556,6 +585,35 @@ def warnings_section(runner):
     return f"{title}\n\n" + table(
         ["dataset", "method", "category", "count", "message"], rows
     )
+
+
+def failures_section(runner, notes=()):
+    """The report section listing the failures a ``Runner`` recorded."""
+    rows = [[d, m, s, e.replace("|", "\\|")] for d, m, s, e in runner.failures]
+    header = ["dataset", "method", "seed", "error"]
+    listed = table(header, rows) if rows else "None."
+    return "\n\n".join(["## Failures", listed, *notes])
+
+
+def mean_of(results, key):
+    """The mean of ``key`` over per-seed ``results`` (None if there are none)."""
+    return float(np.mean([r[key] for r in results])) if results else None
+
+
+def bold_best(rows, values, higher):
+    """Bold the best mean of each metric column after the first column.
+
+    ``values``: per row, the means of the metric columns (None: no value);
+    ``higher``: per metric column, whether higher is better.
+    """
+    for col, hi in enumerate(higher):
+        vals = [v[col] for v in values if v[col] is not None]
+        if not vals:
+            continue
+        best = max(vals) if hi else min(vals)
+        for row, v in zip(rows, values, strict=True):
+            if v[col] is not None and np.isclose(v[col], best):
+                row[col + 1] = f"**{row[col + 1]}**"
 
 
 def int_cell(results, key):

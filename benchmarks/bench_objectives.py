@@ -18,7 +18,7 @@ from sklearn.metrics import f1_score, hamming_loss, jaccard_score
 
 from sknc import PALClassifier
 
-from . import Run, load_datasets, log, study_parser, table, warm_up
+from . import SINGLE_RUN, Run, load_datasets, log, study_parser, table, warm_up
 
 # objective -> (metric name, score function, higher is better)
 TARGETS = {
@@ -54,12 +54,7 @@ TARGETS = {
 def parse_args():
     parser = study_parser(
         __doc__,
-        "datasets",
-        "data_dir",
-        "threads",
-        "seed",
-        "max_epochs",
-        "out",
+        *SINGLE_RUN,
         datasets={"default": ["yeast", "emotions", "medical"]},
     )
     parser.add_argument(

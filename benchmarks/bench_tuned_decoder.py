@@ -19,7 +19,16 @@ from sklearn.model_selection import GridSearchCV
 from sknc import PALClassifier
 from sknc.model_selection import MultilabelStratifiedKFold, TunedDecoderCV
 
-from . import Run, load_datasets, log, positive_int, study_parser, table, warm_up
+from . import (
+    SINGLE_RUN,
+    Run,
+    load_datasets,
+    log,
+    positive_int,
+    study_parser,
+    table,
+    warm_up,
+)
 
 SCORING = {"f1_micro": "f1_micro", "f1_samples": "f1_samples"}
 
@@ -27,12 +36,7 @@ SCORING = {"f1_micro": "f1_micro", "f1_samples": "f1_samples"}
 def parse_args():
     parser = study_parser(
         __doc__,
-        "datasets",
-        "data_dir",
-        "threads",
-        "seed",
-        "max_epochs",
-        "out",
+        *SINGLE_RUN,
         datasets={"default": ["emotions", "yeast", "scene"]},
     )
     parser.add_argument("--folds", type=positive_int, default=3)

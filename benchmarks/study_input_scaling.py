@@ -69,6 +69,23 @@ def parse_args():
     return parser.parse_args()
 
 
+def half_report(study, args, title, subject, info, header, rows, summary):
+    """Write the report of one half: the table of means and the summary lines."""
+    scoring = (
+        "a stratified fifth of each training split held out (test splits unread)"
+        if args.half == "tuning"
+        else "the official test splits"
+    )
+    report = study.header(
+        f"{title}, {args.half} half",
+        settings=[
+            f"- {subject}; {args.seeds} seed(s); scored on {scoring}; means over seeds"
+        ],
+        datasets=info,
+    )
+    study.finish(report + "\n\n" + table(header, rows) + "\n\n" + "\n".join(summary))
+
+
 def inner_split(data, seed):
     """The tuning half's split: a stratified fifth of the training split held out."""
     X_fit, X_held, Y_fit, Y_held = multilabel_train_test_split(
@@ -161,20 +178,8 @@ def main():
         for t, (w, n) in wins.items()
         if n
     ]
-    scoring = (
-        "a stratified fifth of each training split held out (test splits unread)"
-        if args.half == "tuning"
-        else "the official test splits"
-    )
-    report = study.header(
-        f"Input treatments, {args.half} half",
-        settings=[
-            f"- PALClassifier({params or 'defaults'}); {args.seeds} seed(s); "
-            f"scored on {scoring}; means over seeds"
-        ],
-        datasets=info,
-    )
-    study.finish(report + "\n\n" + table(header, rows) + "\n\n" + "\n".join(summary))
+    subject = f"PALClassifier({params or 'defaults'})"
+    half_report(study, args, "Input treatments", subject, info, header, rows, summary)
 
 
 if __name__ == "__main__":

@@ -19,8 +19,8 @@ import numpy as np
 
 from sknc import FixedETFClassifier, PALClassifier
 
-from . import Run, load_datasets, log, score_predictions, study_parser, table, warm_up
-from .study_input_scaling import HALVES, inner_split
+from . import Run, load_datasets, log, score_predictions, study_parser, warm_up
+from .study_input_scaling import HALVES, half_report, inner_split
 
 ESTIMATORS = {"pal": PALClassifier, "etf": FixedETFClassifier}
 # (key of score_predictions, header, higher is better)
@@ -101,23 +101,11 @@ def main():
         "(data set, metric) cells"
         for label, (w, lo, n) in wins.items()
     ]
-    scoring = (
-        "a stratified fifth of each training split held out (test splits unread)"
-        if args.half == "tuning"
-        else "the official test splits"
-    )
     configs = "; ".join(
         f"{label}: {params or 'defaults'}" for label, params in args.configs
     )
-    report = study.header(
-        f"Candidate defaults, {args.half} half",
-        settings=[
-            f"- {cls.__name__}, configs {configs}; {args.seeds} seed(s); scored on "
-            f"{scoring}; means over seeds"
-        ],
-        datasets=info,
-    )
-    study.finish(report + "\n\n" + table(header, rows) + "\n\n" + "\n".join(summary))
+    subject = f"{cls.__name__}, configs {configs}"
+    half_report(study, args, "Candidate defaults", subject, info, header, rows, summary)
 
 
 if __name__ == "__main__":
