@@ -483,3 +483,31 @@ def test_the_method_keys_of_the_help_are_the_methods():
     ]
     assert keys == [*METHODS, "all"]
     assert f"default: {','.join(DEFAULT_METHODS)}" in _cli.EPILOG
+
+
+def test_benchmark_threads_are_fixed_reported_and_restored(capsys):
+    import torch
+
+    before = torch.get_num_threads()
+    status = main(
+        [
+            "benchmark",
+            "--n-train",
+            "40",
+            "--n-test",
+            "20",
+            "--max-epochs",
+            "1",
+            "--methods",
+            "pal",
+            "--threads",
+            "1",
+            "--format",
+            "json",
+            "-q",
+        ]
+    )
+    assert status == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["settings"]["threads"] == 1
+    assert torch.get_num_threads() == before

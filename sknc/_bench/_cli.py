@@ -237,6 +237,14 @@ def add_parser(subparsers):
         help="torch device of sknc and the BCE net: cpu, cuda, cuda:N or auto "
         "(default cpu)",
     )
+    model.add_argument(
+        "--threads",
+        type=_positive_int,
+        default=1,
+        metavar="N",
+        help="torch and BLAS threads for every fit (default 1: on a small or "
+        "busy machine more threads make fits slower and their times erratic)",
+    )
     out = parser.add_argument_group("output")
     out.add_argument(
         "--format",
@@ -303,6 +311,7 @@ def main(args, parser):
         peer_epochs=args.peer_epochs,
         random_state=args.random_state,
         device=args.device,
+        threads=args.threads,
         log=log,
     )
     text = format_report(report, args.format)

@@ -2,11 +2,9 @@
 
 import time
 
-import torch
-from threadpoolctl import threadpool_limits
-
 from .._classifier import FixedETFClassifier, PALClassifier
 from ._data import digits_split
+from ._run import fixed_threads
 from ._scoring import score_predictions
 
 __all__ = ["format_table", "run_demo"]
@@ -65,12 +63,7 @@ def run_demo(
             progress.flush()
 
     X_train, Y_train, X_test, Y_test = digits_split(n_train, n_test, random_state)
-    previous = torch.get_num_threads()
-    limits = threadpool_limits(threads) if threads is not None else None
-    try:
-        if threads is not None:
-            torch.set_num_threads(threads)
-        n = torch.get_num_threads()
+    with fixed_threads(threads) as n:
         say(f"warming up torch ({n} thread{'s' if n > 1 else ''}) ...", end="")
         start = time.perf_counter()
         FixedETFClassifier(max_epochs=1, random_state=random_state, device=device).fit(
@@ -95,10 +88,6 @@ def run_demo(
                     "feature_dim": model.feature_dim_,
                 }
             )
-    finally:
-        torch.set_num_threads(previous)
-        if limits is not None:
-            limits.restore_original_limits()
     return rows
 
 

@@ -4,11 +4,14 @@ import re
 import time
 import traceback
 import warnings
+from contextlib import contextmanager
 
 import numpy as np
 import scipy.sparse as sp
+import torch
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.metrics import f1_score
+from threadpoolctl import threadpool_limits
 
 from .._classifier import FixedETFClassifier, PALClassifier
 from ._bce import BCENetClassifier
@@ -349,6 +352,26 @@ def run_benchmark(
     return results, failures, caught_warnings
 
 
+@contextmanager
+def fixed_threads(threads):
+    """Run with ``threads`` torch and BLAS threads (None: as they are); restore them.
+
+    Fit times people can trust: on a small or busy machine torch's default
+    of one thread per core makes fits slower and their times erratic.
+    """
+    if threads is None:
+        yield torch.get_num_threads()
+        return
+    previous = torch.get_num_threads()
+    limits = threadpool_limits(threads)
+    try:
+        torch.set_num_threads(threads)
+        yield torch.get_num_threads()
+    finally:
+        torch.set_num_threads(previous)
+        limits.restore_original_limits()
+
+
 def benchmark(
     data,
     methods=DEFAULT_METHODS,
@@ -358,6 +381,7 @@ def benchmark(
     peer_epochs=None,
     random_state=0,
     device="cpu",
+    threads=None,
     log=None,
 ):
     """Preprocess, fit, score and collect everything into a report.
@@ -372,6 +396,8 @@ def benchmark(
         See :func:`preprocess`.
     max_epochs, peer_epochs, random_state, device
         See :func:`make_estimator`.
+    threads : int or None, default=None
+        Torch and BLAS threads for the fits (None: the libraries' own).
     log : callable, default=None
         Receives progress lines.
 
@@ -386,15 +412,16 @@ def benchmark(
     X_train, X_test, note = preprocess(data["X_train"], data["X_test"], scaling)
     log(f"[data] features: {note}")
     scaled = {**data, "X_train": X_train, "X_test": X_test}
-    results, failures, caught = run_benchmark(
-        scaled,
-        methods,
-        max_epochs=max_epochs,
-        peer_epochs=peer_epochs,
-        random_state=random_state,
-        device=device,
-        log=log,
-    )
+    with fixed_threads(threads) as n_threads:
+        results, failures, caught = run_benchmark(
+            scaled,
+            methods,
+            max_epochs=max_epochs,
+            peer_epochs=peer_epochs,
+            random_state=random_state,
+            device=device,
+            log=log,
+        )
     sknc_epochs = PALClassifier().max_epochs if max_epochs is None else max_epochs
     settings = {
         "methods": list(methods),
@@ -402,6 +429,7 @@ def benchmark(
         "peer_epochs": peer_epochs,
         "random_state": random_state,
         "device": device,
+        "threads": n_threads,
     }
     peers = []
     if "mlp" in methods:
@@ -418,6 +446,7 @@ def benchmark(
         + (" (default)" if max_epochs is None else "")
         + "".join(f"; {peer}{default}" for peer in peers)
         + f"; random_state={random_state}; device={device}"
+        + f"; {n_threads} torch thread{'s' if n_threads > 1 else ''}"
     )
     unranked = [
         {
