@@ -1,0 +1,144 @@
+"""Unseen label sets on real data: the test rows whose set never occurs in training.
+
+The real-data part of ``bench_unseen_sets`` (which studies held-out digit
+pairs). On the official test splits, per data set: how many test rows carry
+a label set absent from the training split, how many of them each method
+predicts exactly, its exact match on the other rows and overall (mean over
+seeds). sknc's decoders are refitted on one network per seed:
+``candidates='observed'`` (the default), ``'both'`` (every synthesised set
+competes) and ``'auto'`` (synthesised sets compete below a threshold fitted
+on a validation split; the network is then trained with
+``early_stopping=True, validation_fraction=0.2``); the peers are the
+strong and linear ones of ``python -m sknc benchmark``::
+
+    python -m benchmarks.bench_unseen_real --threads 1 --seeds 3
+    python -m benchmarks.bench_unseen_real --threads 1 --datasets bibtex \\
+        --peers rf et ovr-svm cc-lr
+"""
+
+import time
+import warnings
+
+import numpy as np
+
+from sknc import PALClassifier
+
+from . import Run, load_datasets, log, make_estimator, study_parser, table, warm_up
+
+PEERS = ("rf", "et", "ovr-hgb", "ovr-svm", "cc-lr", "ecc-lr")
+
+
+def parse_args():
+    parser = study_parser(
+        __doc__,
+        "datasets",
+        "data_dir",
+        "seeds",
+        "threads",
+        "out",
+        datasets={"default": ["yeast", "medical", "enron"]},
+        seeds={"default": 1},
+    )
+    parser.add_argument("--peers", nargs="*", choices=PEERS, default=list(PEERS))
+    return parser.parse_args()
+
+
+def unseen_rows(Y_train, Y_test):
+    seen = {row.tobytes() for row in np.asarray(Y_train, dtype=np.uint8)}
+    return np.array([row.tobytes() not in seen for row in Y_test.astype(np.uint8)])
+
+
+def exact(Y_true, Y_pred, unseen):
+    hit = (np.asarray(Y_pred) == np.asarray(Y_true)).all(axis=1)
+    return int(hit[unseen].sum()), hit[~unseen].mean(), hit.mean()
+
+
+def sknc_rows(data, seed):
+    """``(method, predictions)`` of the three candidate settings."""
+    out = []
+    clf = PALClassifier(random_state=seed).fit(data.X_train, data.Y_train)
+    for candidates in ("observed", "both"):
+        clf.set_params(decoder__candidates=candidates)
+        clf.fit_decoder(data.X_train, data.Y_train)
+        out.append(
+            (f"PALClassifier, candidates={candidates!r}", clf.predict(data.X_test))
+        )
+    held = PALClassifier(
+        random_state=seed,
+        early_stopping=True,
+        validation_fraction=0.2,
+        decoder__candidates="auto",
+    ).fit(data.X_train, data.Y_train)
+    threshold = held.decoder_.synthesis_threshold_
+    out.append(
+        (
+            f"PALClassifier, candidates='auto' (threshold {threshold:.2f})",
+            held.predict(data.X_test),
+        )
+    )
+    held.set_params(decoder__candidates="observed")
+    held.fit_decoder(data.X_train, data.Y_train)
+    out.append(
+        (
+            "PALClassifier, early stopping, candidates='observed'",
+            held.predict(data.X_test),
+        )
+    )
+    return out
+
+
+def main():
+    args = parse_args()
+    study = Run(args)
+    datasets, info = load_datasets(args.datasets, args.data_dir, scaling="auto")
+    warm_up()
+    rows = []
+    for name, data in datasets.items():
+        unseen = unseen_rows(data.Y_train, data.Y_test)
+        results = {}
+        for seed in range(args.seeds):
+            methods = sknc_rows(data, seed)
+            for key in args.peers:
+                start = time.perf_counter()
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    peer = make_estimator(key, random_state=seed)
+                    peer.fit(data.X_train, data.Y_train)
+                    methods.append((key, peer.predict(data.X_test)))
+                log(f"[{name} seed {seed}] {key}: {time.perf_counter() - start:.1f} s")
+            for method, pred in methods:
+                results.setdefault(method, []).append(exact(data.Y_test, pred, unseen))
+        for method, runs in results.items():
+            hits, other, overall = (np.mean(v) for v in zip(*runs, strict=True))
+            rows.append(
+                [
+                    name,
+                    f"{unseen.sum()} / {len(unseen)}",
+                    method,
+                    f"{hits:.1f} ({hits / max(unseen.sum(), 1):.1%})",
+                    f"{other:.3f}",
+                    f"{overall:.3f}",
+                ]
+            )
+            log(f"[{name}] " + " | ".join(rows[-1][2:]))
+    header = [
+        "data",
+        "unseen test rows",
+        "method",
+        "unseen rows exact (share)",
+        "other rows exact",
+        "subset accuracy",
+    ]
+    report = study.header(
+        "Unseen label sets on real data",
+        settings=[
+            f"- official test splits; {args.seeds} seed(s), means; sknc defaults "
+            "otherwise; peers as in `python -m sknc benchmark`"
+        ],
+        datasets=info,
+    )
+    study.finish(report + "\n\n" + table(header, rows))
+
+
+if __name__ == "__main__":
+    main()
