@@ -631,7 +631,9 @@ class _PALNetBase(
         """Fit the input scalers of a new network to the training rows ``X``."""
         scalers = [m for m in self.module_.modules() if isinstance(m, InputScaler)]
         if scalers:
-            rows, index = sample_rows(X)
+            # at most 2**25 values (128 MB): a wide sparse X is densified here
+            n_max = max(256, min(20_000, 2**25 // self.n_features_in_))
+            rows, index = sample_rows(X, n_max)
             weight = None if sample_weight is None else sample_weight[index]
             for scaler in scalers:
                 scaler.fit(rows, weight)

@@ -179,7 +179,8 @@ _ESTIMATOR_PARAMS = """\
         (:meth:`fit_decoder` and :meth:`partial_fit` calibrate as without it).
     input_scaling : {{'robust'}} or None, default='robust'
         A treatment of the inputs inside the network, fitted by :meth:`fit`
-        on the training rows (a sample of 20,000 at most), saved with the
+        on the training rows (an evenly spaced sample of at most 20,000 of
+        them, fewer for very wide inputs: 2**25 values), saved with the
         network's parameters and applied by every predict path.
         ``'robust'``: centre each feature on its median, divide by its
         interquartile range (half its range where that is zero), then clip

@@ -150,3 +150,23 @@ def test_integer_weights_give_the_statistics_of_repeated_rows(tabular):
         np.median(np.repeat(X, weight, axis=0), axis=0),
         rtol=1e-5,
     )
+
+
+def test_wide_sparse_inputs_are_densified_in_bounded_memory(monkeypatch):
+    # the statistics densify a sample of rows: at most 2**25 values
+    import sknc._classifier as classifier
+
+    seen = []
+    real = classifier.sample_rows
+
+    def spy(X, n_max=20_000):
+        seen.append(n_max)
+        return real(X, n_max)
+
+    monkeypatch.setattr(classifier, "sample_rows", spy)
+    rng = np.random.default_rng(0)
+    X = sp.random(1200, 40_000, density=1e-4, format="csr", random_state=0)
+    Y = (rng.random((1200, 3)) < 0.4).astype(int)
+    Y[Y.sum(axis=1) == 0, 0] = 1
+    PALClassifier(**{**FAST, "max_epochs": 1}).fit(X, Y)
+    assert seen == [2**25 // 40_000]  # 838 rows of 40,000 columns
