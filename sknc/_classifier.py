@@ -36,6 +36,7 @@ from ._inputs import (
     LabelledDataset,
     SplitRecord,
     array_batches,
+    n_rows,
     sample_rows,
     validate_inputs,
 )
@@ -476,7 +477,7 @@ class _PALNetBase(
 
     def _validate_training_data(self, X, y, reset, decoder):
         X = self._validate_X(X, reset=reset)
-        n_samples = len(X) if isinstance(X, LabelledDataset) else X.shape[0]
+        n_samples = n_rows(X)
         if isinstance(X, LabelledDataset):
             if y is None:
                 raise ValueError(
@@ -980,7 +981,7 @@ class _PALNetBase(
         check_is_fitted(self, "module_")
         decoder = self._check_params()
         X = self._validate_X(X, reset=False)
-        n_samples = len(X) if isinstance(X, LabelledDataset) else X.shape[0]
+        n_samples = n_rows(X)
         y_enc, classes, multilabel = encode_targets(y, n_samples)
         if not (multilabel and self.multilabel_ and len(classes) == self.n_outputs_):
             raise ValueError(

@@ -30,6 +30,7 @@ from torch.utils.data import Dataset
 
 __all__ = [
     "SplitRecord",
+    "n_rows",
     "sample_rows",
     "ArrayBatches",
     "LabelledDataset",
@@ -53,6 +54,11 @@ def _inputs_of(item):
     return x.float() if x.is_floating_point() else x
 
 
+def n_rows(X):
+    """Return the number of rows of inputs as :func:`validate_inputs` returns them."""
+    return len(X) if isinstance(X, LabelledDataset) else X.shape[0]
+
+
 def sample_rows(X, n_max=20_000):
     """Return up to ``n_max`` evenly spaced rows of ``X`` as a float32 tensor.
 
@@ -74,7 +80,7 @@ def sample_rows(X, n_max=20_000):
     index : ndarray
         Their positions in ``X``.
     """
-    n = len(X) if isinstance(X, LabelledDataset) else X.shape[0]
+    n = n_rows(X)
     index = np.unique(np.linspace(0, n - 1, min(n, n_max)).round().astype(int))
     if isinstance(X, LabelledDataset):
         rows = torch.stack([_inputs_of(X.dataset[int(i)]).reshape(-1) for i in index])
