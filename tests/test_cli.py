@@ -9,9 +9,11 @@ import pytest
 from sklearn.datasets import make_multilabel_classification
 from sklearn.neighbors import KNeighborsClassifier
 
-from sknc import _bench
+from sknc import PALClassifier, _bench
 from sknc.__main__ import main
 from sknc._bench import _run
+
+from .conftest import FAST
 
 METRIC_HEADERS = ["micro-F1", "macro-F1", "subset acc", "Hamming loss", "LRAP"]
 TINY = ["--max-epochs", "2"]
@@ -351,6 +353,15 @@ def test_label_scores_of_knn_with_a_label_never_positive():
     scores = _bench.label_scores(knn, X[:5])
     assert scores.shape == (5, 4)
     assert (scores[:, 2] == 0).all()
+
+
+def test_label_scores_of_sknc_are_its_probabilities(multilabel_data):
+    # its per-label scores, not the logits scikit-learn's scorers would take
+    X, Y = multilabel_data
+    clf = PALClassifier(**FAST).fit(X, Y)
+    scores = _bench.label_scores(clf, X[:20])
+    np.testing.assert_array_equal(scores, clf.predict_proba(X[:20]))
+    assert not np.allclose(scores, clf.decision_function(X[:20]))
 
 
 def test_label_scores_of_one_vs_rest_rank_a_constant_label_last():

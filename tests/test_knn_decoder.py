@@ -324,3 +324,26 @@ def test_open_set_decision_needs_held_out_rows_and_follows_them():
         None, H, Y, calibration=(None, *plain)
     )
     assert cautious.synthesis_threshold_ == 0.0
+
+
+def test_labels_the_decoder_ties_are_ranked_by_the_logits(multilabel_data):
+    # one neighbour: every label outside its set gets the same floor
+    X, Y = multilabel_data
+    clf = PALClassifier(decoder="knn", decoder__n_neighbors=1, **FAST).fit(X, Y)
+    logits, features = clf._predict_outputs(X[:40])
+    own = clf.decoder_.predict_proba(logits, features).double().numpy()
+    proba = clf.predict_proba(X[:40])
+    order = clf.decision_function(X[:40])
+    assert np.abs(proba - own).max() <= 1e-6
+    assert ((proba > 0) & (proba < 1)).all()
+    tied = 0
+    for p, d, z in zip(proba, own, order, strict=True):
+        assert len(np.unique(p)) == len(p)  # no ties left
+        floor = d == d.min()
+        if floor.all():  # the neighbour has every label
+            continue
+        tied += floor.sum() > 1
+        # the floor's labels keep the decoder's place, ordered by the logits
+        assert p[floor].max() < p[~floor].min()
+        assert (np.argsort(p[floor]) == np.argsort(z[floor])).all()
+    assert tied > 30  # the case this test is about

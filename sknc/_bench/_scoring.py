@@ -13,6 +13,7 @@ from sklearn.metrics import (
 )
 from sklearn.multiclass import OneVsRestClassifier
 
+from .._classifier import _PALNetBase
 from ._estimators import ConstantLabels, LinearOneVsRest
 
 __all__ = [
@@ -80,14 +81,18 @@ def label_scores(estimator, X, response="auto"):
 
     As scikit-learn's ranking scorers do: ``decision_function`` where the
     estimator has one (sknc and the BCE net: the logits), else the
-    probability of the positive class from ``predict_proba``. One exception:
-    a :class:`~sklearn.multiclass.OneVsRestClassifier` (or the benchmark's
-    :class:`~sknc._bench.LinearOneVsRest`) with ``predict_proba`` is scored
-    by it. Its ``decision_function`` gives a label that is constant
-    in training the margin 0 (the constant), which ranks a label that never
-    occurred above the labels with negative margins; its probabilities give
-    such a label 0 and, for logistic regression, rank the other labels as
-    the margins do.
+    probability of the positive class from ``predict_proba``. Two exceptions
+    are scored by ``predict_proba``. sknc's estimators: their probabilities
+    are their per-label scores (the decoder's marginals, ties ordered by the
+    logits), which rank a row's labels better than the logits on 6 of the 8
+    shared data sets (issue 25); the logits are the network's PAL outputs.
+    And a :class:`~sklearn.multiclass.OneVsRestClassifier` (or the
+    benchmark's :class:`~sknc._bench.LinearOneVsRest`) with
+    ``predict_proba``: its ``decision_function`` gives a label that is
+    constant in training the margin 0 (the constant), which ranks a label
+    that never occurred above the labels with negative margins; its
+    probabilities give such a label 0 and, for logistic regression, rank the
+    other labels as the margins do.
 
     Parameters
     ----------
@@ -105,7 +110,7 @@ def label_scores(estimator, X, response="auto"):
         Higher means more likely.
     """
     proba_first = isinstance(
-        estimator, OneVsRestClassifier | LinearOneVsRest
+        estimator, OneVsRestClassifier | LinearOneVsRest | _PALNetBase
     ) and hasattr(estimator, "predict_proba")
     if (
         response == "auto"

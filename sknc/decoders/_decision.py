@@ -29,6 +29,11 @@ __all__ = ["Decision"]
 _MAX_CALIBRATION_ROWS = 20_000
 # Label sets per sample that the objective rules weigh.
 _DECISION_SETS = 32
+# Weight of the network's softmax in the label probabilities: too small to
+# move a probability that matters, enough to order the labels the decoder
+# cannot tell apart (kNN gives every label absent from all neighbours the
+# same floor), which rankings (LRAP, coverage error) would otherwise tie.
+_TIE_BREAK = 1e-6
 
 
 class Decision:
@@ -82,7 +87,7 @@ class Decision:
         if calibration is not None:
             decoder.fit(*_tensors(train), calibration=calibration)
             logits, features, Y = calibration
-            marginals = decoder.predict_proba(logits, features)
+            marginals = _tie_broken(decoder.predict_proba(logits, features), logits)
             default = decoder.predict(logits, features)
         else:
             sample = RowSample(_MAX_CALIBRATION_ROWS)
@@ -97,8 +102,9 @@ class Decision:
             else:
                 decoder.fit(*_tensors(batches()))
             logits, features, Y = sample.rows()
-            marginals = decoder.training_proba(
-                logits, features, positions=sample.positions
+            marginals = _tie_broken(
+                decoder.training_proba(logits, features, positions=sample.positions),
+                logits,
             )
             default = decoder.training_predict(
                 logits, features, positions=sample.positions
@@ -194,7 +200,7 @@ class Decision:
             return decoder.predict(logits, features)[:, :K]
         if objective == "subset_accuracy":
             return self.predict_set_proba(logits, features, _DECISION_SETS).mode()
-        outputs = decoder.predict_proba(logits, features)
+        outputs = _tie_broken(decoder.predict_proba(logits, features), logits)
         marginals = outputs[:, :K]
         if objective == "hamming":
             return marginals >= 0.5
@@ -220,10 +226,13 @@ class Decision:
 
         Returns
         -------
-        proba : torch.Tensor of shape (n, K)
-            The marginals of the decoder's distribution over label sets.
+        proba : torch.Tensor of shape (n, K), float64
+            The marginals of the decoder's distribution over label sets;
+            labels with equal marginals are ordered by the network's
+            softmax, which weighs ``1e-6`` in them.
         """
-        return self.decoder_.predict_proba(logits, features)[:, : self.n_labels]
+        proba = self.decoder_.predict_proba(logits, features)
+        return _tie_broken(proba, logits)[:, : self.n_labels]
 
     def predict_set_proba(self, logits, features, top):
         """Return the decoder's most probable label sets, without the background.
@@ -242,6 +251,15 @@ class Decision:
         """
         dist = self.decoder_.predict_set_proba(logits, features, top=top)
         return SetDistribution(dist.sets[:, : self.n_labels], dist.index, dist.proba)
+
+
+def _tie_broken(marginals, logits):
+    """``marginals`` with their ties ordered by the softmax of ``logits``.
+
+    A convex combination, so the result stays a probability in (0, 1).
+    """
+    order = torch.softmax(logits.to(marginals.device, torch.float64), dim=1)
+    return (1 - _TIE_BREAK) * marginals.double() + _TIE_BREAK * order
 
 
 def _batches(train):
