@@ -7,7 +7,6 @@ from sklearn.utils._param_validation import StrOptions
 
 from .._tagwise import LabelSetSums
 from ._base import (
-    PROBA_EPS,
     BaseDecoder,
     RowSample,
     ensure_nonempty,
@@ -140,7 +139,10 @@ class KNNDecoder(BaseDecoder):
     with :math:`s_S` the set's local mean distance (``'local'``) or one minus
     its share of the neighbours (``'set'``). Its mode is :meth:`predict`;
     :meth:`predict_set_proba` lists it and :meth:`predict_proba` returns its
-    marginals :math:`P(k \in S \mid x)`. With ``vote='label'``,
+    marginals :math:`P(k \in S \mid x)`, smoothed as estimates from
+    :math:`n` = ``n_neighbors`` votes: :math:`(n P + 1/2) / (n + 1)`, so
+    that a label no neighbour carries keeps a small probability (the
+    rankings and the decisions at 1/2 stay as they are). With ``vote='label'``,
     :meth:`predict_proba` is each label's smoothed share of the neighbours,
     ``(count + 1/2) / (n_neighbors + 1)``.
 
@@ -588,7 +590,13 @@ class KNNDecoder(BaseDecoder):
             return (counts + 0.5) / (self.n_neighbors_ + 1)
         proba, ids, _ = self._distribution(features, exclude)
         marginals = SetDistribution(self._set_table(), ids, proba).marginals()
-        return marginals.clamp(PROBA_EPS, 1 - PROBA_EPS)
+        # an estimate from n_neighbors votes, smoothed as the label vote's
+        # (count + 1/2) / (k + 1): a label no neighbour carries is unlikely,
+        # not impossible. It keeps every ranking and the decisions at 1/2,
+        # and the log loss finite where the temperature, fitted on rows the
+        # network trained on, is over-confident.
+        k = self.n_neighbors_
+        return (k * marginals.double() + 0.5) / (k + 1)
 
     def predict_proba(self, logits, features):
         """Return the per-label probabilities ``P(k in S | x)``, ``(n, K)``.

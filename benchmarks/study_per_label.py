@@ -1,0 +1,173 @@
+"""Per-label scores under the two-halves protocol: which head ranks the labels best.
+
+``predict_proba`` is what a user thresholds, ranks and calibrates (issue
+25). For one ``PALClassifier`` per data set and seed (defaults, or
+``--params``), the per-label scores of several heads on the same network
+are scored, next to the peers' ``predict_proba``:
+
+- ``predict_proba``: what the estimator returns (the decoder's marginals,
+  ties ordered by the logits' softmax);
+- ``kNN marginals, raw``: the kNN decoder's marginals as ``predict_proba``
+  returned them before issue 25 (no smoothing, no tie-break, clipped to
+  ``[1e-7, 1 - 1e-7]``);
+- ``softmax``: the softmax of ``decision_function`` (the logits);
+- ``raw + softmax/2``: a blend (a ranking score, not a probability);
+- ``label vote k=100``: each label's smoothed share of the 100 nearest
+  training samples (``KNNDecoder(vote='label')``) on the network's features.
+
+Columns: label-ranking average precision and coverage error (rows with a
+label), the Hamming loss of ``score >= 0.5`` and the mean per-label log loss
+(probabilities only). ``--half tuning`` scores a stratified fifth held out of
+each training split of yeast, scene, medical and enron; ``--half
+confirmation`` the official test splits of emotions, digits, bibtex and
+tmc2007 (``benchmarks/README.md``, "Protocol")::
+
+    python -m benchmarks.study_per_label --half tuning --threads 1 --seeds 2
+"""
+
+import json
+
+import numpy as np
+import torch
+from sklearn.metrics import coverage_error, label_ranking_average_precision_score
+
+from sknc import KNNDecoder, PALClassifier
+from sknc._bench import label_probabilities, multilabel_log_loss
+
+from . import (
+    Run,
+    load_datasets,
+    log,
+    make_estimator,
+    preprocess,
+    study_parser,
+    warm_up,
+)
+from .study_input_scaling import HALVES, half_report, inner_split
+
+PEERS = ("rf", "et", "ovr-logreg")
+# (column key, header, higher is better)
+COLUMNS = (
+    ("lrap", "LRAP", True),
+    ("coverage", "coverage error", False),
+    ("hamming", "Hamming loss at 0.5", False),
+    ("log_loss", "log loss", False),
+)
+
+
+def parse_args():
+    parser = study_parser(
+        __doc__, "data_dir", "seeds", "threads", "out", seeds={"default": 2}
+    )
+    parser.add_argument("--half", choices=sorted(HALVES), required=True)
+    parser.add_argument("--datasets", nargs="+", help="a subset of the half's sets")
+    parser.add_argument("--peers", nargs="*", choices=PEERS, default=list(PEERS))
+    parser.add_argument(
+        "--params", type=json.loads, default={}, help="PALClassifier parameters (JSON)"
+    )
+    return parser.parse_args()
+
+
+def sknc_scores(clf, split):
+    """``{head: (scores, is_probability)}`` of one fitted ``PALClassifier``."""
+    logits, features = clf._predict_outputs(split.X_test)
+    K = clf.n_outputs_
+    marginals = clf.decoder_.predict_proba(logits, features)[:, :K].double().numpy()
+    # undo the smoothing (k m + 1/2) / (k + 1) of the decoder's marginals
+    k = clf.decoder_.n_neighbors_
+    raw = np.clip(((k + 1) * marginals - 0.5) / k, 1e-7, 1 - 1e-7)
+    softmax = torch.softmax(logits.double(), dim=1)[:, :K].numpy()
+    train_features = torch.as_tensor(clf.transform(split.X_train))
+    vote = KNNDecoder(n_neighbors=100, vote="label").fit(
+        None, train_features, torch.as_tensor(np.asarray(split.Y_train))
+    )
+    return {
+        "predict_proba": (clf.predict_proba(split.X_test), True),
+        "kNN marginals, raw": (raw, True),
+        "softmax": (softmax, False),
+        "raw + softmax/2": (raw + softmax / 2, False),
+        "label vote k=100": (
+            vote.predict_proba(None, torch.as_tensor(clf.transform(split.X_test)))
+            .double()
+            .numpy(),
+            True,
+        ),
+    }
+
+
+def peer_scores(key, split, seed):
+    X_train, X_test, _ = preprocess(split.X_train, split.X_test)
+    est = make_estimator(key, random_state=seed).fit(X_train, split.Y_train)
+    proba, _ = label_probabilities(est, X_test)
+    return proba
+
+
+def score(Y, scores, probability):
+    Y = np.asarray(Y)
+    rows = Y.sum(axis=1) > 0
+    result = {
+        "lrap": label_ranking_average_precision_score(Y[rows], scores[rows]),
+        "coverage": coverage_error(Y[rows], scores[rows]),
+        "hamming": np.nan,
+        "log_loss": np.nan,
+    }
+    if probability:
+        result["hamming"] = float(np.mean((scores >= 0.5) != Y))
+        result["log_loss"] = multilabel_log_loss(Y, scores)
+    return result
+
+
+def main():
+    args = parse_args()
+    study = Run(args)
+    names = args.datasets or HALVES[args.half]
+    datasets, info = load_datasets(names, args.data_dir, scaling="none")
+    warm_up()
+    results = {}
+    for name, data in datasets.items():
+        for seed in range(args.seeds):
+            split = inner_split(data, seed) if args.half == "tuning" else data
+            clf = PALClassifier(random_state=seed, **args.params)
+            clf.fit(split.X_train, split.Y_train)
+            heads = sknc_scores(clf, split)
+            for key in args.peers:
+                heads[key] = (peer_scores(key, split, seed), True)
+            for head, (scores, probability) in heads.items():
+                result = score(split.Y_test, scores, probability)
+                results.setdefault((name, head), []).append(result)
+                log(
+                    f"[{name} seed {seed}] {head}: "
+                    + " ".join(f"{k}={result[k]:.4f}" for k, _, _ in COLUMNS)
+                )
+    header = ["data", "scores", *(h for _, h, _ in COLUMNS)]
+    rows, summary = [], []
+    for name in datasets:
+        means = {
+            head: {k: np.nanmean([r[k] for r in runs]) for k, _, _ in COLUMNS}
+            for (data_name, head), runs in results.items()
+            if data_name == name
+        }
+        for head, cells in means.items():
+            rows.append(
+                [name, head]
+                + [
+                    "n/a" if np.isnan(cells[k]) else f"{cells[k]:.4f}"
+                    for k, _, _ in COLUMNS
+                ]
+            )
+        if args.peers:
+            ours = means["predict_proba"]
+            for key, header_text, higher in COLUMNS:
+                best = [means[p][key] for p in args.peers]
+                best = max(best) if higher else min(best)
+                summary.append(
+                    f"- {name}, {header_text}: predict_proba {ours[key]:.4f}, "
+                    f"best peer {best:.4f}"
+                )
+    params = args.params or "defaults"
+    subject = f"PALClassifier ({params}) heads and the peers {', '.join(args.peers)}"
+    half_report(study, args, "Per-label scores", subject, info, header, rows, summary)
+
+
+if __name__ == "__main__":
+    main()
