@@ -170,13 +170,15 @@ _ESTIMATOR_PARAMS = """\
     calibration_cv : int or None, default=None
         Cross-fitted calibration: train ``calibration_cv`` more networks,
         each on all folds but one, and fit the decoder's calibration (its
-        temperature or probability curve, averaged over the folds) and the
-        objectives' thresholds on their out-of-fold outputs. The network
-        that predicts is still trained on every row. Costs
-        ``calibration_cv`` more trainings; without it the calibration comes
-        from the validation split when there is one, else from the training
-        outputs, which are over-confident. Done by :meth:`fit` only
-        (:meth:`fit_decoder` and :meth:`partial_fit` calibrate as without it).
+        temperature or probability curve, averaged over the folds; the
+        threshold of ``KNNDecoder(candidates='auto')``, fitted on the folds'
+        held-out rows pooled) and the objectives' thresholds on their
+        out-of-fold outputs. The network that predicts is still trained on
+        every row. Costs ``calibration_cv`` more trainings; without it the
+        calibration comes from the validation split when there is one, else
+        from the training outputs, which are over-confident. Done by
+        :meth:`fit` only (:meth:`fit_decoder` and :meth:`partial_fit`
+        calibrate as without it).
     input_scaling : {{'robust'}} or None, default='robust'
         A treatment of the inputs inside the network, fitted by :meth:`fit`
         on the training rows (an evenly spaced sample of at most 20,000 of

@@ -1,5 +1,8 @@
 """calibration_cv: the decoder calibrated on out-of-fold outputs (#16)."""
 
+import io
+from itertools import combinations
+
 import numpy as np
 import pytest
 import torch
@@ -100,3 +103,91 @@ def test_a_torch_dataset_gets_a_clear_error(noisy_data):
     dataset = TensorDataset(torch.as_tensor(X))
     with pytest.raises(ValueError, match="calibration_cv needs X as an array"):
         PALClassifier(**FAST, calibration_cv=2).fit(dataset, Y)
+
+
+# label pairs of composed_data: a third never occur in training
+_PAIRS = list(combinations(range(6), 2))
+_UNSEEN_PAIRS = _PAIRS[::3]
+
+
+def _composed(sets, seed):
+    """Inputs that add up their labels' directions: the features compose."""
+    directions = np.random.default_rng(0).standard_normal((6, 20))
+    Y = np.zeros((len(sets), 6), dtype=int)
+    for row, labels in enumerate(sets):
+        Y[row, list(labels)] = 1
+    noise = 0.1 * np.random.default_rng(seed).standard_normal((len(Y), 20))
+    return (Y @ directions + noise).astype(np.float32), Y
+
+
+def composed_data(rows_per_pair):
+    """Training rows (40 per label, ``rows_per_pair`` per seen pair), test pairs.
+
+    The test rows carry the pairs never seen in training. With one row per
+    seen pair, each pair's row is unseen by the network of its fold: the
+    folds' held-out rows show whether synthesis pays.
+    """
+    seen = [p for p in _PAIRS if p not in _UNSEEN_PAIRS]
+    sets = [(k,) for k in range(6) for _ in range(40)]
+    X, Y = _composed(sets + [p for p in seen for _ in range(rows_per_pair)], 0)
+    X_test, Y_test = _composed([p for p in _UNSEEN_PAIRS for _ in range(5)], 1)
+    return X, Y, X_test, Y_test
+
+
+def _exact(Y, pred):
+    return (np.asarray(pred) == Y).all(axis=1).mean()
+
+
+def test_cross_fitting_calibrates_auto_where_synthesis_pays():
+    X, Y, X_test, Y_test = composed_data(rows_per_pair=1)
+    auto = {**FAST, "max_epochs": 20, "decoder__candidates": "auto"}
+    # no held-out rows: observed sets only
+    blind = PALClassifier(**auto).fit(X, Y)
+    assert blind.decoder_.synthesis_threshold_ == 0.0
+    assert _exact(Y_test, blind.predict(X_test)) == 0.0
+    # the folds' held-out pairs are unseen by their networks: synthesis pays
+    crossed = PALClassifier(**auto, calibration_cv=3).fit(X, Y)
+    assert crossed.decoder_.synthesis_threshold_ > 0
+    assert _exact(Y_test, crossed.predict(X_test)) >= 0.8
+    assert _exact(Y, crossed.predict(X)) >= 0.95  # the seen sets stay right
+    # the most probable set and the subset-accuracy objective follow
+    sets = crossed.predict_set_proba(X_test, top=1)
+    assert _exact(Y_test, sets.sets[sets.index[:, 0]]) >= 0.8
+    crossed.set_params(objective="subset_accuracy")
+    assert _exact(Y_test, crossed.predict(X_test)) >= 0.8
+
+
+def test_cross_fitting_keeps_auto_on_observed_sets_where_synthesis_never_pays():
+    # every seen pair has rows in every fold's training part: no held-out
+    # row has an unseen set, so no synthesised set can be right
+    X, Y, X_test, _ = composed_data(rows_per_pair=10)
+    params = {**FAST, "max_epochs": 20, "calibration_cv": 3}
+    auto = PALClassifier(**params, decoder__candidates="auto").fit(X, Y)
+    assert len(auto.decoder_.synthetic_sets_)
+    assert auto.decoder_.synthesis_threshold_ == 0.0
+    observed = PALClassifier(**params).fit(X, Y)
+    np.testing.assert_array_equal(auto.predict(X_test), observed.predict(X_test))
+
+
+def test_auto_calibrated_by_cross_fitting_survives_the_state_file():
+    X, Y, X_test, _ = composed_data(rows_per_pair=1)
+    params = {**FAST, "max_epochs": 20, "decoder__candidates": "auto"}
+    clf = PALClassifier(**params, calibration_cv=3).fit(X, Y)
+    threshold = clf.decoder_.synthesis_threshold_
+    assert threshold > 0
+    files = {"f_params": io.BytesIO(), "f_state": io.BytesIO()}
+    clf.save_params(**files)
+    for f in files.values():
+        f.seek(0)
+    new = PALClassifier(**params, calibration_cv=3)
+    new.load_params(**files)
+    assert new.decoder_.synthesis_threshold_ == threshold
+    for objective in (None, "subset_accuracy"):
+        clf.set_params(objective=objective)
+        new.set_params(objective=objective)
+        np.testing.assert_array_equal(new.predict(X_test), clf.predict(X_test))
+    old_sets, new_sets = clf.predict_set_proba(X_test), new.predict_set_proba(X_test)
+    np.testing.assert_array_equal(
+        new_sets.sets[new_sets.index], old_sets.sets[old_sets.index]
+    )
+    np.testing.assert_allclose(new_sets.proba, old_sets.proba)

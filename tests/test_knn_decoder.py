@@ -350,3 +350,60 @@ def test_labels_the_decoder_ties_are_ranked_by_the_logits(multilabel_data):
         assert p[floor].max() < p[~floor].min()
         assert (np.argsort(p[floor]) == np.argsort(z[floor])).all()
     assert tied > 30  # the case this test is about
+
+
+def _open_set_folds(sets, n_folds=3):
+    """Cross-fitted folds of the tag-wise law: each a decoder and held-out rows.
+
+    Every fold's decoder is fitted on its own draw of the training sets (as
+    a network trained without the fold would give), and its held-out rows
+    carry ``sets``.
+    """
+    singles = [[int(i == k) for i in range(5)] for k in range(5)]
+    seen_pairs = [[1, 0, 1, 0, 0], [0, 1, 0, 1, 0], [0, 0, 1, 0, 1]]
+    folds = []
+    for i in range(n_folds):
+        H, Y = _tagwise_rows(singles + seen_pairs, 20, 0.3, 10 + i)
+        decoder = KNNDecoder(n_neighbors=10, candidates="auto").fit(None, H, Y)
+        held = _tagwise_rows(sets, 10, 0.3, 20 + i)
+        folds.append((decoder, (None, *held)))
+    return folds
+
+
+def test_cross_fitted_folds_calibrate_auto_on_their_pooled_rows():
+    singles = [[int(i == k) for i in range(5)] for k in range(5)]
+    seen_pairs = [[1, 0, 1, 0, 0], [0, 1, 0, 1, 0], [0, 0, 1, 0, 1]]
+    unseen = [[1, 1, 0, 0, 0]]
+    H, Y = _tagwise_rows(singles + seen_pairs, 20, 0.3, 0)
+    test_H, test_Y = _tagwise_rows(unseen + singles, 10, 0.3, 2)
+    # no calibration rows: observed sets only, until the folds recalibrate it
+    auto = KNNDecoder(n_neighbors=10, candidates="auto").fit(None, H, Y)
+    assert auto.synthesis_threshold_ == 0.0
+    folds = _open_set_folds(singles + seen_pairs + unseen)
+    auto.recalibrate(folds)
+    assert auto.synthesis_threshold_ > 0
+    hits = (auto.predict(None, test_H) == test_Y.bool()).all(dim=1)
+    assert hits[:10].float().mean() >= 0.8  # the unseen pair
+    # the temperature is still the folds' mean
+    temperatures = [decoder.temperature_ for decoder, _ in folds]
+    assert auto.temperature_ == pytest.approx(np.mean(temperatures))
+    # folds whose held-out rows never reward synthesis: back to observed sets
+    auto.recalibrate(_open_set_folds(singles + seen_pairs))
+    assert auto.synthesis_threshold_ == 0.0
+
+
+def test_pooled_folds_choose_the_threshold_of_their_rows_as_one_calibration():
+    # with one decoder for every fold, pooling is calibrating on all the rows
+    singles = [[int(i == k) for i in range(5)] for k in range(5)]
+    seen_pairs = [[1, 0, 1, 0, 0], [0, 1, 0, 1, 0], [0, 0, 1, 0, 1]]
+    sets = singles + seen_pairs + [[1, 1, 0, 0, 0], [0, 0, 0, 1, 1]]
+    H, Y = _tagwise_rows(singles + seen_pairs, 20, 0.3, 0)
+    fold = KNNDecoder(n_neighbors=10, candidates="auto").fit(None, H, Y)
+    parts = [_tagwise_rows(sets, 3, 0.6, seed) for seed in (5, 6, 7)]
+    pooled = KNNDecoder(n_neighbors=10, candidates="auto").fit(None, H, Y)
+    pooled.recalibrate([(fold, (None, *part)) for part in parts])
+    features, Y_held = (torch.cat(t) for t in zip(*parts, strict=True))
+    single = KNNDecoder(n_neighbors=10, candidates="auto").fit(
+        None, H, Y, calibration=(None, features, Y_held)
+    )
+    assert pooled.synthesis_threshold_ == single.synthesis_threshold_ > 0

@@ -177,6 +177,32 @@ class BaseDecoder(BaseEstimator):
         """Fit the decoder on training outputs and targets; return self."""
         raise NotImplementedError  # pragma: no cover
 
+    def recalibrate(self, folds):
+        """Refit the calibration on cross-fitted folds (``calibration_cv``).
+
+        This default sets each of ``_calibration_attributes`` to its mean
+        over the folds' decoders. A decoder whose calibration is better
+        fitted on the folds' held-out rows pooled (a threshold chosen on
+        all of them at once) overrides it.
+
+        Parameters
+        ----------
+        folds : list of (BaseDecoder, tuple of torch.Tensor)
+            For each fold, a decoder of the same parameters fitted (and
+            calibrated on the fold) on the outputs of a network that did not
+            train on the fold, and the fold's ``(logits, features, Y)`` from
+            that network.
+
+        Returns
+        -------
+        self : BaseDecoder
+            The recalibrated decoder.
+        """
+        for name in self._calibration_attributes:
+            values = [float(getattr(decoder, name)) for decoder, _ in folds]
+            setattr(self, name, sum(values) / len(values))
+        return self
+
     def predict_proba(self, logits, features):
         """Return the ``(n, K)`` per-label probabilities as a tensor."""
         raise NotImplementedError  # pragma: no cover

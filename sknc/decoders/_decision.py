@@ -121,20 +121,18 @@ class Decision:
         folds : list of (Decision, tuple of torch.Tensor)
             For each fold, a decision fitted on the outputs of a network
             that did not train on the fold, and the fold's ``(logits,
-            features, Y)`` from that network. The decoder's calibration
-            attributes (``_calibration_attributes``) become their mean over
-            the folds, and the thresholds are fitted on the pooled held-out
-            probabilities, so that they generalise like the network trained
-            on every row.
+            features, Y)`` from that network. The decoder refits its
+            calibration from the folds (``recalibrate``: by default the mean
+            of its ``_calibration_attributes`` over the folds), and the
+            thresholds are fitted on the pooled held-out probabilities, so
+            that they generalise like the network trained on every row.
 
         Returns
         -------
         self : Decision
             The recalibrated decision.
         """
-        for name in getattr(self.decoder_, "_calibration_attributes", ()):
-            values = [float(getattr(fold.decoder_, name)) for fold, _ in folds]
-            setattr(self.decoder_, name, sum(values) / len(values))
+        self.decoder_.recalibrate([(fold.decoder_, part) for fold, part in folds])
         marginals = [fold.predict_proba(z, h).cpu() for fold, (z, h, _) in folds]
         default = [fold.predict(z, h).cpu() for fold, (z, h, _) in folds]
         truth = [Y[:, : self.n_labels].cpu() for _, (_, _, Y) in folds]

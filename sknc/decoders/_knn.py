@@ -79,12 +79,16 @@ class KNNDecoder(BaseDecoder):
         or also every set of 2 to ``max_multiplicity`` labels not seen in
         training, each with a prototype synthesised by the tag-wise-average
         rule (as :class:`ONNDecoder` does; see Notes). ``'auto'``: the
-        synthesised sets compete only below a threshold fitted on the
-        ``calibration`` rows (a validation split the network did not train
-        on: ``early_stopping=True`` or a ``train_split``), where it
-        maximises exact matches; without calibration rows, or where
-        synthesis does not pay on them, only observed sets are predicted.
-        ``'both'`` and ``'auto'`` need ``vote='local'``.
+        synthesised sets compete only below a threshold fitted on rows the
+        network did not train on, where it maximises exact matches: the
+        out-of-fold rows of the estimators' ``calibration_cv`` (pooled over
+        the folds, see :meth:`recalibrate`), else the ``calibration`` rows
+        (a validation split: ``early_stopping=True`` or a ``train_split``).
+        Without such rows (the estimators' default), or where synthesis
+        does not pay on them, only observed sets are predicted: set
+        ``calibration_cv`` (for example 3) to calibrate ``'auto'`` on the
+        training data while the predicting network still trains on every
+        row. ``'both'`` and ``'auto'`` need ``vote='local'``.
     max_multiplicity : int or None, default=None
         Largest size of a synthesised set; ``None``: the largest
         multiplicity seen in training (at most 50,000 sets are
@@ -113,7 +117,9 @@ class KNNDecoder(BaseDecoder):
         Their prototypes (float32).
     synthesis_threshold_ : float
         The distance ratio below which a synthesised set wins: 0 for
-        ``'observed'`` (never), 1 for ``'both'``, fitted for ``'auto'``.
+        ``'observed'`` (never), 1 for ``'both'``, fitted for ``'auto'`` on
+        the cross-fitted folds (``calibration_cv``) or the calibration rows;
+        0 when there are neither (set ``calibration_cv`` to fit it).
     tagwise_prototypes_ : torch.Tensor of shape (n_sets + n_synthetic, d) or None
         The rule's prototype of every observed set, then of every
         synthesised one (None with ``candidates='observed'``).
@@ -353,23 +359,61 @@ class KNNDecoder(BaseDecoder):
         Their label sets never seen in training are the unseen sets of new
         data, in the proportion new data has them. Without calibration rows
         the threshold is 0: only observed sets are predicted (training rows
-        are no stand-in: the network fits them too closely).
+        are no stand-in: the network fits them too closely);
+        ``calibration_cv`` gives held-out rows through :meth:`recalibrate`.
         """
         if calibration is None or not len(self.synthetic_sets_):
             return 0.0
         _, features, Y = calibration
+        return _best_threshold(*self._open_set_outcomes(features, Y))
+
+    def recalibrate(self, folds):
+        """Refit the calibration on cross-fitted folds (``calibration_cv``).
+
+        The temperature is the mean of the folds' temperatures. With
+        ``candidates='auto'`` the threshold is fitted, as by
+        :meth:`fit` on calibration rows, on the held-out rows of every fold
+        pooled, each decoded by its own fold's decoder: the distance ratios
+        are dimensionless, so those of different networks pool.
+
+        Parameters
+        ----------
+        folds : list of (KNNDecoder, tuple of torch.Tensor)
+            For each fold, a decoder of the same parameters fitted on the
+            outputs of a network that did not train on the fold, and the
+            fold's ``(logits, features, Y)`` from that network.
+
+        Returns
+        -------
+        self : KNNDecoder
+            The recalibrated decoder.
+        """
+        super().recalibrate(folds)
+        if self.candidates == "auto":
+            outcomes = [
+                decoder._open_set_outcomes(features, Y)
+                for decoder, (_, features, Y) in folds
+                # a fold without synthesised sets decodes as observed only
+                if len(decoder.synthetic_sets_)
+            ]
+            self.synthesis_threshold_ = 0.0
+            if outcomes and len(self.synthetic_sets_):
+                columns = zip(*outcomes, strict=True)
+                pooled = (torch.cat([t.cpu() for t in c]) for c in columns)
+                self.synthesis_threshold_ = _best_threshold(*pooled)
+        return self
+
+    def _open_set_outcomes(self, features, Y):
+        """Per held-out row: what synthesis would change.
+
+        The distance ratio of its nearest synthesised set, whether that set
+        is exactly right, and whether its best observed set is.
+        """
         observed, synthetic, ratio = self._open_set_parts(features)
         truth = Y.to(self.sets_.device).bool()
         observed_ok = (self.sets_[observed] == truth).all(dim=1).double()
         synthetic_ok = (self.synthetic_sets_[synthetic] == truth).all(dim=1).double()
-        order = torch.argsort(ratio)
-        gain = torch.cumsum((synthetic_ok - observed_ok)[order], dim=0)
-        best = int(gain.argmax())
-        if float(gain[best]) <= 0:
-            return 0.0
-        ratio = ratio[order].double()
-        upper = ratio[best + 1] if best + 1 < len(ratio) else ratio[best] * 1.01
-        return float((ratio[best] + upper) / 2)
+        return ratio, synthetic_ok, observed_ok
 
     def _open_set_parts(self, features, exclude=None):
         """Per query: the best observed set, the nearest synthesised set, its ratio."""
@@ -696,3 +740,26 @@ class KNNDecoder(BaseDecoder):
         if not self.allow_empty_:
             pred = ensure_nonempty(pred, counts)
         return pred
+
+
+def _best_threshold(ratio, synthetic_ok, observed_ok):
+    """Return the distance ratio below which synthesis maximises exact matches.
+
+    Rows are ``(ratio, synthetic_ok, observed_ok)``: a synthesised set wins
+    below the threshold, where a row counts as exact by ``synthetic_ok``
+    instead of ``observed_ok``. The threshold is halfway between the best
+    cut's ratio and the next one; 0 (never synthesise) when no cut gains.
+    """
+    finite = torch.isfinite(ratio)
+    ratio = ratio[finite].double()
+    change = (synthetic_ok - observed_ok)[finite].double()
+    if not len(ratio):
+        return 0.0
+    order = torch.argsort(ratio)
+    gain = torch.cumsum(change[order], dim=0)
+    best = int(gain.argmax())
+    if float(gain[best]) <= 0:
+        return 0.0
+    ratio = ratio[order]
+    upper = ratio[best + 1] if best + 1 < len(ratio) else ratio[best] * 1.01
+    return float((ratio[best] + upper) / 2)
