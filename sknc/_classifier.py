@@ -25,9 +25,11 @@ from ._docstring import (
     ETF_FEATURE_DECAY,
     ETF_FEATURE_DIM,
     ETF_FEATURE_NORM,
+    ETF_LOSS,
     PAL_FEATURE_DECAY,
     PAL_FEATURE_DIM,
     PAL_FEATURE_NORM,
+    PAL_LOSS,
     SHARED_ATTRIBUTES,
     Substitution,
     estimator_params,
@@ -1358,7 +1360,9 @@ class _PALNetBase(
 
 
 @Substitution(
-    params=estimator_params(PAL_FEATURE_DIM, PAL_FEATURE_NORM, PAL_FEATURE_DECAY),
+    params=estimator_params(
+        PAL_FEATURE_DIM, PAL_FEATURE_NORM, PAL_FEATURE_DECAY, PAL_LOSS
+    ),
     attributes=SHARED_ATTRIBUTES,
 )
 class PALClassifier(_PALNetBase):
@@ -1406,10 +1410,21 @@ class PALClassifier(_PALNetBase):
     """
 
     def __init__(
-        self, module=None, *args, feature_dim=None, feature_norm="learned", **kwargs
+        self,
+        module=None,
+        *args,
+        feature_dim=None,
+        feature_norm="learned",
+        loss="pal_ls",
+        **kwargs,
     ):
         super().__init__(
-            module, *args, feature_dim=feature_dim, feature_norm=feature_norm, **kwargs
+            module,
+            *args,
+            feature_dim=feature_dim,
+            feature_norm=feature_norm,
+            loss=loss,
+            **kwargs,
         )
 
     def _resolved_feature_dim(self):
@@ -1421,7 +1436,9 @@ class PALClassifier(_PALNetBase):
 
 
 @Substitution(
-    params=estimator_params(ETF_FEATURE_DIM, ETF_FEATURE_NORM, ETF_FEATURE_DECAY),
+    params=estimator_params(
+        ETF_FEATURE_DIM, ETF_FEATURE_NORM, ETF_FEATURE_DECAY, ETF_LOSS
+    ),
     attributes=SHARED_ATTRIBUTES,
 )
 class FixedETFClassifier(_PALNetBase):
