@@ -16,7 +16,9 @@ subsamples, which are also the seeds of every method). With ``--split test``
 every method is scored on the official test split (the benchmark report);
 with ``--split train`` on the rest of the training split, so that choices of
 defaults never see a test split (the small-data study of the training knobs).
-Features are scaled on the training rows (word indicators stay 0/1).
+The peers' features are scaled on the training rows (word indicators stay
+0/1); sknc gets the raw features, as a user passes them, and scales them
+itself (``input_scaling='robust'``, its default).
 
 Results are appended to a JSON-lines file (``--records``), one line per
 (split, data set, size, subsample, method, objective); a rerun skips what is
@@ -166,7 +168,9 @@ def fit_and_score(task):
         X_eval, Y_eval = data.X_train[rest], data.Y_train[rest]
     else:
         X_eval, Y_eval = data.X_test, data.Y_test
-    X_fit, X_eval, _ = preprocess(data.X_train[train], X_eval, "auto")
+    # sknc scales its inputs itself (input_scaling='robust')
+    scaling = "none" if method in CONFIGS else "auto"
+    X_fit, X_eval, _ = preprocess(data.X_train[train], X_eval, scaling)
     Y_fit = data.Y_train[train]
     key = {"split": split, "dataset": name, "size": size, "rep": rep, "method": method}
     est = make_method(method, rep)
@@ -427,7 +431,10 @@ vote), `ovr-svm` = `OneVsRestClassifier(LinearSVC)` and `ovr-logreg` =
 `OneVsRestClassifier(LogisticRegression)`, `C` chosen by inner 3-fold micro-F1
 cross-validation, on l2-normalised rows for 0/1 word indicators (standardised
 features otherwise). Coverage error and log loss: lower is better; the log
-loss is blank (—) for `ovr-svm`, which has no probabilities. sknc is fitted
+loss is blank (—) for `ovr-svm`, which has no probabilities. The trees get
+the features standardised on the training rows (word indicators stay 0/1);
+sknc gets them raw and scales them itself (`input_scaling='robust'`, its
+default), and ranks labels by `predict_proba`. sknc is fitted
 once per seed and scored with `objective=m` for each metric m (`predict` then
 serves that metric; see the user guide's page on objectives). A lead is a
 strictly better mean than the best peer's; for the Hamming loss, within 0.002
