@@ -27,15 +27,10 @@ import numpy as np
 from sklearn.preprocessing import QuantileTransformer
 
 from sknc import PALClassifier
-from sknc.model_selection import multilabel_train_test_split
 
-from . import Run, load_datasets, log, score_predictions, study_parser, table, warm_up
-from ._harness import Split
+from . import Run, load_datasets, log, score_predictions, study_parser, warm_up
+from ._protocol import HALVES, add_half_arguments, half_report, inner_split
 
-HALVES = {
-    "tuning": ["yeast", "scene", "medical", "enron"],
-    "confirmation": ["emotions", "digits", "bibtex", "tmc2007"],
-}
 TREATMENTS = ("standard", "none", "robust", "quantile")
 # (key of score_predictions, header, higher is better)
 COLUMNS = (
@@ -58,44 +53,14 @@ def parse_args():
         "out",
         seeds={"default": 3},
     )
-    parser.add_argument("--half", choices=sorted(HALVES), required=True)
+    add_half_arguments(parser)
     parser.add_argument(
         "--treatments", nargs="+", choices=TREATMENTS, default=TREATMENTS
     )
-    parser.add_argument("--datasets", nargs="+", help="a subset of the half's sets")
     parser.add_argument(
         "--params", type=json.loads, default={}, help="PALClassifier parameters (JSON)"
     )
     return parser.parse_args()
-
-
-def half_report(study, args, title, subject, info, header, rows, summary):
-    """Write the report of one half: the table of means and the summary lines."""
-    scoring = (
-        "a stratified fifth of each training split held out (test splits unread)"
-        if args.half == "tuning"
-        else "the official test splits"
-    )
-    report = study.header(
-        f"{title}, {args.half} half",
-        settings=[
-            f"- {subject}; {args.seeds} seed(s); scored on {scoring}; means over seeds"
-        ],
-        datasets=info,
-    )
-    study.finish(report + "\n\n" + table(header, rows) + "\n\n" + "\n".join(summary))
-
-
-def inner_split(data, seed):
-    """The tuning half's split: a stratified fifth of the training split held out."""
-    X_fit, X_held, Y_fit, Y_held = multilabel_train_test_split(
-        data.X_train,
-        data.Y_train,
-        test_size=0.2,
-        random_state=seed,
-        stratify=data.Y_train,
-    )
-    return Split(X_fit, Y_fit, X_held, Y_held)
 
 
 def treat(treatment, standard, raw):

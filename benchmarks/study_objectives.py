@@ -33,15 +33,11 @@ from sknc.decoders._objectives import (
     fit_objective_thresholds,
     fit_thresholds,
 )
-from sknc.model_selection import multilabel_train_test_split
 
 from . import Run, load_datasets, log, study_parser, table, warm_up
+from ._protocol import HALVES, inner_split
 from .bench_objectives import TARGETS
 
-HALVES = {
-    "tuning": ["yeast", "scene", "medical", "enron"],
-    "confirmation": ["emotions", "digits", "bibtex", "tmc2007"],
-}
 SHRINKAGES = (0.0, 1.0, 3.0, 10.0, 30.0)
 GUARDS = (None, 0.0, 1.0, 2.0, 3.0)
 
@@ -77,13 +73,8 @@ def parse_args():
 
 def split(data, protocol, seed):
     """The rows to fit on and the rows to score, by the protocol."""
-    if protocol == "confirmation":
-        return data.X_train, data.Y_train, data.X_test, data.Y_test
-    X_fit, X_eval, Y_fit, Y_eval = multilabel_train_test_split(
-        data.X_train, data.Y_train, test_size=0.2, random_state=seed,
-        stratify=data.Y_train,
-    )  # fmt: skip
-    return X_fit, Y_fit, X_eval, Y_eval
+    part = inner_split(data, seed) if protocol == "tuning" else data
+    return part.X_train, part.Y_train, part.X_test, part.Y_test
 
 
 def fit_one(X, Y, X_eval, seed, params):

@@ -35,15 +35,12 @@ from sknc import KNNDecoder, PALClassifier
 from sknc._bench import label_probabilities, multilabel_log_loss
 
 from . import (
-    Run,
-    load_datasets,
     log,
     make_estimator,
     preprocess,
     study_parser,
-    warm_up,
 )
-from .study_input_scaling import HALVES, half_report, inner_split
+from ._protocol import add_half_arguments, half_cases, half_report, start_half
 
 PEERS = ("rf", "et", "ovr-logreg")
 # (column key, header, higher is better)
@@ -59,8 +56,7 @@ def parse_args():
     parser = study_parser(
         __doc__, "data_dir", "seeds", "threads", "out", seeds={"default": 2}
     )
-    parser.add_argument("--half", choices=sorted(HALVES), required=True)
-    parser.add_argument("--datasets", nargs="+", help="a subset of the half's sets")
+    add_half_arguments(parser)
     parser.add_argument("--peers", nargs="*", choices=PEERS, default=list(PEERS))
     parser.add_argument(
         "--params", type=json.loads, default={}, help="PALClassifier parameters (JSON)"
@@ -119,26 +115,21 @@ def score(Y, scores, probability):
 
 def main():
     args = parse_args()
-    study = Run(args)
-    names = args.datasets or HALVES[args.half]
-    datasets, info = load_datasets(names, args.data_dir, scaling="none")
-    warm_up()
+    study, datasets, info = start_half(args)
     results = {}
-    for name, data in datasets.items():
-        for seed in range(args.seeds):
-            split = inner_split(data, seed) if args.half == "tuning" else data
-            clf = PALClassifier(random_state=seed, **args.params)
-            clf.fit(split.X_train, split.Y_train)
-            heads = sknc_scores(clf, split)
-            for key in args.peers:
-                heads[key] = (peer_scores(key, split, seed), True)
-            for head, (scores, probability) in heads.items():
-                result = score(split.Y_test, scores, probability)
-                results.setdefault((name, head), []).append(result)
-                log(
-                    f"[{name} seed {seed}] {head}: "
-                    + " ".join(f"{k}={result[k]:.4f}" for k, _, _ in COLUMNS)
-                )
+    for name, seed, split in half_cases(datasets, args.half, args.seeds):
+        clf = PALClassifier(random_state=seed, **args.params)
+        clf.fit(split.X_train, split.Y_train)
+        heads = sknc_scores(clf, split)
+        for key in args.peers:
+            heads[key] = (peer_scores(key, split, seed), True)
+        for head, (scores, probability) in heads.items():
+            result = score(split.Y_test, scores, probability)
+            results.setdefault((name, head), []).append(result)
+            log(
+                f"[{name} seed {seed}] {head}: "
+                + " ".join(f"{k}={result[k]:.4f}" for k, _, _ in COLUMNS)
+            )
     header = ["data", "scores", *(h for _, h, _ in COLUMNS)]
     rows, summary = [], []
     for name in datasets:

@@ -19,8 +19,8 @@ import numpy as np
 
 from sknc import FixedETFClassifier, PALClassifier
 
-from . import Run, load_datasets, log, score_predictions, study_parser, warm_up
-from .study_input_scaling import HALVES, half_report, inner_split
+from . import log, score_predictions, study_parser
+from ._protocol import add_half_arguments, half_cases, half_report, start_half
 
 ESTIMATORS = {"pal": PALClassifier, "etf": FixedETFClassifier}
 # (key of score_predictions, header, higher is better)
@@ -43,41 +43,35 @@ def parse_args():
     parser = study_parser(
         __doc__, "data_dir", "seeds", "threads", "out", seeds={"default": 2}
     )
-    parser.add_argument("--half", choices=sorted(HALVES), required=True)
+    add_half_arguments(parser)
     parser.add_argument("--estimator", choices=sorted(ESTIMATORS), default="pal")
     parser.add_argument("--configs", nargs="+", type=config, required=True)
-    parser.add_argument("--datasets", nargs="+", help="a subset of the half's sets")
     return parser.parse_args()
 
 
 def main():
     args = parse_args()
-    study = Run(args)
-    names = args.datasets or HALVES[args.half]
-    datasets, info = load_datasets(names, args.data_dir, scaling="none")
-    warm_up()
+    study, datasets, info = start_half(args)
     cls = ESTIMATORS[args.estimator]
     results = {}
-    for name, data in datasets.items():
-        for seed in range(args.seeds):
-            split = inner_split(data, seed) if args.half == "tuning" else data
-            for label, params in args.configs:
-                clf = cls(random_state=seed, **params)
-                start = time.perf_counter()
-                clf.fit(split.X_train, split.Y_train)
-                seconds = time.perf_counter() - start
-                scores = score_predictions(
-                    split.Y_test,
-                    clf.predict(split.X_test),
-                    clf.predict_proba(split.X_test),
-                )
-                scores["fit_s"] = seconds
-                results.setdefault((name, label), []).append(scores)
-                log(
-                    f"[{name} seed {seed}] {label}: "
-                    + " ".join(f"{k}={scores[k]:.3f}" for k, _, _ in COLUMNS)
-                    + f" fit={seconds:.1f}s"
-                )
+    for name, seed, split in half_cases(datasets, args.half, args.seeds):
+        for label, params in args.configs:
+            clf = cls(random_state=seed, **params)
+            start = time.perf_counter()
+            clf.fit(split.X_train, split.Y_train)
+            seconds = time.perf_counter() - start
+            scores = score_predictions(
+                split.Y_test,
+                clf.predict(split.X_test),
+                clf.predict_proba(split.X_test),
+            )
+            scores["fit_s"] = seconds
+            results.setdefault((name, label), []).append(scores)
+            log(
+                f"[{name} seed {seed}] {label}: "
+                + " ".join(f"{k}={scores[k]:.3f}" for k, _, _ in COLUMNS)
+                + f" fit={seconds:.1f}s"
+            )
     base = args.configs[0][0]
     header = ["data", "config", *(h for _, h, _ in COLUMNS), "fit s"]
     rows, wins = [], {label: [0, 0, 0] for label, _ in args.configs[1:]}
