@@ -277,6 +277,8 @@ LEADS = (
     ("macro_f1", "f1_macro"),
     ("hamming", "hamming"),
 )
+# the per-label scores, compared per data set
+RANKING = ("lrap", "coverage", "log_loss")
 MEAN_METRICS = [
     "subset_acc",
     "micro_f1",
@@ -506,6 +508,7 @@ def report(args, records):
                 f"(mean over {args.reps} seeds/subsamples; bold: sknc leads):\n\n"
                 + table(["data", *LEAD_HEADERS], rows)
             )
+            sections.append(_ranking_section(recs, names, size, config, peers))
             # fit time against every peer
             time_rows = []
             for n in names:
@@ -539,6 +542,31 @@ def report(args, records):
             + table([*header, "fit s"], rows)
         )
     return "\n\n".join(sections)
+
+
+def _ranking_section(recs, names, size, config, peers):
+    """sknc's per-label scores against the best peer, per data set."""
+    rows, leads = [], dict.fromkeys(RANKING, 0)
+    for n in names:
+        cells = [n]
+        for metric in RANKING:
+            ours = recs.mean(n, size, config, None, metric)
+            peer, best = recs.best_peer(n, size, peers, metric)
+            lead = ours > best if SCORES[metric].higher else ours < best
+            leads[metric] += bool(lead)
+            mark = "**" if lead else ""
+            cells.append(
+                f"{mark}{_fmt(metric, ours)}{mark} vs {_fmt(metric, best)} ({peer})"
+            )
+        rows.append(cells)
+    counts = ", ".join(f"{SCORES[m].header} {leads[m]}/{len(names)}" for m in RANKING)
+    return (
+        f"`{config}`'s per-label scores (`predict_proba`; no objective changes "
+        "them) against the best peer's: LRAP and coverage error rank each row's "
+        "labels, the log loss scores the probabilities (bold: sknc is better; "
+        f"data sets where it is: {counts}):\n\n"
+        + table(["data", *(SCORES[m].header for m in RANKING)], rows)
+    )
 
 
 def _without_notes(argv):
