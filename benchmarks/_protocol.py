@@ -6,14 +6,22 @@ stratified fifth of each held out for scoring) and confirmed on the
 "Protocol").
 """
 
-from sknc._bench import warm_up
+import time
+
+import numpy as np
+
+from sknc._bench import score_predictions, warm_up
 from sknc.model_selection import multilabel_train_test_split
 
-from ._harness import Run, Split, load_datasets, table
+from ._harness import Run, Split, load_datasets, log, table
 
 __all__ = [
+    "COLUMNS",
     "HALVES",
     "add_half_arguments",
+    "compare",
+    "fit_and_score",
+    "mean_fit_s",
     "half_cases",
     "half_report",
     "inner_split",
@@ -24,6 +32,18 @@ HALVES = {
     "tuning": ["yeast", "scene", "medical", "enron"],
     "confirmation": ["emotions", "digits", "bibtex", "tmc2007"],
 }
+
+
+# the scores a protocol study reports: (key of score_predictions, header,
+# higher is better)
+COLUMNS = (
+    ("subset_acc", "subset acc", True),
+    ("micro_f1", "micro-F1", True),
+    ("macro_f1", "macro-F1", True),
+    ("example_f1", "example-F1", True),
+    ("hamming", "Hamming loss", False),
+    ("lrap", "LRAP", True),
+)
 
 
 def add_half_arguments(parser, option="--half"):
@@ -58,6 +78,68 @@ def half_cases(datasets, half, seeds):
     for name, data in datasets.items():
         for seed in range(seeds):
             yield name, seed, inner_split(data, seed) if half == "tuning" else data
+
+
+def fit_and_score(clf, split, where):
+    """Fit ``clf`` on ``split``'s training part, score its test part, log it.
+
+    Returns the scores of :func:`score_predictions` with ``fit_s`` and
+    ``params`` (trainable parameters) added; ``where`` names the case in the
+    log line.
+    """
+    start = time.perf_counter()
+    clf.fit(split.X_train, split.Y_train)
+    seconds = time.perf_counter() - start
+    scores = score_predictions(
+        split.Y_test, clf.predict(split.X_test), clf.predict_proba(split.X_test)
+    )
+    scores["fit_s"] = seconds
+    scores["params"] = clf.n_trainable_params_
+    log(
+        f"[{where}] "
+        + " ".join(f"{k}={scores[k]:.3f}" for k, _, _ in COLUMNS)
+        + f" fit={seconds:.1f}s params={clf.n_trainable_params_}"
+    )
+    return scores
+
+
+def compare(results, names, labels, extra=None):
+    """Rows of mean scores and the counts of cells better than ``labels[0]``.
+
+    ``results[(name, label)]`` is a list of score dicts (one per seed);
+    ``extra(runs, base_runs)`` returns the cells after the scores (for example
+    the fit time). Returns ``(rows, summary)``: one row per (data set, label)
+    and one line per label after the first.
+    """
+    base = labels[0]
+    rows, counts = [], {label: [0, 0, 0] for label in labels[1:]}
+    for name in names:
+        ref = {k: np.mean([s[k] for s in results[(name, base)]]) for k, _, _ in COLUMNS}
+        for label in labels:
+            runs = results[(name, label)]
+            cells = [name, label]
+            for key, _, higher in COLUMNS:
+                mean = np.mean([s[key] for s in runs])
+                cells.append(f"{mean:.3f}")
+                if label != base:
+                    delta = (mean - ref[key]) * (1 if higher else -1)
+                    counts[label][0] += int(delta > 0)
+                    counts[label][1] += int(delta < 0)
+                    counts[label][2] += 1
+            if extra is not None:
+                cells += extra(runs, results[(name, base)])
+            rows.append(cells)
+    summary = [
+        f"- {label} against {base}: better on {better}, worse on {worse} of {n} "
+        "(data set, metric) cells"
+        for label, (better, worse, n) in counts.items()
+    ]
+    return rows, summary
+
+
+def mean_fit_s(runs, base_runs=None):
+    """The mean fit time of ``runs``, as a cell."""
+    return [f"{np.mean([s['fit_s'] for s in runs]):.1f}"]
 
 
 def half_report(study, args, title, subject, info, header, rows, summary):

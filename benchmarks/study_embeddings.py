@@ -35,7 +35,6 @@ rtdl-num-embeddings tabm`` (not dependencies of sknc)::
 import importlib
 import importlib.metadata
 import importlib.util
-import time
 import warnings
 
 import numpy as np
@@ -45,8 +44,8 @@ from torch import nn
 from sknc import PALClassifier
 from sknc._modules import InputScaler, MLPBackbone
 
-from . import Run, load_datasets, log, score_predictions, study_parser, warm_up
-from .study_input_scaling import COLUMNS, half_report, inner_split
+from . import Run, load_datasets, log, study_parser, warm_up
+from ._protocol import COLUMNS, compare, fit_and_score, half_cases, half_report
 
 NUMERIC = {"tuning": ["yeast", "scene"], "confirmation": ["emotions", "digits"]}
 TREATMENTS = ("robust", "plr", "ple", "tabm", "ens5")
@@ -215,56 +214,22 @@ def main():
     datasets, info = load_datasets(names, args.data_dir, scaling="none")
     warm_up()
     results = {}
-    for name, data in datasets.items():
-        for seed in range(args.seeds):
-            split = inner_split(data, seed) if args.half == "tuning" else data
-            for treatment in args.treatments:
-                clf = estimator(treatment, split.X_train, seed)
-                start = time.perf_counter()
-                clf.fit(split.X_train, split.Y_train)
-                seconds = time.perf_counter() - start
-                scores = score_predictions(
-                    split.Y_test,
-                    clf.predict(split.X_test),
-                    clf.predict_proba(split.X_test),
-                )
-                scores["fit_s"] = seconds
-                scores["params"] = clf.n_trainable_params_
-                results.setdefault((name, treatment), []).append(scores)
-                log(
-                    f"[{name} seed {seed}] {treatment}: "
-                    + " ".join(f"{k}={scores[k]:.3f}" for k, _, _ in COLUMNS)
-                    + f" fit={seconds:.1f}s params={clf.n_trainable_params_}"
-                )
+    for name, seed, split in half_cases(datasets, args.half, args.seeds):
+        for treatment in args.treatments:
+            clf = estimator(treatment, split.X_train, seed)
+            where = f"{name} seed {seed}: {treatment}"
+            scores = fit_and_score(clf, split, where)
+            results.setdefault((name, treatment), []).append(scores)
     base = args.treatments[0]
     header = ["data", "treatment", *(h for _, h, _ in COLUMNS)]
     header += ["fit s", "fit / " + base, "parameters"]
-    rows, wins = [], {t: [0, 0, 0] for t in args.treatments[1:]}
-    for name in datasets:
-        ref = {
-            k: np.mean([s[k] for s in results[(name, base)]])
-            for k in [*(k for k, _, _ in COLUMNS), "fit_s"]
-        }
-        for treatment in args.treatments:
-            runs = results[(name, treatment)]
-            cells = [name, treatment]
-            for key, _, higher in COLUMNS:
-                mean = np.mean([s[key] for s in runs])
-                cells.append(f"{mean:.3f}")
-                if treatment != base:
-                    delta = (mean - ref[key]) * (1 if higher else -1)
-                    wins[treatment][0] += int(delta > 0)
-                    wins[treatment][1] += int(delta < 0)
-                    wins[treatment][2] += 1
-            fit_s = np.mean([s["fit_s"] for s in runs])
-            cells += [f"{fit_s:.1f}", f"{fit_s / ref['fit_s']:.1f}"]
-            cells.append(f"{runs[0]['params']:,}")
-            rows.append(cells)
-    summary = [
-        f"- {t} against {base}: better on {w}, worse on {lo} of {n} "
-        "(data set, metric) cells"
-        for t, (w, lo, n) in wins.items()
-    ]
+
+    def cost(runs, base_runs):
+        fit_s = np.mean([s["fit_s"] for s in runs])
+        base_s = np.mean([s["fit_s"] for s in base_runs])
+        return [f"{fit_s:.1f}", f"{fit_s / base_s:.1f}", f"{runs[0]['params']:,}"]
+
+    rows, summary = compare(results, datasets, args.treatments, cost)
     packages = versions(args.treatments)
     subject = f"PALClassifier defaults, backbones {', '.join(args.treatments)}" + (
         f" ({packages})" if packages else ""

@@ -29,18 +29,9 @@ from sklearn.preprocessing import QuantileTransformer
 from sknc import PALClassifier
 
 from . import Run, load_datasets, log, score_predictions, study_parser, warm_up
-from ._protocol import HALVES, add_half_arguments, half_report, inner_split
+from ._protocol import COLUMNS, HALVES, add_half_arguments, half_report, inner_split
 
 TREATMENTS = ("standard", "none", "robust", "quantile")
-# (key of score_predictions, header, higher is better)
-COLUMNS = (
-    ("subset_acc", "subset acc", True),
-    ("micro_f1", "micro-F1", True),
-    ("macro_f1", "macro-F1", True),
-    ("example_f1", "example-F1", True),
-    ("hamming", "Hamming loss", False),
-    ("lrap", "LRAP", True),
-)
 
 
 def parse_args():
