@@ -329,15 +329,16 @@ def _fmt(metric, value):
 
 
 def _leads(recs, names, size, config, peers, metric, objective):
-    wins = 0
-    for n in names:
-        ours = recs.mean(n, size, config, objective, metric)
-        _, best = recs.best_peer(n, size, peers, metric)
-        if SCORES[metric].higher:
-            wins += bool(ours > best)
-        else:
-            wins += bool(ours <= best + 0.002)
-    return wins
+    slack = _lead_slack(metric)
+    return sum(
+        _versus(recs, n, size, config, objective, peers, metric, slack)[1]
+        for n in names
+    )
+
+
+def _lead_slack(metric):
+    """How far behind the best peer still counts as a lead: 0.002 of Hamming loss."""
+    return 0.002 if metric == "hamming" else 0.0
 
 
 def _lead_margin(recs, name, size, config, peers, metric, objective):
@@ -493,15 +494,11 @@ def report(args, records):
             for n in names:
                 cells = [n]
                 for metric, objective in LEADS:
-                    ours = recs.mean(n, size, config, objective, metric)
-                    peer, best = recs.best_peer(n, size, peers, metric)
-                    higher = SCORES[metric].higher
-                    lead = ours > best if higher else ours <= best + 0.002
-                    mark = "**" if lead else ""
-                    cells.append(
-                        f"{mark}{_fmt(metric, ours)}{mark} vs {_fmt(metric, best)} "
-                        f"({peer})"
+                    slack = _lead_slack(metric)
+                    cell, _ = _versus(
+                        recs, n, size, config, objective, peers, metric, slack
                     )
+                    cells.append(cell)
                 rows.append(cells)
             sections.append(
                 f"`{config}` with `objective=m` against the best peer on m "
@@ -544,20 +541,30 @@ def report(args, records):
     return "\n\n".join(sections)
 
 
+def _versus(recs, dataset, size, config, objective, peers, metric, slack=0.0):
+    """``(cell, lead)``: sknc's mean against the best peer's, bold where it leads.
+
+    A lower-is-better metric leads within ``slack`` of the best peer.
+    """
+    ours = recs.mean(dataset, size, config, objective, metric)
+    peer, best = recs.best_peer(dataset, size, peers, metric)
+    if SCORES[metric].higher:
+        lead = bool(ours > best)
+    else:
+        lead = bool(ours <= best + slack) if slack else bool(ours < best)
+    mark = "**" if lead else ""
+    return f"{mark}{_fmt(metric, ours)}{mark} vs {_fmt(metric, best)} ({peer})", lead
+
+
 def _ranking_section(recs, names, size, config, peers):
     """sknc's per-label scores against the best peer, per data set."""
     rows, leads = [], dict.fromkeys(RANKING, 0)
     for n in names:
         cells = [n]
         for metric in RANKING:
-            ours = recs.mean(n, size, config, None, metric)
-            peer, best = recs.best_peer(n, size, peers, metric)
-            lead = ours > best if SCORES[metric].higher else ours < best
-            leads[metric] += bool(lead)
-            mark = "**" if lead else ""
-            cells.append(
-                f"{mark}{_fmt(metric, ours)}{mark} vs {_fmt(metric, best)} ({peer})"
-            )
+            cell, lead = _versus(recs, n, size, config, None, peers, metric)
+            leads[metric] += lead
+            cells.append(cell)
         rows.append(cells)
     counts = ", ".join(f"{SCORES[m].header} {leads[m]}/{len(names)}" for m in RANKING)
     return (

@@ -198,7 +198,7 @@ class Decision:
             return decoder.predict(logits, features)[:, :K]
         if objective == "subset_accuracy":
             return self.predict_set_proba(logits, features, _DECISION_SETS).mode()
-        outputs = _tie_broken(decoder.predict_proba(logits, features), logits)
+        outputs = self._outputs_proba(logits, features)
         marginals = outputs[:, :K]
         if objective == "hamming":
             return marginals >= 0.5
@@ -229,8 +229,11 @@ class Decision:
             labels with equal marginals are ordered by the network's
             softmax, which weighs ``1e-6`` in them.
         """
-        proba = self.decoder_.predict_proba(logits, features)
-        return _tie_broken(proba, logits)[:, : self.n_labels]
+        return self._outputs_proba(logits, features)[:, : self.n_labels]
+
+    def _outputs_proba(self, logits, features):
+        """Return every output's probability (the background's too), ties broken."""
+        return _tie_broken(self.decoder_.predict_proba(logits, features), logits)
 
     def predict_set_proba(self, logits, features, top):
         """Return the decoder's most probable label sets, without the background.
