@@ -10,6 +10,7 @@ import time
 
 import numpy as np
 
+from sknc import FixedETFClassifier, PALClassifier
 from sknc._bench import score_predictions, warm_up
 from sknc.model_selection import multilabel_train_test_split
 
@@ -28,6 +29,8 @@ __all__ = [
     "start_half",
 ]
 
+# the estimators a study can name (--estimator)
+ESTIMATORS = {"pal": PALClassifier, "etf": FixedETFClassifier}
 HALVES = {
     "tuning": ["yeast", "scene", "medical", "enron"],
     "confirmation": ["emotions", "digits", "bibtex", "tmc2007"],

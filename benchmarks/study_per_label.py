@@ -1,19 +1,17 @@
 """Per-label scores under the two-halves protocol: which head ranks the labels best.
 
 ``predict_proba`` is what a user thresholds, ranks and calibrates (issue
-25). For one ``PALClassifier`` per data set and seed (defaults, or
-``--params``), the per-label scores of several heads on the same network
-are scored, next to the peers' ``predict_proba``:
+25). For one network per data set and seed (``PALClassifier`` or, with
+``--estimator etf``, ``FixedETFClassifier``; defaults, or ``--params``), the
+per-label scores of its sources are scored, next to the peers'
+``predict_proba``:
 
-- ``predict_proba``: what the estimator returns (the decoder's marginals,
-  ties ordered by the logits' softmax);
-- ``kNN marginals, raw``: the kNN decoder's marginals as ``predict_proba``
-  returned them before issue 25 (no smoothing, no tie-break, clipped to
-  ``[1e-7, 1 - 1e-7]``);
-- ``softmax``: the softmax of ``decision_function`` (the logits);
-- ``raw + softmax/2``: a blend (a ranking score, not a probability);
-- ``label vote k=100``: each label's smoothed share of the 100 nearest
-  training samples (``KNNDecoder(vote='label')``) on the network's features.
+- ``decoder``, ``head``, ``blend``: ``predict_proba`` with that
+  ``label_proba`` (the decoder's marginals, ties ordered by the logits'
+  softmax; the per-label logistic head on the detached features; their
+  mean), from the same fitted network (the head never changes it);
+- ``softmax``: the softmax of ``decision_function`` (the logits; a ranking
+  score, not a probability).
 
 Columns: label-ranking average precision and coverage error (rows with a
 label), the Hamming loss of ``score >= 0.5`` and the mean per-label log loss
@@ -23,6 +21,10 @@ confirmation`` the official test splits of emotions, digits, bibtex and
 tmc2007 (``benchmarks/README.md``, "Protocol")::
 
     python -m benchmarks.study_per_label --half tuning --threads 1 --seeds 2
+
+Before ``label_proba`` (issue 25, first round) the study scored the kNN
+decoder's raw marginals, a 100-neighbour label vote and a blend with the
+softmax; ``benchmarks/README.md`` keeps those figures.
 """
 
 import json
@@ -31,8 +33,8 @@ import numpy as np
 import torch
 from sklearn.metrics import coverage_error, label_ranking_average_precision_score
 
-from sknc import KNNDecoder, PALClassifier
 from sknc._bench import label_probabilities, multilabel_log_loss
+from sknc.decoders._decision import LABEL_PROBA
 
 from . import (
     log,
@@ -40,7 +42,13 @@ from . import (
     preprocess,
     study_parser,
 )
-from ._protocol import add_half_arguments, half_cases, half_report, start_half
+from ._protocol import (
+    ESTIMATORS,
+    add_half_arguments,
+    half_cases,
+    half_report,
+    start_half,
+)
 
 PEERS = ("rf", "et", "ovr-logreg")
 # (column key, header, higher is better)
@@ -58,37 +66,22 @@ def parse_args():
     )
     add_half_arguments(parser)
     parser.add_argument("--peers", nargs="*", choices=PEERS, default=list(PEERS))
+    parser.add_argument("--estimator", choices=sorted(ESTIMATORS), default="pal")
     parser.add_argument(
-        "--params", type=json.loads, default={}, help="PALClassifier parameters (JSON)"
+        "--params", type=json.loads, default={}, help="estimator parameters (JSON)"
     )
     return parser.parse_args()
 
 
 def sknc_scores(clf, split):
-    """``{head: (scores, is_probability)}`` of one fitted ``PALClassifier``."""
-    logits, features = clf._predict_outputs(split.X_test)
-    K = clf.n_outputs_
-    marginals = clf.decoder_.predict_proba(logits, features)[:, :K].double().numpy()
-    # undo the smoothing (k m + 1/2) / (k + 1) of the decoder's marginals
-    k = clf.decoder_.n_neighbors_
-    raw = np.clip(((k + 1) * marginals - 0.5) / k, 1e-7, 1 - 1e-7)
-    softmax = torch.softmax(logits.double(), dim=1)[:, :K].numpy()
-    train_features = torch.as_tensor(clf.transform(split.X_train))
-    vote = KNNDecoder(n_neighbors=100, vote="label").fit(
-        None, train_features, torch.as_tensor(np.asarray(split.Y_train))
-    )
-    return {
-        "predict_proba": (clf.predict_proba(split.X_test), True),
-        "kNN marginals, raw": (raw, True),
-        "softmax": (softmax, False),
-        "raw + softmax/2": (raw + softmax / 2, False),
-        "label vote k=100": (
-            vote.predict_proba(None, torch.as_tensor(clf.transform(split.X_test)))
-            .double()
-            .numpy(),
-            True,
-        ),
-    }
+    """``{source: (scores, is_probability)}`` of one fitted estimator."""
+    scores = {}
+    for source in LABEL_PROBA:
+        clf.set_params(label_proba=source)
+        scores[source] = (clf.predict_proba(split.X_test), True)
+    logits = torch.as_tensor(clf.decision_function(split.X_test))
+    scores["softmax"] = (torch.softmax(logits, dim=1).numpy(), False)
+    return scores
 
 
 def peer_scores(key, split, seed):
@@ -118,7 +111,7 @@ def main():
     study, datasets, info = start_half(args)
     results = {}
     for name, seed, split in half_cases(datasets, args.half, args.seeds):
-        clf = PALClassifier(random_state=seed, **args.params)
+        clf = ESTIMATORS[args.estimator](random_state=seed, **args.params)
         clf.fit(split.X_train, split.Y_train)
         heads = sknc_scores(clf, split)
         for key in args.peers:
@@ -147,16 +140,18 @@ def main():
                 ]
             )
         if args.peers:
-            ours = means["predict_proba"]
+            ours = means["blend"]
             for key, header_text, higher in COLUMNS:
                 best = [means[p][key] for p in args.peers]
                 best = max(best) if higher else min(best)
                 summary.append(
-                    f"- {name}, {header_text}: predict_proba {ours[key]:.4f}, "
+                    f"- {name}, {header_text}: blend {ours[key]:.4f}, "
                     f"best peer {best:.4f}"
                 )
     params = args.params or "defaults"
-    subject = f"PALClassifier ({params}) heads and the peers {', '.join(args.peers)}"
+    cls = ESTIMATORS[args.estimator].__name__
+    peers = ", ".join(args.peers)
+    subject = f"{cls} ({params}) label_proba sources and the peers {peers}"
     half_report(study, args, "Per-label scores", subject, info, header, rows, summary)
 
 

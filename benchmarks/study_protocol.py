@@ -14,11 +14,10 @@ tmc2007 (``benchmarks/README.md``, "Protocol"). Inputs are the raw features
 
 import json
 
-from sknc import FixedETFClassifier, PALClassifier
-
 from . import study_parser
 from ._protocol import (
     COLUMNS,
+    ESTIMATORS,
     add_half_arguments,
     compare,
     fit_and_score,
@@ -27,8 +26,6 @@ from ._protocol import (
     mean_fit_s,
     start_half,
 )
-
-ESTIMATORS = {"pal": PALClassifier, "etf": FixedETFClassifier}
 
 
 def config(text):

@@ -79,6 +79,7 @@ from ._weights import (
     weighted_loss,
 )
 from .decoders import BaseDecoder, Decision, get_decoder
+from .decoders._decision import LABEL_PROBA
 from .decoders._objectives import OBJECTIVES
 from .decoders._registry import DECODERS
 
@@ -179,6 +180,7 @@ class _PALNetBase(
         "tol": [Interval(numbers.Real, 0, None, closed="left")],
         "calibration_cv": [None, Interval(numbers.Integral, 2, None, closed="left")],
         "input_scaling": [StrOptions({"robust"}), None],
+        "label_proba": [StrOptions(set(LABEL_PROBA))],
         "dtype": [StrOptions({"float32", "float64"})],
         "random_state": ["random_state"],
         # skorch's parameters
@@ -229,6 +231,7 @@ class _PALNetBase(
         tol=1e-4,
         calibration_cv=None,
         input_scaling="robust",
+        label_proba="blend",
         dtype="float32",
         random_state=None,
         device="cpu",
@@ -268,6 +271,7 @@ class _PALNetBase(
         self.tol = tol
         self.calibration_cv = calibration_cv
         self.input_scaling = input_scaling
+        self.label_proba = label_proba
         self.dtype = dtype
         self.random_state = random_state
 
@@ -459,7 +463,7 @@ class _PALNetBase(
         return decoder
 
     # parameters that predict reads without refitting
-    _predict_params = ("objective", "batch_size", "device")
+    _predict_params = ("objective", "label_proba", "batch_size", "device")
 
     def _check_predict_params(self):
         """Validate the parameters ``predict`` uses, which may change after fit."""
@@ -622,11 +626,21 @@ class _PALNetBase(
         if self.input_scaling == "robust":
             # statistics fitted by fit (_fit_input_scaling), or loaded
             scaler = InputScaler(self.n_features_in_)
+        label_head = None
+        if self.multilabel_ and self.label_proba != "decoder":
+            # zeros, and the random state untouched (nn.Linear draws its
+            # initial weights): the PAL network trains the same with and
+            # without it (get_loss detaches the features it sees)
+            with torch.random.fork_rng(devices=()):
+                label_head = torch.nn.Linear(feature_dim, self.n_outputs_)
+            torch.nn.init.zeros_(label_head.weight)
+            torch.nn.init.zeros_(label_head.bias)
         net = PALNet(
             backbone,
             head,
             normalize_features=self.feature_norm is not None,
             input_scaler=scaler,
+            label_head=label_head,
         )
         return net.to(getattr(torch, self.dtype)), feature_dim
 
@@ -719,11 +733,18 @@ class _PALNetBase(
 
     # -------------------------------------------------------------- training
     def get_loss(self, y_pred, y_true, X=None, training=False):
-        """PAL loss of the logits (weighted), plus the feature decay when training."""
+        """PAL loss of the logits (weighted), plus more when training.
+
+        Training adds the feature decay and the per-label head's binary
+        cross-entropy.
+        """
         logits, features = y_pred
         y_true, row_weight = unpack(
             y_true.to(logits.device), self.multilabel_, self._n_head_outputs
         )
+        label_loss = 0.0
+        if training and self._has_label_head():
+            label_loss = self._label_head_loss(features, y_true, row_weight)
         if logits.ndim == 3:
             # an ensemble: every member learns from its own loss, averaged
             n_members = logits.shape[1]
@@ -743,7 +764,50 @@ class _PALNetBase(
         decay = self.feature_decay_
         if decay:
             loss = loss + 0.5 * decay * features.pow(2).sum(-1).mean()
-        return loss
+        return loss + label_loss
+
+    def _has_label_head(self):
+        return getattr(self.module_, "label_head", None) is not None
+
+    def _label_head_loss(self, features, y_true, row_weight):
+        """Binary cross-entropy of the per-label head on the detached features.
+
+        Detached: the head learns from the PAL features without changing
+        them, so that ``label_proba`` leaves ``predict`` as it is.
+        """
+        label_logits = self.module_.label_logits(features.detach())
+        target = y_true[:, : self.n_outputs_].to(label_logits)
+        if label_logits.ndim == 3:  # an ensemble's members
+            target = target.unsqueeze(1).expand_as(label_logits)
+        per_row = (
+            torch.nn.functional.binary_cross_entropy_with_logits(
+                label_logits, target, reduction="none"
+            )
+            .flatten(1)
+            .mean(dim=1)
+        )
+        if row_weight is None:
+            return per_row.mean()
+        row_weight = row_weight.to(per_row)
+        return (per_row * row_weight).sum() / row_weight.sum().clamp_min(1e-12)
+
+    def _head_proba(self, features):
+        """``(n, K)`` probabilities of the per-label head, or None without one."""
+        if not self._has_label_head():
+            return None
+        with torch.no_grad():
+            return torch.sigmoid(self.module_.label_logits(features).double())
+
+    def _label_proba(self, decision, logits, features):
+        """Return the labels' probabilities from the source ``label_proba`` names."""
+        head = self._head_proba(features)
+        if self.label_proba != "decoder" and head is None:
+            raise ValueError(
+                f"label_proba={self.label_proba!r} needs the per-label head, and "
+                "this network was trained without one (label_proba='decoder'). "
+                "Set label_proba='decoder', or fit again to train the head."
+            )
+        return decision.predict_proba(logits, features, self.label_proba, head)
 
     def _loss_label_weight(self):
         """Return ``class_weight_`` over the network's outputs, or None."""
@@ -1034,14 +1098,16 @@ class _PALNetBase(
         return None if decision is None else decision.thresholds_
 
     def set_params(self, **kwargs):
-        """Set parameters; the decoder's and ``objective`` need no retraining.
+        """Set parameters; the decoder's, objective and label_proba need no retraining.
 
         skorch would re-initialise the network for any prefixed parameter of
-        an initialised net; ``decoder``, ``decoder__<name>`` and ``objective``
-        do not need that. A new ``decoder`` drops the ``decoder__<name>``
-        parameters the new decoder does not have, with a warning. A fitted
-        estimator must then refit its decoder (:meth:`fit_decoder`) before it
-        predicts again; a new ``objective`` applies at once.
+        an initialised net; ``decoder``, ``decoder__<name>``, ``objective``
+        and ``label_proba`` do not need that. A new ``decoder`` drops the
+        ``decoder__<name>`` parameters the new decoder does not have, with a
+        warning. A fitted estimator must then refit its decoder
+        (:meth:`fit_decoder`) before it predicts again; a new ``objective``
+        or ``label_proba`` applies at once (``label_proba`` other than
+        ``'decoder'`` needs a network trained with the per-label head).
 
         Parameters
         ----------
@@ -1056,7 +1122,7 @@ class _PALNetBase(
         own = {
             k: v
             for k, v in kwargs.items()
-            if k in ("decoder", "objective") or k.startswith("decoder__")
+            if k in ("decoder", "objective", "label_proba") or k.startswith("decoder__")
         }
         for key, value in own.items():
             setattr(self, key, value)
@@ -1197,7 +1263,10 @@ class _PALNetBase(
         logits, features = self._predict_outputs(X)
         if decision is None:
             return self.classes_[logits.argmax(dim=1).cpu().numpy()]
-        pred = decision.predict(logits, features, self.objective)
+        proba = None
+        if self.objective == "hamming":
+            proba = self._label_proba(decision, logits, features)
+        pred = decision.predict(logits, features, self.objective, proba)
         return pred.cpu().numpy().astype(self.target_dtype_)
 
     def predict_proba(self, X):
@@ -1217,11 +1286,12 @@ class _PALNetBase(
             to 1).
         """
         decision = self._fitted_decision()
+        self._check_predict_params()  # label_proba may change after fit
         logits, features = self._predict_outputs(X)
         if decision is None:
             proba = torch.softmax(logits.double(), dim=1)
         else:
-            proba = decision.predict_proba(logits, features)
+            proba = self._label_proba(decision, logits, features)
         return proba.double().cpu().numpy()
 
     def predict_log_proba(self, X):

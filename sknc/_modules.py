@@ -313,15 +313,31 @@ class PALNet(nn.Module):
         head (and in what ``forward`` returns).
     input_scaler : InputScaler or None, default=None
         Applied to the batch before the backbone.
+    label_head : torch.nn.Linear or None, default=None
+        A per-label logistic head on the features (``label_proba``): not
+        called by ``forward``, so that the decoders see the PAL logits only;
+        :meth:`label_logits` applies it.
     """
 
-    def __init__(self, backbone, head, normalize_features=False, input_scaler=None):
+    def __init__(
+        self,
+        backbone,
+        head,
+        normalize_features=False,
+        input_scaler=None,
+        label_head=None,
+    ):
         super().__init__()
         self.backbone = backbone
         self.head = head
         self.normalize_features = normalize_features
         # registered last: the state's first key stays the backbone's first layer
         self.input_scaler = input_scaler
+        self.label_head = label_head
+
+    def label_logits(self, features):
+        """Return the per-label head's ``(N, K)`` logits of ``(N, d)`` features."""
+        return self.label_head(features)
 
     def forward(self, X):
         """Return ``(logits, features)`` for a batch."""
@@ -384,6 +400,29 @@ class EnsembleNet(nn.Module):
         logits = torch.stack([z for z, _ in outputs], dim=1)
         features = torch.stack([h for _, h in outputs], dim=1)
         return logits, features
+
+    @property
+    def label_head(self):
+        """The members' per-label heads, or None when they have none."""
+        heads = [member.label_head for member in self.members]
+        return None if heads[0] is None else heads
+
+    def label_logits(self, features):
+        """Return per-label logits: each member's of its own features.
+
+        ``(N, M, d)`` features (as ``forward`` returns them) give the
+        members' ``(N, M, K)`` logits; the combined ``(N, M d)`` features
+        (:meth:`combine`) give the ensemble's ``(N, K)``, the members' mean.
+        """
+        m = len(self.members)
+        if features.ndim == 3:
+            parts = features.unbind(dim=1)
+        else:  # combined: the members' features side by side, over sqrt(M)
+            parts = (features * math.sqrt(m)).chunk(m, dim=1)
+        members = zip(self.members, parts, strict=True)
+        logits = [member.label_logits(h) for member, h in members]
+        stacked = torch.stack(logits, dim=1)
+        return stacked if features.ndim == 3 else stacked.mean(dim=1)
 
     @staticmethod
     def combine(logits, features):

@@ -165,6 +165,8 @@ def test_models_saved_by_an_earlier_version_still_load(name):
     expected = np.load(DATA / "saved_models.npz")
     params = dict(entry["params"])
     params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
+    # saved before label_proba: no per-label head, the decoder's marginals
+    params.setdefault("label_proba", "decoder")
     clf = getattr(sknc, entry["class"])(**params)
     clf.load_params(f_params=DATA / entry["f_params"], f_state=DATA / entry["f_state"])
     X = expected["X"]
@@ -177,9 +179,21 @@ def test_models_saved_by_an_earlier_version_still_load(name):
     )
 
 
+def test_loading_a_model_saved_without_the_label_head_names_label_proba():
+    entry = _saved_models()["pal_v2"]
+    params = dict(entry["params"], hidden_layer_sizes=(8,))
+    clf = sknc.PALClassifier(**params)  # label_proba='blend' wants a head
+    with pytest.raises(ValueError, match="another label_proba \\('decoder'"):
+        clf.load_params(
+            f_params=DATA / entry["f_params"], f_state=DATA / entry["f_state"]
+        )
+    assert not hasattr(clf, "decision_")  # left as it was
+
+
 def test_loading_into_a_different_head_names_feature_norm():
     entry = _saved_models()["pal_v2"]
     params = dict(entry["params"], hidden_layer_sizes=(8,), feature_norm=None)
+    params["label_proba"] = "decoder"
     clf = sknc.PALClassifier(**params)  # saved with feature_norm='learned'
     with pytest.raises(ValueError, match="another head \\(feature_norm\\)"):
         clf.load_params(

@@ -6,7 +6,9 @@ training rows and, when there is one, on a calibration part the network did
 not train on, and answers :meth:`~Decision.predict` (for the metric named by
 ``objective``), :meth:`~Decision.predict_proba` and
 :meth:`~Decision.predict_set_proba`. It sees only its arguments: the
-estimators compute the outputs and hand them over.
+estimators compute the outputs and hand them over, among them the
+probabilities of the network's per-label head (``label_proba``) when it has
+one.
 """
 
 import torch
@@ -22,7 +24,7 @@ from ._objectives import (
     max_expected_jaccard,
 )
 
-__all__ = ["Decision"]
+__all__ = ["LABEL_PROBA", "Decision"]
 
 # Rows of the training outputs kept to fit the objective thresholds on when
 # there is no calibration part.
@@ -34,6 +36,8 @@ _DECISION_SETS = 32
 # cannot tell apart (kNN gives every label absent from all neighbours the
 # same floor), which rankings (LRAP, coverage error) would otherwise tie.
 _TIE_BREAK = 1e-6
+# Sources of the per-label probabilities (the estimators' label_proba).
+LABEL_PROBA = ("decoder", "head", "blend")
 
 
 class Decision:
@@ -133,7 +137,7 @@ class Decision:
             The recalibrated decision.
         """
         self.decoder_.recalibrate([(fold.decoder_, part) for fold, part in folds])
-        marginals = [fold.predict_proba(z, h).cpu() for fold, (z, h, _) in folds]
+        marginals = [fold._outputs_proba(z, h).cpu() for fold, (z, h, _) in folds]
         default = [fold.predict(z, h).cpu() for fold, (z, h, _) in folds]
         truth = [Y[:, : self.n_labels].cpu() for _, (_, _, Y) in folds]
         self._fit_thresholds(torch.cat(marginals), torch.cat(truth), torch.cat(default))
@@ -162,7 +166,7 @@ class Decision:
         return bool(self.decoder_.allow_empty_) or outputs.shape[1] > self.n_labels
 
     # ------------------------------------------------------------ deciding
-    def predict(self, logits, features, objective=None):
+    def predict(self, logits, features, objective=None, proba=None):
         """Return the prediction the objective makes optimal, ``(n, K)`` bool.
 
         Parameters
@@ -172,6 +176,9 @@ class Decision:
         objective : str or None, default=None
             The metric (see :data:`OBJECTIVES`); None is the decoder's own
             rule.
+        proba : torch.Tensor or None, default=None
+            The ``(n, K)`` label probabilities that ``'hamming'`` thresholds
+            at 1/2 (:meth:`predict_proba`'s); None: the decoder's marginals.
 
         Returns
         -------
@@ -185,6 +192,9 @@ class Decision:
             )
         # a block of rows at a time: set distributions of thousands of labels
         # stay in bounded memory
+        if objective == "hamming" and proba is not None:
+            # the Hamming loss is the labels' own: each label at 1/2
+            return proba >= 0.5
         blocks = [
             self._decide(logits[rows], features[rows], objective)
             for rows in chunks(len(logits), _DECISION_SETS * logits.shape[1])
@@ -214,22 +224,41 @@ class Decision:
             return gfm(dist, allow_empty=allow_empty)[0]
         return max_expected_jaccard(dist, marginals, allow_empty=allow_empty)
 
-    def predict_proba(self, logits, features):
+    def predict_proba(self, logits, features, label_proba="decoder", head=None):
         """Return each label's probability, ``(n, K)``.
 
         Parameters
         ----------
         logits, features : torch.Tensor
             The network's outputs.
+        label_proba : {'decoder', 'head', 'blend'}, default='decoder'
+            ``'decoder'``: the marginals of the decoder's distribution over
+            label sets, labels with equal marginals ordered by the network's
+            softmax (which weighs ``1e-6`` in them). ``'head'``: ``head``,
+            the per-label head's probabilities. ``'blend'``: their mean.
+        head : torch.Tensor or None, default=None
+            ``(n, K)`` probabilities of the network's per-label head; needed
+            unless ``label_proba='decoder'``.
 
         Returns
         -------
         proba : torch.Tensor of shape (n, K), float64
-            The marginals of the decoder's distribution over label sets;
-            labels with equal marginals are ordered by the network's
-            softmax, which weighs ``1e-6`` in them.
+            The labels' probabilities.
         """
-        return self._outputs_proba(logits, features)[:, : self.n_labels]
+        if label_proba not in LABEL_PROBA:
+            raise ValueError(
+                f"label_proba must be one of {LABEL_PROBA}; got {label_proba!r}."
+            )
+        if label_proba != "decoder" and head is None:
+            raise ValueError(
+                f"label_proba={label_proba!r} needs the head's probabilities."
+            )
+        if label_proba == "head":
+            return head.double()
+        marginals = self._outputs_proba(logits, features)[:, : self.n_labels]
+        if label_proba == "blend":
+            return (marginals + head.to(marginals.device).double()) / 2
+        return marginals
 
     def _outputs_proba(self, logits, features):
         """Return every output's probability (the background's too), ties broken."""

@@ -1,0 +1,123 @@
+"""label_proba: the per-label head behind predict_proba, and what it must not touch."""
+
+import numpy as np
+import pytest
+from sklearn.utils._param_validation import InvalidParameterError
+
+from sknc import FixedETFClassifier, PALClassifier
+
+from .conftest import FAST
+
+ESTIMATORS = (PALClassifier, FixedETFClassifier)
+
+
+def _log_loss(Y, P):
+    P = np.clip(P, 1e-12, 1 - 1e-12)
+    return float(-np.mean(Y * np.log(P) + (1 - Y) * np.log(1 - P)))
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+@pytest.mark.parametrize("n_estimators", [1, 2])
+def test_the_label_head_leaves_the_network_and_predict_unchanged(
+    multilabel_data, cls, n_estimators
+):
+    X, Y = multilabel_data
+    params = dict(FAST, n_estimators=n_estimators)
+    plain = cls(**params, label_proba="decoder").fit(X, Y)
+    headed = cls(**params).fit(X, Y)  # label_proba='blend'
+    assert plain.module_.label_head is None
+    assert headed.module_.label_head is not None
+    np.testing.assert_array_equal(headed.predict(X), plain.predict(X))
+    np.testing.assert_array_equal(headed.transform(X), plain.transform(X))
+    assert np.abs(headed.predict_proba(X) - plain.predict_proba(X)).max() > 0.01
+    # the source applies at once: 'decoder' is exactly the network without head
+    headed.set_params(label_proba="decoder")
+    np.testing.assert_array_equal(headed.predict_proba(X), plain.predict_proba(X))
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_blend_is_the_mean_of_the_decoder_and_the_head(multilabel_data, cls):
+    X, Y = multilabel_data
+    clf = cls(**FAST).fit(X, Y)
+    proba = {}
+    for source in ("decoder", "head", "blend"):
+        proba[source] = clf.set_params(label_proba=source).predict_proba(X)
+        assert proba[source].dtype == np.float64
+        assert ((proba[source] > 0) & (proba[source] < 1)).all()
+    np.testing.assert_allclose(
+        proba["blend"], (proba["decoder"] + proba["head"]) / 2, rtol=0, atol=1e-12
+    )
+    assert np.abs(proba["head"] - proba["decoder"]).max() > 0.01
+
+
+@pytest.mark.parametrize("source", ["decoder", "head", "blend"])
+def test_the_hamming_objective_thresholds_predict_proba_at_a_half(
+    multilabel_data, source
+):
+    X, Y = multilabel_data
+    clf = PALClassifier(**FAST, objective="hamming", label_proba=source).fit(X, Y)
+    np.testing.assert_array_equal(
+        clf.predict(X), (clf.predict_proba(X) >= 0.5).astype(Y.dtype)
+    )
+
+
+def test_the_head_learns_each_label(multilabel_data):
+    X, Y = multilabel_data
+    clf = PALClassifier(**dict(FAST, max_epochs=30), label_proba="head").fit(X, Y)
+    head = clf.module_.label_head
+    assert head.weight.abs().sum() > 0  # trained away from its zero start
+    prior = np.broadcast_to(Y.mean(axis=0), Y.shape)
+    assert _log_loss(Y, clf.predict_proba(X)) < 0.7 * _log_loss(Y, prior)
+
+
+def test_a_network_without_the_head_refuses_the_head_sources(multilabel_data):
+    X, Y = multilabel_data
+    clf = PALClassifier(**FAST, label_proba="decoder").fit(X, Y)
+    clf.set_params(label_proba="blend")
+    with pytest.raises(ValueError, match="trained without one.*fit again"):
+        clf.predict_proba(X)
+    with pytest.raises(ValueError, match="trained without one"):
+        clf.set_params(objective="hamming").predict(X)
+    # the decision-based answers never needed the head
+    clf.set_params(objective=None).predict(X)
+
+
+def test_label_proba_is_validated_at_fit_and_where_predict_uses_it(multilabel_data):
+    X, Y = multilabel_data
+    with pytest.raises(InvalidParameterError, match="label_proba"):
+        PALClassifier(**FAST, label_proba="heads").fit(X, Y)
+    clf = PALClassifier(**FAST).fit(X, Y)
+    clf.set_params(label_proba="Blend")
+    with pytest.raises(InvalidParameterError, match="label_proba"):
+        clf.predict_proba(X)
+
+
+def test_multi_class_mode_has_no_label_head(multilabel_data):
+    X, Y = multilabel_data
+    y = Y.argmax(axis=1)
+    clf = PALClassifier(**FAST).fit(X, y)
+    assert clf.module_.label_head is None
+    np.testing.assert_allclose(clf.predict_proba(X).sum(axis=1), 1.0)
+
+
+def test_the_head_weighs_rows_as_the_pal_loss_does(multilabel_data):
+    X, Y = multilabel_data
+    # an integer weight is a repeated row (full batches, no batch statistics)
+    weight = np.ones(len(X))
+    weight[::3] = 3
+    repeats = weight.astype(int)
+    params = dict(
+        FAST,
+        batch_size=-1,
+        batch_norm=False,
+        input_scaling=None,
+        label_proba="head",
+        dtype="float64",
+    )
+    weighted = PALClassifier(**params).fit(X, Y, sample_weight=weight)
+    repeated = PALClassifier(**params).fit(
+        np.repeat(X, repeats, axis=0), np.repeat(Y, repeats, axis=0)
+    )
+    np.testing.assert_allclose(
+        weighted.predict_proba(X), repeated.predict_proba(X), rtol=0, atol=1e-8
+    )
