@@ -47,6 +47,7 @@ from ._modules import (
     EnsembleNet,
     FixedETFHead,
     InputScaler,
+    LabelHead,
     LinearHead,
     MLPBackbone,
     NormalizedHead,
@@ -231,7 +232,7 @@ class _PALNetBase(
         tol=1e-4,
         calibration_cv=None,
         input_scaling="robust",
-        label_proba="blend",
+        label_proba="decoder",
         dtype="float32",
         random_state=None,
         device="cpu",
@@ -628,13 +629,9 @@ class _PALNetBase(
             scaler = InputScaler(self.n_features_in_)
         label_head = None
         if self.multilabel_ and self.label_proba != "decoder":
-            # zeros, and the random state untouched (nn.Linear draws its
-            # initial weights): the PAL network trains the same with and
-            # without it (get_loss detaches the features it sees)
-            with torch.random.fork_rng(devices=()):
-                label_head = torch.nn.Linear(feature_dim, self.n_outputs_)
-            torch.nn.init.zeros_(label_head.weight)
-            torch.nn.init.zeros_(label_head.bias)
+            # it draws no random number and get_loss detaches the features
+            # it sees: the PAL network trains the same with and without it
+            label_head = LabelHead(feature_dim, self.n_outputs_)
         net = PALNet(
             backbone,
             head,
@@ -654,6 +651,17 @@ class _PALNetBase(
             weight = None if sample_weight is None else sample_weight[index]
             for scaler in scalers:
                 scaler.fit(rows, weight)
+
+    def _fit_label_prior(self, y_enc, sample_weight):
+        """Start the per-label heads at the labels' (weighted) frequencies."""
+        heads = [m for m in self.module_.modules() if isinstance(m, LabelHead)]
+        if heads:
+            Y = np.asarray(y_enc[:, : self.n_outputs_], dtype=np.float64)
+            weight = np.ones(len(Y)) if sample_weight is None else sample_weight
+            # shrunk towards 1/2 by half a row: no label at exactly 0 or 1
+            frequency = (weight @ Y + 0.5) / (weight.sum() + 1.0)
+            for head in heads:
+                head.set_prior(frequency)
 
     def _probe_feature_dim(self, backbone):
         """Return the backbone's output dimension from a dry forward pass."""
@@ -851,6 +859,7 @@ class _PALNetBase(
             if not resume:
                 self.initialize()
                 self._fit_input_scaling(X, sample_weight)
+                self._fit_label_prior(y_enc, sample_weight)
             self._train(X, y_enc, sample_weight, decoder, "fit", **fit_params)
         return self
 
@@ -883,6 +892,7 @@ class _PALNetBase(
             if first:
                 self.initialize()
                 self._fit_input_scaling(X, sample_weight)
+                self._fit_label_prior(y_enc, sample_weight)
             self._train(X, y_enc, sample_weight, decoder, "partial_fit", **fit_params)
         return self
 

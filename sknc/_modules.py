@@ -219,6 +219,38 @@ class NormalizedHead(nn.Module):
         return nn.functional.linear(h, self.weight)
 
 
+class LabelHead(nn.Module):
+    """A per-label logistic head: a linear map of the features.
+
+    The weights start at zero and the biases at the labels' prior log-odds
+    (:meth:`set_prior`): the head starts from the label frequencies, draws
+    no random number, and learns at the optimizer's pace, which on small
+    data sets keeps it from the over-confidence of the training rows.
+
+    Parameters
+    ----------
+    feature_dim : int
+        The features' dimension ``d``.
+    n_labels : int
+        The labels ``K``.
+    """
+
+    def __init__(self, feature_dim, n_labels):
+        super().__init__()
+        self.weight = nn.Parameter(torch.zeros(n_labels, feature_dim))
+        self.bias = nn.Parameter(torch.zeros(n_labels))
+
+    def set_prior(self, frequency):
+        """Start the biases at the log-odds of each label's ``frequency`` in (0, 1)."""
+        frequency = torch.as_tensor(frequency, dtype=self.bias.dtype)
+        with torch.no_grad():
+            self.bias.copy_(torch.log(frequency) - torch.log1p(-frequency))
+
+    def forward(self, h):
+        """Return the ``(N, K)`` logits of ``(N, d)`` features."""
+        return nn.functional.linear(h, self.weight, self.bias)
+
+
 def _weighted_quantiles(X, weight, levels):
     """Per-column quantiles of rows repeated ``weight`` times (numpy's linear rule).
 
@@ -313,7 +345,7 @@ class PALNet(nn.Module):
         head (and in what ``forward`` returns).
     input_scaler : InputScaler or None, default=None
         Applied to the batch before the backbone.
-    label_head : torch.nn.Linear or None, default=None
+    label_head : LabelHead or None, default=None
         A per-label logistic head on the features (``label_proba``): not
         called by ``forward``, so that the decoders see the PAL logits only;
         :meth:`label_logits` applies it.

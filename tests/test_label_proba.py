@@ -24,7 +24,7 @@ def test_the_label_head_leaves_the_network_and_predict_unchanged(
     X, Y = multilabel_data
     params = dict(FAST, n_estimators=n_estimators)
     plain = cls(**params, label_proba="decoder").fit(X, Y)
-    headed = cls(**params).fit(X, Y)  # label_proba='blend'
+    headed = cls(**params, label_proba="blend").fit(X, Y)
     assert plain.module_.label_head is None
     assert headed.module_.label_head is not None
     np.testing.assert_array_equal(headed.predict(X), plain.predict(X))
@@ -38,7 +38,7 @@ def test_the_label_head_leaves_the_network_and_predict_unchanged(
 @pytest.mark.parametrize("cls", ESTIMATORS)
 def test_blend_is_the_mean_of_the_decoder_and_the_head(multilabel_data, cls):
     X, Y = multilabel_data
-    clf = cls(**FAST).fit(X, Y)
+    clf = cls(**FAST, label_proba="blend").fit(X, Y)
     proba = {}
     for source in ("decoder", "head", "blend"):
         proba[source] = clf.set_params(label_proba=source).predict_proba(X)
@@ -72,7 +72,8 @@ def test_the_head_learns_each_label(multilabel_data):
 
 def test_a_network_without_the_head_refuses_the_head_sources(multilabel_data):
     X, Y = multilabel_data
-    clf = PALClassifier(**FAST, label_proba="decoder").fit(X, Y)
+    clf = PALClassifier(**FAST).fit(X, Y)  # label_proba='decoder': no head
+    assert clf.module_.label_head is None
     clf.set_params(label_proba="blend")
     with pytest.raises(ValueError, match="trained without one.*fit again"):
         clf.predict_proba(X)
@@ -86,7 +87,7 @@ def test_label_proba_is_validated_at_fit_and_where_predict_uses_it(multilabel_da
     X, Y = multilabel_data
     with pytest.raises(InvalidParameterError, match="label_proba"):
         PALClassifier(**FAST, label_proba="heads").fit(X, Y)
-    clf = PALClassifier(**FAST).fit(X, Y)
+    clf = PALClassifier(**FAST, label_proba="blend").fit(X, Y)
     clf.set_params(label_proba="Blend")
     with pytest.raises(InvalidParameterError, match="label_proba"):
         clf.predict_proba(X)
@@ -95,7 +96,7 @@ def test_label_proba_is_validated_at_fit_and_where_predict_uses_it(multilabel_da
 def test_multi_class_mode_has_no_label_head(multilabel_data):
     X, Y = multilabel_data
     y = Y.argmax(axis=1)
-    clf = PALClassifier(**FAST).fit(X, y)
+    clf = PALClassifier(**FAST, label_proba="blend").fit(X, y)
     assert clf.module_.label_head is None
     np.testing.assert_allclose(clf.predict_proba(X).sum(axis=1), 1.0)
 

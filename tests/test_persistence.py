@@ -181,8 +181,8 @@ def test_models_saved_by_an_earlier_version_still_load(name):
 
 def test_loading_a_model_saved_without_the_label_head_names_label_proba():
     entry = _saved_models()["pal_v2"]
-    params = dict(entry["params"], hidden_layer_sizes=(8,))
-    clf = sknc.PALClassifier(**params)  # label_proba='blend' wants a head
+    params = dict(entry["params"], hidden_layer_sizes=(8,), label_proba="blend")
+    clf = sknc.PALClassifier(**params)  # 'blend' wants a head the file lacks
     with pytest.raises(ValueError, match="another label_proba \\('decoder'"):
         clf.load_params(
             f_params=DATA / entry["f_params"], f_state=DATA / entry["f_state"]
