@@ -9,6 +9,7 @@ import inspect
 
 import numpy as np
 import pytest
+import torch
 from sklearn.utils._param_validation import InvalidParameterError
 from skorch.callbacks import Callback
 
@@ -193,3 +194,18 @@ def test_the_signature_lists_every_parameter_with_its_default(cls):
     for name, default in listed.items():
         assert default is defaults[name] or default == defaults[name], name
     assert "objective :" in cls.__doc__
+
+
+def test_adam_steps_with_its_fused_kernel_unless_told_otherwise(multilabel_data):
+    X, Y = multilabel_data
+    fused = PALClassifier(**FAST).fit(X, Y)
+    assert fused.optimizer_.defaults["fused"] is True
+    # the user's choice of kernel wins, and other optimizers are left alone
+    own = PALClassifier(**FAST, optimizer__foreach=False).fit(X, Y)
+    assert not own.optimizer_.defaults["fused"]
+    assert own.optimizer_.defaults["foreach"] is False
+    sgd = PALClassifier(**FAST, optimizer=torch.optim.SGD).fit(X, Y)
+    assert not sgd.optimizer_.defaults.get("fused")
+    # the same seed still gives the same model
+    again = PALClassifier(**FAST).fit(X, Y)
+    np.testing.assert_array_equal(fused.predict_proba(X), again.predict_proba(X))
