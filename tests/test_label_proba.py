@@ -122,3 +122,23 @@ def test_the_head_weighs_rows_as_the_pal_loss_does(multilabel_data):
     np.testing.assert_allclose(
         weighted.predict_proba(X), repeated.predict_proba(X), rtol=0, atol=1e-8
     )
+
+
+def test_the_head_is_saved_with_the_network(multilabel_data, tmp_path):
+    X, Y = multilabel_data
+    params = dict(FAST, label_proba="blend")
+    clf = PALClassifier(**params).fit(X, Y)
+    files = {"f_params": tmp_path / "params.pt", "f_state": tmp_path / "state.pt"}
+    clf.save_params(**files)
+    fresh = PALClassifier(**params)
+    fresh.load_params(**files)
+    np.testing.assert_array_equal(fresh.predict_proba(X), clf.predict_proba(X))
+
+
+def test_the_head_trains_with_calibration_cv_and_partial_fit(multilabel_data):
+    X, Y = multilabel_data
+    clf = PALClassifier(**FAST, label_proba="blend", calibration_cv=2).fit(X, Y)
+    before = clf.predict_proba(X)
+    clf.partial_fit(X, Y)  # more epochs move the head too
+    assert np.abs(clf.predict_proba(X) - before).max() > 1e-3
+    assert ((before > 0) & (before < 1)).all()

@@ -42,15 +42,19 @@ def on_disk(tmp_path, multilabel_data):
     return path, X, Y
 
 
+@pytest.mark.parametrize("label_proba", ["decoder", "blend"])
 @pytest.mark.parametrize("cls", [PALClassifier, FixedETFClassifier])
-def test_fit_on_a_dataset_equals_fit_on_its_array(on_disk, cls):
+def test_fit_on_a_dataset_equals_fit_on_its_array(on_disk, cls, label_proba):
     path, X, Y = on_disk
     # unshuffled: the DataLoader and the array batches then see the same rows
-    params = {**FAST, "iterator_train__shuffle": False}
+    params = {**FAST, "iterator_train__shuffle": False, "label_proba": label_proba}
     a = cls(**params).fit(RowsOnDisk(path), Y)
     b = cls(**params).fit(X, Y)
     np.testing.assert_allclose(
         a.decision_function(RowsOnDisk(path)), b.decision_function(X), atol=1e-5
+    )
+    np.testing.assert_allclose(
+        a.predict_proba(RowsOnDisk(path)), b.predict_proba(X), atol=1e-5
     )
     np.testing.assert_array_equal(a.predict(X), b.predict(X))
     np.testing.assert_array_equal(
