@@ -111,7 +111,9 @@ def main():
     study, datasets, info = start_half(args)
     results = {}
     for name, seed, split in half_cases(datasets, args.half, args.seeds):
-        clf = ESTIMATORS[args.estimator](random_state=seed, **args.params)
+        # the head trained (it never changes the network): every source scored
+        params = {"label_proba": "blend", **args.params}
+        clf = ESTIMATORS[args.estimator](random_state=seed, **params)
         clf.fit(split.X_train, split.Y_train)
         heads = sknc_scores(clf, split)
         for key in args.peers:
