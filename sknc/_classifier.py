@@ -738,13 +738,17 @@ class _PALNetBase(
         torch's Adam and AdamW step one parameter at a time in Python unless
         told otherwise; their fused kernel does the same update in one call
         per step (medical's fit: 3.6 s to 1.9 s on one CPU thread). It is
-        used on CPU and CUDA unless ``optimizer__fused`` or
-        ``optimizer__foreach`` says otherwise.
+        used on CPU and CUDA unless ``optimizer__fused``,
+        ``optimizer__foreach``, ``optimizer__differentiable`` or
+        ``optimizer__capturable`` is given.
         """
         args, kwargs = super().get_params_for_optimizer(prefix, named_parameters)
         if prefix == "optimizer":
             kwargs.setdefault("weight_decay", self.weight_decay)
-            if self._fused_optimizer_ok() and not {"fused", "foreach"} & set(kwargs):
+            # a kernel choice of the user's (or an option the fused kernel
+            # may not support) wins
+            chosen = {"fused", "foreach", "differentiable", "capturable"}
+            if self._fused_optimizer_ok() and not chosen & set(kwargs):
                 kwargs["fused"] = True
         return args, kwargs
 
