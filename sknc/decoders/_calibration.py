@@ -4,7 +4,9 @@ r"""Calibration: the curves that turn decoder scores into probabilities.
   scores (Platt scaling), the probabilities of :class:`ThresholdDecoder` and
   :class:`TopKDecoder`;
 - :func:`fit_temperature`: the maximum-likelihood temperature of the soft
-  nearest-prototype assignment, the probabilities of :class:`ONNDecoder`.
+  nearest-prototype assignment, the probabilities of :class:`ONNDecoder`;
+- :func:`ordered_like`: per-label probabilities moved to the order of other
+  scores (``label_proba='calibrated'``).
 """
 
 import math
@@ -21,8 +23,17 @@ from ._search import (
     _wide_dtype,
 )
 
-__all__ = ["PlattScoresMixin", "fit_gap_temperature", "fit_temperature"]
+__all__ = [
+    "PlattScoresMixin",
+    "fit_gap_temperature",
+    "fit_temperature",
+    "ordered_like",
+]
 
+# Elements (rows x K x K) of one block of ordered_like's pairwise means.
+_ORDER_BLOCK = 2**22
+# ordered_like's relative step per rank, so that pooled labels keep the order.
+_ORDER_STEP = 1e-9
 # The temperature fit uses at most this many queries.
 _FIT_MAX_SAMPLES = 4096
 # Bracket of the temperature fit, relative to the distance scale.
@@ -275,3 +286,58 @@ def fit_gap_temperature(gaps, targets, max_rows=None):
             break
         u = new
     return math.exp(-u)
+
+
+def ordered_like(values, order):
+    """Per row, the values closest to ``values`` in the order of ``order``.
+
+    For each row, the least-squares fit of ``values`` by a sequence that does
+    not increase along ``order`` sorted from largest to smallest (isotonic
+    regression, batched): labels that ``order`` ranks higher never get a
+    smaller value, and where ``values`` already agree with that order they
+    are unchanged. Labels pooled into one value are kept in ``order``'s
+    order by a relative step of ``1e-9`` per rank, so that rankings (LRAP,
+    coverage error) of positive values are exactly ``order``'s.
+
+    Parameters
+    ----------
+    values : torch.Tensor of shape (n, K)
+        The values to keep as close as possible (e.g. probabilities).
+    order : torch.Tensor of shape (n, K)
+        Scores whose order within each row the result follows.
+
+    Returns
+    -------
+    fitted : torch.Tensor of shape (n, K), float64
+    """
+    values = values.double()
+    n, K = values.shape
+    rank = torch.argsort(order.to(values.device), dim=1, descending=True, stable=True)
+    y = torch.gather(values, 1, rank)  # to be made non-increasing
+    fitted = torch.empty_like(y)
+    rows = max(1, _ORDER_BLOCK // max(1, K * K))
+    for start in range(0, n, rows):
+        fitted[start : start + rows] = -_increasing_fit(-y[start : start + rows])
+    # relative: positive values stay positive
+    steps = _ORDER_STEP * torch.arange(K, dtype=y.dtype, device=y.device)
+    fitted = fitted * (1 - steps)
+    return torch.empty_like(fitted).scatter_(1, rank, fitted)
+
+
+def _increasing_fit(z):
+    """Row-wise least-squares non-decreasing fit (the max-min formula).
+
+    ``fit_i = max_{j <= i} min_{k >= i} mean(z_j..z_k)``, from the pairwise
+    means of a block of rows at once.
+    """
+    n, K = z.shape
+    csum = torch.nn.functional.pad(z.cumsum(dim=1), (1, 0))
+    j = torch.arange(K, device=z.device)
+    length = (j[None, :] - j[:, None] + 1).to(z.dtype)  # [j, k]: k - j + 1
+    means = (csum[:, None, 1:] - csum[:, :-1, None]) / length.clamp(min=1)
+    upper = j[None, :] >= j[:, None]  # k >= j
+    means = means.masked_fill(~upper, math.inf)
+    # [j, i]: min over k >= i of mean(z_j..z_k)
+    suffix_min = means.flip(-1).cummin(dim=-1).values.flip(-1)
+    suffix_min = suffix_min.masked_fill(~upper, -math.inf)  # only j <= i
+    return suffix_min.max(dim=1).values

@@ -14,6 +14,7 @@ one.
 import torch
 
 from ._base import RowSample
+from ._calibration import ordered_like
 from ._distribution import SetDistribution, chunks
 from ._objectives import (
     OBJECTIVES,
@@ -37,7 +38,7 @@ _DECISION_SETS = 32
 # same floor), which rankings (LRAP, coverage error) would otherwise tie.
 _TIE_BREAK = 1e-6
 # Sources of the per-label probabilities (the estimators' label_proba).
-LABEL_PROBA = ("decoder", "head", "blend")
+LABEL_PROBA = ("decoder", "head", "blend", "calibrated")
 
 
 class Decision:
@@ -231,11 +232,13 @@ class Decision:
         ----------
         logits, features : torch.Tensor
             The network's outputs.
-        label_proba : {'decoder', 'head', 'blend'}, default='decoder'
+        label_proba : {'decoder', 'head', 'blend', 'calibrated'}, default='decoder'
             ``'decoder'``: the marginals of the decoder's distribution over
             label sets, labels with equal marginals ordered by the network's
             softmax (which weighs ``1e-6`` in them). ``'head'``: ``head``,
             the per-label head's probabilities. ``'blend'``: their mean.
+            ``'calibrated'``: per row, the values closest to the blend that
+            keep the decoder's order of the labels (:func:`ordered_like`).
         head : torch.Tensor or None, default=None
             ``(n, K)`` probabilities of the network's per-label head; needed
             unless ``label_proba='decoder'``.
@@ -256,9 +259,13 @@ class Decision:
         if label_proba == "head":
             return head.double()
         marginals = self._outputs_proba(logits, features)[:, : self.n_labels]
-        if label_proba == "blend":
-            return (marginals + head.to(marginals.device).double()) / 2
-        return marginals
+        if label_proba == "decoder":
+            return marginals
+        blend = (marginals + head.to(marginals.device).double()) / 2
+        if label_proba == "calibrated":
+            # the decoder ranks a row's labels best, the blend is calibrated
+            return ordered_like(blend, marginals)
+        return blend
 
     def _outputs_proba(self, logits, features):
         """Return every output's probability (the background's too), ties broken."""
