@@ -232,7 +232,7 @@ class _PALNetBase(
         tol=1e-4,
         calibration_cv=None,
         input_scaling="robust",
-        label_proba="decoder",
+        label_proba="calibrated",
         dtype="float32",
         random_state=None,
         device="cpu",

@@ -83,10 +83,15 @@ def test_etf_saves_parameters(multilabel_data):
     h = FAST["hidden_layer_sizes"][0]
     backbone = (X.shape[1] * h + h) + 2 * h  # first layer and batch norm
     # the default normalized head: K rows, no bias, one learned temperature
-    assert pal.n_trainable_params_ == backbone + (h * 64 + 64) + (64 * K + 1)
-    plain = PALClassifier(**FAST, feature_dim=64, feature_norm=None).fit(X, Y)
+    label_head = 64 * K + K  # label_proba's per-label logistic head
+    assert pal.n_trainable_params_ == (
+        backbone + (h * 64 + 64) + (64 * K + 1) + label_head
+    )
+    plain = PALClassifier(
+        **FAST, feature_dim=64, feature_norm=None, label_proba="decoder"
+    ).fit(X, Y)
     assert plain.n_trainable_params_ == backbone + (h * 64 + 64) + (64 * K + K)
-    assert etf.n_trainable_params_ == backbone + (h * K + K) + 1
+    assert etf.n_trainable_params_ == backbone + (h * K + K) + 1 + (K * K + K)
 
 
 def test_learns_a_multilabel_problem(multilabel_data):
@@ -101,6 +106,8 @@ def test_learns_a_multilabel_problem(multilabel_data):
             lr=3e-3,
             random_state=0,
             decoder="onn",
+            # train_loss is then the PAL loss alone (the head adds its BCE)
+            label_proba="decoder",
         )
         clf.fit(X, Y)
         assert f1_score(Y, clf.predict(X), average="micro") > 0.85

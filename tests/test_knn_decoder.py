@@ -332,7 +332,9 @@ def test_open_set_decision_needs_held_out_rows_and_follows_them():
 def test_labels_the_decoder_ties_are_ranked_by_the_logits(multilabel_data):
     # one neighbour: every label outside its set gets the same floor
     X, Y = multilabel_data
-    clf = PALClassifier(decoder="knn", decoder__n_neighbors=1, **FAST).fit(X, Y)
+    clf = PALClassifier(
+        decoder="knn", decoder__n_neighbors=1, label_proba="decoder", **FAST
+    ).fit(X, Y)
     logits, features = clf._predict_outputs(X[:40])
     own = clf.decoder_.predict_proba(logits, features).double().numpy()
     proba = clf.predict_proba(X[:40])

@@ -2,9 +2,12 @@
 
 import numpy as np
 import pytest
+import torch
+from sklearn.isotonic import isotonic_regression
 from sklearn.utils._param_validation import InvalidParameterError
 
 from sknc import FixedETFClassifier, PALClassifier
+from sknc.decoders._calibration import ordered_like
 
 from .conftest import FAST
 
@@ -50,7 +53,7 @@ def test_blend_is_the_mean_of_the_decoder_and_the_head(multilabel_data, cls):
     assert np.abs(proba["head"] - proba["decoder"]).max() > 0.01
 
 
-@pytest.mark.parametrize("source", ["decoder", "head", "blend"])
+@pytest.mark.parametrize("source", ["decoder", "head", "blend", "calibrated"])
 def test_the_hamming_objective_thresholds_predict_proba_at_a_half(
     multilabel_data, source
 ):
@@ -72,9 +75,9 @@ def test_the_head_learns_each_label(multilabel_data):
 
 def test_a_network_without_the_head_refuses_the_head_sources(multilabel_data):
     X, Y = multilabel_data
-    clf = PALClassifier(**FAST).fit(X, Y)  # label_proba='decoder': no head
+    clf = PALClassifier(**FAST, label_proba="decoder").fit(X, Y)  # no head
     assert clf.module_.label_head is None
-    clf.set_params(label_proba="blend")
+    clf.set_params(label_proba="calibrated")
     with pytest.raises(ValueError, match="trained without one.*fit again"):
         clf.predict_proba(X)
     with pytest.raises(ValueError, match="trained without one"):
@@ -142,3 +145,46 @@ def test_the_head_trains_with_calibration_cv_and_partial_fit(multilabel_data):
     clf.partial_fit(X, Y)  # more epochs move the head too
     assert np.abs(clf.predict_proba(X) - before).max() > 1e-3
     assert ((before > 0) & (before < 1)).all()
+
+
+@pytest.mark.parametrize("K", [1, 2, 7, 40])
+def test_ordered_like_is_the_isotonic_fit_in_the_given_order(K):
+    rng = np.random.RandomState(K)
+    values, order = rng.rand(30, K), rng.rand(30, K)
+    fitted = ordered_like(torch.tensor(values), torch.tensor(order)).numpy()
+    for row in range(30):
+        rank = np.argsort(-order[row], kind="stable")
+        expected = isotonic_regression(values[row, rank], increasing=False)
+        # pooled labels differ by relative steps of 1e-9 per rank only
+        np.testing.assert_allclose(fitted[row, rank], expected, rtol=1e-7, atol=0)
+        assert (np.diff(fitted[row, rank]) < 0).all()  # exactly order's ranking
+    # values already in that order are kept
+    ordered = np.sort(values, axis=1)
+    kept = ordered_like(torch.tensor(ordered), torch.tensor(ordered)).numpy()
+    np.testing.assert_allclose(kept, ordered, rtol=1e-7, atol=0)
+
+
+def test_ordered_like_works_through_blocks_of_rows():
+    rng = np.random.RandomState(0)
+    values, order = torch.tensor(rng.rand(700, 90)), torch.tensor(rng.rand(700, 90))
+    whole = ordered_like(values, order)
+    parts = torch.cat(
+        [ordered_like(values[i : i + 7], order[i : i + 7]) for i in range(0, 700, 7)]
+    )
+    torch.testing.assert_close(whole, parts, rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("cls", ESTIMATORS)
+def test_calibrated_ranks_as_the_decoder_with_the_blends_levels(multilabel_data, cls):
+    X, Y = multilabel_data
+    clf = cls(**FAST, label_proba="calibrated").fit(X, Y)
+    calibrated = clf.predict_proba(X)
+    decoder = clf.set_params(label_proba="decoder").predict_proba(X)
+    blend = clf.set_params(label_proba="blend").predict_proba(X)
+    assert ((calibrated > 0) & (calibrated < 1)).all()
+    for row in range(len(X)):
+        rank = np.argsort(-decoder[row], kind="stable")
+        np.testing.assert_array_equal(np.argsort(-calibrated[row], kind="stable"), rank)
+    # no closer to the blend is possible in that order: never farther than it
+    # from the blend than the decoder's own values are
+    assert ((calibrated - blend) ** 2).sum() <= ((decoder - blend) ** 2).sum()
