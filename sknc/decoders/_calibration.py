@@ -11,7 +11,13 @@ r"""Calibration: the curves that turn decoder scores into probabilities.
 
 import math
 
+import numpy as np
 import torch
+
+# scikit-learn's pool-adjacent-violators on one contiguous row, in place
+# (what sklearn.isotonic.isotonic_regression runs after its input checks,
+# which would dominate row by row)
+from sklearn._isotonic import _inplace_contiguous_isotonic_regression as _increasing_fit
 
 from ._base import PROBA_EPS
 from ._search import (
@@ -30,8 +36,6 @@ __all__ = [
     "ordered_like",
 ]
 
-# Elements (rows x K x K) of one block of ordered_like's pairwise means.
-_ORDER_BLOCK = 2**22
 # ordered_like's relative step per rank, so that pooled labels keep the order.
 _ORDER_STEP = 1e-9
 # The temperature fit uses at most this many queries.
@@ -293,11 +297,12 @@ def ordered_like(values, order):
 
     For each row, the least-squares fit of ``values`` by a sequence that does
     not increase along ``order`` sorted from largest to smallest (isotonic
-    regression, batched): labels that ``order`` ranks higher never get a
-    smaller value, and where ``values`` already agree with that order they
-    are unchanged. Labels pooled into one value are kept in ``order``'s
-    order by a relative step of ``1e-9`` per rank, so that rankings (LRAP,
-    coverage error) of positive values are exactly ``order``'s.
+    regression, scikit-learn's pool-adjacent-violators, linear in the
+    labels): labels that ``order`` ranks higher never get a smaller value,
+    and where ``values`` already agree with that order they are unchanged.
+    Labels pooled into one value are kept in ``order``'s order by a relative
+    step of ``1e-9`` per rank, so that rankings (LRAP, coverage error) of
+    positive values are exactly ``order``'s.
 
     Parameters
     ----------
@@ -313,31 +318,11 @@ def ordered_like(values, order):
     values = values.double()
     n, K = values.shape
     rank = torch.argsort(order.to(values.device), dim=1, descending=True, stable=True)
-    y = torch.gather(values, 1, rank)  # to be made non-increasing
-    fitted = torch.empty_like(y)
-    rows = max(1, _ORDER_BLOCK // max(1, K * K))
-    for start in range(0, n, rows):
-        fitted[start : start + rows] = -_increasing_fit(-y[start : start + rows])
+    # a non-increasing fit of y is minus the non-decreasing fit of -y
+    fitted = -np.ascontiguousarray(torch.gather(values, 1, rank).cpu().numpy())
+    for row in fitted:
+        _increasing_fit(row, np.ones(K))  # in place
     # relative: positive values stay positive
-    steps = _ORDER_STEP * torch.arange(K, dtype=y.dtype, device=y.device)
-    fitted = fitted * (1 - steps)
+    fitted = -fitted * (1 - _ORDER_STEP * np.arange(K))
+    fitted = torch.as_tensor(fitted, device=values.device)
     return torch.empty_like(fitted).scatter_(1, rank, fitted)
-
-
-def _increasing_fit(z):
-    """Row-wise least-squares non-decreasing fit (the max-min formula).
-
-    ``fit_i = max_{j <= i} min_{k >= i} mean(z_j..z_k)``, from the pairwise
-    means of a block of rows at once.
-    """
-    n, K = z.shape
-    csum = torch.nn.functional.pad(z.cumsum(dim=1), (1, 0))
-    j = torch.arange(K, device=z.device)
-    length = (j[None, :] - j[:, None] + 1).to(z.dtype)  # [j, k]: k - j + 1
-    means = (csum[:, None, 1:] - csum[:, :-1, None]) / length.clamp(min=1)
-    upper = j[None, :] >= j[:, None]  # k >= j
-    means = means.masked_fill(~upper, math.inf)
-    # [j, i]: min over k >= i of mean(z_j..z_k)
-    suffix_min = means.flip(-1).cummin(dim=-1).values.flip(-1)
-    suffix_min = suffix_min.masked_fill(~upper, -math.inf)  # only j <= i
-    return suffix_min.max(dim=1).values
