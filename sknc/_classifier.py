@@ -796,8 +796,17 @@ class _PALNetBase(
             loss = loss + 0.5 * decay * features.pow(2).sum(-1).mean()
         return loss + label_loss
 
+    def _network(self):
+        """Return the network under any wrapper (DDP: module, compile: _orig_mod)."""
+        module = self.module_
+        for attribute in ("module", "_orig_mod"):
+            inner = getattr(module, attribute, None)
+            if isinstance(inner, torch.nn.Module):
+                module = inner
+        return module
+
     def _has_label_head(self):
-        return getattr(self.module_, "label_head", None) is not None
+        return getattr(self._network(), "label_head", None) is not None
 
     def _label_head_loss(self, features, y_true, row_weight):
         """Binary cross-entropy of the per-label head on the detached features.
@@ -805,7 +814,7 @@ class _PALNetBase(
         Detached: the head learns from the PAL features without changing
         them, so that ``label_proba`` leaves ``predict`` as it is.
         """
-        label_logits = self.module_.label_logits(features.detach())
+        label_logits = self._network().label_logits(features.detach())
         target = y_true[:, : self.n_outputs_].to(label_logits)
         if label_logits.ndim == 3:  # an ensemble's members
             target = target.unsqueeze(1).expand_as(label_logits)
@@ -826,7 +835,7 @@ class _PALNetBase(
         if not self._has_label_head():
             return None
         with torch.no_grad():
-            return torch.sigmoid(self.module_.label_logits(features).double())
+            return torch.sigmoid(self._network().label_logits(features).double())
 
     def _label_proba(self, decision, logits, features):
         """Return the labels' probabilities from the source ``label_proba`` names."""

@@ -13,11 +13,7 @@ import math
 
 import numpy as np
 import torch
-
-# scikit-learn's pool-adjacent-violators on one contiguous row, in place
-# (what sklearn.isotonic.isotonic_regression runs after its input checks,
-# which would dominate row by row)
-from sklearn._isotonic import _inplace_contiguous_isotonic_regression as _increasing_fit
+from sklearn.isotonic import isotonic_regression
 
 from ._base import PROBA_EPS
 from ._search import (
@@ -28,6 +24,19 @@ from ._search import (
     _Prototypes,
     _wide_dtype,
 )
+
+try:
+    # scikit-learn's pool-adjacent-violators on one contiguous row, in place
+    # (what isotonic_regression runs after its input checks, which would
+    # dominate row by row)
+    from sklearn._isotonic import (
+        _inplace_contiguous_isotonic_regression as _increasing_fit,
+    )
+except ImportError:  # a private module: the public function, slower
+
+    def _increasing_fit(y, w):
+        y[:] = isotonic_regression(y, sample_weight=w)
+
 
 __all__ = [
     "PlattScoresMixin",
