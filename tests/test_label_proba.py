@@ -190,3 +190,23 @@ def test_calibrated_ranks_as_the_decoder_with_the_blends_levels(multilabel_data,
     # no closer to the blend is possible in that order: never farther than it
     # from the blend than the decoder's own values are
     assert ((calibrated - blend) ** 2).sum() <= ((decoder - blend) ** 2).sum()
+
+
+def test_the_head_is_found_under_a_wrapper_of_the_network(multilabel_data):
+    # accelerate wraps module_ in DistributedDataParallel (the network is its
+    # .module), torch.compile in an OptimizedModule (._orig_mod)
+    class Wrapper(torch.nn.Module):
+        def __init__(self, module):
+            super().__init__()
+            self.module = module
+
+        def forward(self, X):
+            return self.module(X)
+
+    X, Y = multilabel_data
+    clf = PALClassifier(**FAST).fit(X, Y)
+    expected = clf.predict_proba(X)
+    clf.module_ = Wrapper(clf.module_)
+    np.testing.assert_array_equal(clf.predict_proba(X), expected)
+    clf.partial_fit(X, Y)  # the head trains through the wrapper too
+    assert np.abs(clf.predict_proba(X) - expected).max() > 1e-4
