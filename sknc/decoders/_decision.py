@@ -191,11 +191,11 @@ class Decision:
                 f"objective must be one of {sorted(OBJECTIVES)} or None; got "
                 f"{objective!r}."
             )
-        # a block of rows at a time: set distributions of thousands of labels
-        # stay in bounded memory
         if objective == "hamming" and proba is not None:
             # the Hamming loss is the labels' own: each label at 1/2
             return proba >= 0.5
+        # a block of rows at a time: set distributions of thousands of labels
+        # stay in bounded memory
         blocks = [
             self._decide(logits[rows], features[rows], objective)
             for rows in chunks(len(logits), _DECISION_SETS * logits.shape[1])
