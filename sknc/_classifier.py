@@ -839,8 +839,10 @@ class _PALNetBase(
 
     def _label_proba(self, decision, logits, features):
         """Return the labels' probabilities from the source ``label_proba`` names."""
+        if self.label_proba == "decoder":  # the head, if any, is not read
+            return decision.predict_proba(logits, features)
         head = self._head_proba(features)
-        if self.label_proba != "decoder" and head is None:
+        if head is None:
             raise ValueError(
                 f"label_proba={self.label_proba!r} needs the per-label head, and "
                 "this network was trained without one (label_proba='decoder'). "
