@@ -77,6 +77,8 @@ CONFIGS = {
     "holdout": {"train_split": "holdout"},
     # predict_proba (and objective='hamming') from the per-label head blended in
     "blend": {"label_proba": "blend"},
+    # predict_proba from the per-label linear model of the inputs, weighted 3/4
+    "wide": {"label_proba": "wide"},
 }
 LEAD_HEADERS = ["subset acc", "micro-F1", "example-F1", "macro-F1", "Hamming loss"]
 # the rules scored for every sknc fit: None is the decoder's own

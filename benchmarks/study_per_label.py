@@ -6,10 +6,12 @@
 per-label scores of its sources are scored, next to the peers'
 ``predict_proba``:
 
-- ``decoder``, ``head``, ``blend``: ``predict_proba`` with that
-  ``label_proba`` (the decoder's marginals, ties ordered by the logits'
-  softmax; the per-label logistic head on the detached features; their
-  mean), from the same fitted network (the head never changes it);
+- ``decoder``, ``head``, ``blend``, ``calibrated``, ``linear``, ``wide``:
+  ``predict_proba`` with that ``label_proba`` (the decoder's marginals, ties
+  ordered by the logits' softmax; the per-label logistic head on the
+  detached features; their mean; the mean moved to the decoder's order; the
+  per-label logistic regression of the inputs; its mean with the decoder's),
+  from the same fitted network (the heads never change it);
 - ``softmax``: the softmax of ``decision_function`` (the logits; a ranking
   score, not a probability).
 
@@ -51,6 +53,8 @@ from ._protocol import (
 )
 
 PEERS = ("rf", "et", "ovr-logreg")
+# the source the summary lines compare with the best peer
+SUMMARY_SOURCE = "wide"
 # (column key, header, higher is better)
 COLUMNS = (
     ("lrap", "LRAP", True),
@@ -111,8 +115,8 @@ def main():
     study, datasets, info = start_half(args)
     results = {}
     for name, seed, split in half_cases(datasets, args.half, args.seeds):
-        # the head trained (it never changes the network): every source scored
-        params = {"label_proba": "blend", **args.params}
+        # both heads trained (they never change the network): every source scored
+        params = {"label_proba": "wide", **args.params}
         clf = ESTIMATORS[args.estimator](random_state=seed, **params)
         clf.fit(split.X_train, split.Y_train)
         heads = sknc_scores(clf, split)
@@ -142,12 +146,12 @@ def main():
                 ]
             )
         if args.peers:
-            ours = means["blend"]
+            ours = means[SUMMARY_SOURCE]
             for key, header_text, higher in COLUMNS:
                 best = [means[p][key] for p in args.peers]
                 best = max(best) if higher else min(best)
                 summary.append(
-                    f"- {name}, {header_text}: blend {ours[key]:.4f}, "
+                    f"- {name}, {header_text}: {SUMMARY_SOURCE} {ours[key]:.4f}, "
                     f"best peer {best:.4f}"
                 )
     params = args.params or "defaults"

@@ -34,6 +34,7 @@ from ._docstring import (
     Substitution,
     estimator_params,
 )
+from ._input_head import InputHead, fit_input_head
 from ._inputs import (
     LabelledDataset,
     SplitRecord,
@@ -80,7 +81,7 @@ from ._weights import (
     weighted_loss,
 )
 from .decoders import BaseDecoder, Decision, get_decoder
-from .decoders._decision import LABEL_PROBA
+from .decoders._decision import FEATURE_HEAD_SOURCES, INPUT_HEAD_SOURCES, LABEL_PROBA
 from .decoders._objectives import OBJECTIVES
 from .decoders._registry import DECODERS
 
@@ -590,6 +591,10 @@ class _PALNetBase(
             self.module_ = members[0]
         else:
             self.module_ = EnsembleNet(list(members))
+        if self.multilabel_ and self.label_proba in INPUT_HEAD_SOURCES:
+            # fitted after the network (_fit_input_head); buffers only
+            head = InputHead(self.n_features_in_, self.n_outputs_)
+            self.module_.input_head = head.to(getattr(torch, self.dtype))
         # transform returns the members' features side by side
         self.feature_dim_ = sum(dims)
         self.n_trainable_params_ = sum(
@@ -651,6 +656,21 @@ class _PALNetBase(
             weight = None if sample_weight is None else sample_weight[index]
             for scaler in scalers:
                 scaler.fit(rows, weight)
+
+    def _fit_input_head(self, X, y_enc, sample_weight):
+        """Fit the per-label model of the inputs to (a sample of) the rows."""
+        head = getattr(self._network(), "input_head", None)
+        if head is None:
+            return
+        # at most 2**24 values (64 MB in float32) of densified rows
+        n_max = max(256, min(50_000, 2**24 // max(self.n_features_in_, 1)))
+        rows, index = sample_rows(X, n_max)
+        Y = torch.as_tensor(np.asarray(y_enc[index, : self.n_outputs_]))
+        weight = None if sample_weight is None else sample_weight[index]
+        seed = self._torch_seed()
+        if seed is None:
+            seed = int(torch.randint(2**31 - 1, ()).item())
+        fit_input_head(head, rows, Y, weight, seed=seed)
 
     def _fit_label_prior(self, y_enc, sample_weight):
         """Start the per-label heads at the labels' (weighted) frequencies."""
@@ -837,16 +857,36 @@ class _PALNetBase(
         with torch.no_grad():
             return torch.sigmoid(self._network().label_logits(features).double())
 
-    def _label_proba(self, decision, logits, features):
+    def _input_head_proba(self, dataset):
+        """``(n, K)`` probabilities of the per-label model of the inputs, or None."""
+        head = getattr(self._network(), "input_head", None)
+        if head is None:
+            return None
+        param = head.weight
+        parts = []
+        with self._device_context(), read_only_arrays_ok(), torch.no_grad():
+            for batch in self.get_iterator(dataset, training=False):
+                Xi = batch[0] if isinstance(batch, (tuple, list)) else batch
+                Xi = torch.as_tensor(Xi).to(param.device, param.dtype)
+                parts.append(torch.sigmoid(head(Xi).double()))
+        return torch.cat(parts)
+
+    def _label_proba(self, decision, logits, features, dataset):
         """Return the labels' probabilities from the source ``label_proba`` names."""
-        if self.label_proba == "decoder":  # the head, if any, is not read
+        if self.label_proba == "decoder":  # the heads, if any, are not read
             return decision.predict_proba(logits, features)
-        head = self._head_proba(features)
+        if self.label_proba in INPUT_HEAD_SOURCES:
+            head, what = self._input_head_proba(dataset), "model of the inputs"
+            trained_by = INPUT_HEAD_SOURCES
+        else:
+            head, what = self._head_proba(features), "head of the features"
+            trained_by = (*FEATURE_HEAD_SOURCES, *INPUT_HEAD_SOURCES)
         if head is None:
             raise ValueError(
-                f"label_proba={self.label_proba!r} needs the per-label head, and "
-                "this network was trained without one (label_proba='decoder'). "
-                "Set label_proba='decoder', or fit again to train the head."
+                f"label_proba={self.label_proba!r} needs the per-label {what}, "
+                "and this network was trained without one (a fit with "
+                f"label_proba in {trained_by} trains it). Set another "
+                "label_proba, or fit again to train it."
             )
         return decision.predict_proba(logits, features, self.label_proba, head)
 
@@ -943,6 +983,7 @@ class _PALNetBase(
             NeuralNet.partial_fit(
                 self, data, y_train, _routing_method=routing_method, **fit_params
             )
+            self._fit_input_head(X, y_enc, sample_weight)
         decision = self._fit_decision(decoder, *data.split, y_enc, sample_weight)
         if routing_method == "fit" and self.calibration_cv and decision is not None:
             decision.recalibrate(self._cross_fitted_folds(X, y_enc, sample_weight))
@@ -1279,7 +1320,10 @@ class _PALNetBase(
         # decision_ is set last (None in multi-class mode): a fit that raised
         # leaves the estimator unfitted
         check_is_fitted(self, "decision_")
-        return self._outputs(self.get_dataset(self._validate_X(X, reset=False)))
+        return self._outputs(self._predict_dataset(X))
+
+    def _predict_dataset(self, X):
+        return self.get_dataset(self._validate_X(X, reset=False))
 
     def predict(self, X):
         """Predict label sets (multi-label) or class labels (multi-class).
@@ -1303,12 +1347,13 @@ class _PALNetBase(
         # objective takes effect without refitting: a value set after fit is
         # checked here, where it is used
         self._check_predict_params()
-        logits, features = self._predict_outputs(X)
+        dataset = self._predict_dataset(X)
+        logits, features = self._outputs(dataset)
         if decision is None:
             return self.classes_[logits.argmax(dim=1).cpu().numpy()]
         proba = None
         if self.objective == "hamming":
-            proba = self._label_proba(decision, logits, features)
+            proba = self._label_proba(decision, logits, features, dataset)
         pred = decision.predict(logits, features, self.objective, proba)
         return pred.cpu().numpy().astype(self.target_dtype_)
 
@@ -1330,11 +1375,12 @@ class _PALNetBase(
         """
         decision = self._fitted_decision()
         self._check_predict_params()  # label_proba may change after fit
-        logits, features = self._predict_outputs(X)
+        dataset = self._predict_dataset(X)
+        logits, features = self._outputs(dataset)
         if decision is None:
             proba = torch.softmax(logits.double(), dim=1)
         else:
-            proba = self._label_proba(decision, logits, features)
+            proba = self._label_proba(decision, logits, features, dataset)
         return proba.double().cpu().numpy()
 
     def predict_log_proba(self, X):

@@ -366,6 +366,9 @@ class PALNet(nn.Module):
         # registered last: the state's first key stays the backbone's first layer
         self.input_scaler = input_scaler
         self.label_head = label_head
+        # the per-label model of the inputs (sknc._input_head), set by the
+        # estimator after building the network; not called by forward
+        self.input_head = None
 
     def label_logits(self, features):
         """Return the per-label head's ``(N, K)`` logits of ``(N, d)`` features."""
@@ -420,6 +423,8 @@ class EnsembleNet(nn.Module):
     def __init__(self, members):
         super().__init__()
         self.members = nn.ModuleList(members)
+        # one per-label model of the inputs for all members (PALNet's)
+        self.input_head = None
 
     @property
     def head(self):

@@ -346,11 +346,12 @@ def mismatch_message(exc, estimator):
         hints.append("another head (feature_norm)")
     if any("input_scaler." in k for k in structure):
         hints.append("another input_scaling")
-    if any(k.startswith("label_head.") for k in structure):
-        # models saved before the head existed have none
+    if any(k.startswith(("label_head.", "input_head.")) for k in structure):
+        # models saved before the heads existed have none
         hints.append(
             "another label_proba ('decoder' trains no per-label head, as every "
-            "model saved before sknc had label_proba)"
+            "model saved before sknc had label_proba; only 'linear' and 'wide' "
+            "train the model of the inputs, input_head)"
         )
     if any(k.startswith("backbone.") for k in structure):
         hints.append("another backbone (hidden_layer_sizes, batch_norm, module)")

@@ -53,7 +53,9 @@ def test_blend_is_the_mean_of_the_decoder_and_the_head(multilabel_data, cls):
     assert np.abs(proba["head"] - proba["decoder"]).max() > 0.01
 
 
-@pytest.mark.parametrize("source", ["decoder", "head", "blend", "calibrated"])
+@pytest.mark.parametrize(
+    "source", ["decoder", "head", "blend", "calibrated", "linear", "wide"]
+)
 def test_the_hamming_objective_thresholds_predict_proba_at_a_half(
     multilabel_data, source
 ):
