@@ -13,9 +13,12 @@ For each data set and seed, one ``PALClassifier(random_state=seed)``
 the threshold rules of ``'f1_micro'`` and ``'f1_macro'`` are refitted on the
 very rows and outputs the fit used (recorded from ``Decision``): the rule of
 before issue 25 (best F1 cut per label, 1/2 for a label without a positive
-row), and ``fit_objective_thresholds`` over a grid of shrinkage weights
-``a`` and guards ``z`` (a rule is kept only where it beats the default rule
-on those rows, by McNemar's ``z``; else the default rule). Per objective:
+row), ``fit_objective_thresholds(rule='fitted')`` over a grid of shrinkage
+weights ``a`` and guards ``z`` (a rule is kept only where it beats the
+default rule on those rows, by McNemar's ``z``; else the default rule), and
+``rule='plug-in'`` (the cuts of the largest F1 expected under the marginals)
+with the guards None, 0 and 2. "after" is today's default. The rules cut the
+decoder's marginals (``label_proba='decoder'``), as ``predict`` does. Per objective:
 its score on its own metric next to ``objective=None``'s, and the labels it
 predicts per row against the true ones.
 """
@@ -102,10 +105,12 @@ def fit_one(X, Y, X_eval, seed, params):
     for objective in [None, *TARGETS]:
         clf.set_params(objective=objective)
         preds[objective] = np.asarray(clf.predict(X_eval)).astype(bool)
+    # the thresholds cut the decoder's marginals (whatever label_proba is)
+    marginals = clf.set_params(label_proba="decoder").predict_proba(X_eval)
     return {
         "calibration": recorded["calibration"],
         "allow_empty": recorded["allow_empty"],
-        "proba": np.asarray(clf.predict_proba(X_eval)),
+        "proba": np.asarray(marginals),
         "preds": preds,
         "thresholds": {k: v.numpy() for k, v in clf.decision_.thresholds_.items()},
     }
@@ -124,7 +129,7 @@ def rules(allow_empty):
     """Rule name -> (function of (marginals, Y, default) to thresholds,
     whether a row may predict no label)."""
 
-    def rule(a, z):
+    def rule(a, z, kind="fitted"):
         def fit(m, y, d):
             return fit_objective_thresholds(
                 torch.as_tensor(m),
@@ -133,6 +138,7 @@ def rules(allow_empty):
                 shrinkage=a,
                 guard=z,
                 allow_empty=allow_empty["after"],
+                rule=kind,
             )
 
         return fit, allow_empty["after"]
@@ -153,6 +159,9 @@ def rules(allow_empty):
     for z in GUARDS:
         for a in SHRINKAGES:
             out[f"a={a:g}, " + ("no guard" if z is None else f"z={z:g}")] = rule(a, z)
+    for z in (None, 0.0, 2.0):
+        name = "plug-in, " + ("no guard" if z is None else f"z={z:g}")
+        out[name] = rule(0.0, z, "plug-in")
     return out
 
 

@@ -1,9 +1,10 @@
 """The objectives keep their promise on long-tailed labels (issue 25).
 
-The thresholds of ``'f1_micro'`` and ``'f1_macro'`` are shrunk toward the
-shared one for labels of few positive rows, and a rule that scores below the
-decoder's own rule on the rows it is fitted on keeps that rule (NaN
-thresholds).
+The thresholds of ``'f1_micro'`` and ``'f1_macro'`` are placed where the F1
+expected under the marginals is largest (``rule='plug-in'``, the default) or,
+with ``rule='fitted'``, fitted to the labels and shrunk toward the shared one
+for labels of few positive rows; a rule that scores below the decoder's own
+rule on the rows it is fitted on keeps that rule (NaN thresholds).
 """
 
 import io
@@ -19,6 +20,7 @@ from sknc.decoders._objectives import (
     apply_thresholds,
     fit_objective_thresholds,
     fit_thresholds,
+    plug_in_thresholds,
 )
 from sknc.model_selection import multilabel_train_test_split
 
@@ -72,7 +74,9 @@ def test_rare_labels_are_shrunk_toward_the_shared_threshold():
     assert raw[3] < 0.05
     n_pos = Y.sum(dim=0)
     for a in (1.0, 10.0):
-        got = fit_objective_thresholds(marginals, Y, default, shrinkage=a, guard=None)
+        got = fit_objective_thresholds(
+            marginals, Y, default, shrinkage=a, guard=None, rule="fitted"
+        )
         expected = (n_pos * raw + a * micro) / (n_pos + a)
         torch.testing.assert_close(got["f1_macro"], expected.double())
         # the rare label moves toward the shared threshold, by a / (2 + a);
@@ -80,7 +84,9 @@ def test_rare_labels_are_shrunk_toward_the_shared_threshold():
         moved = (got["f1_macro"] - raw) / (micro - raw)
         assert moved[3] == pytest.approx(a / (2 + a))
         assert torch.all(moved[:3] < a / 80)
-    none = fit_objective_thresholds(marginals, Y & False, default, guard=None)
+    none = fit_objective_thresholds(
+        marginals, Y & False, default, guard=None, rule="fitted"
+    )
     assert torch.all(none["f1_macro"] == none["f1_micro"])  # not 1/2
     # with the guard, a label of two positive rows cannot beat the default
     # rule significantly: it keeps the default rule
@@ -90,8 +96,40 @@ def test_rare_labels_are_shrunk_toward_the_shared_threshold():
     assert torch.isnan(guarded["f1_macro"]).all()
 
 
+def _expected_f1(p, t):
+    return 2 * p[p >= t].sum() / ((p >= t).sum() + p.sum())
+
+
+def test_plug_in_cuts_maximise_the_f1_expected_under_the_marginals():
+    rng = np.random.RandomState(1)
+    marginals = torch.as_tensor(rng.beta(0.5, 2.0, size=(200, 5)))
+    micro = float(plug_in_thresholds(marginals, "micro")[0])
+    macro = plug_in_thresholds(marginals, "macro")
+    flat = marginals.numpy().ravel()
+    best = max(_expected_f1(flat, t) for t in np.unique(flat))
+    assert _expected_f1(flat, micro) == pytest.approx(best)
+    for k in range(5):
+        column = marginals[:, k].numpy()
+        best = max(_expected_f1(column, t) for t in np.unique(column))
+        assert _expected_f1(column, float(macro[k])) == pytest.approx(best)
+
+
+def test_the_plug_in_rule_places_its_cuts_without_the_labels():
+    rng = np.random.RandomState(2)
+    marginals = torch.as_tensor(rng.rand(150, 6))
+    Y = torch.as_tensor(rng.rand(150, 6) < 0.3)
+    default = marginals >= 0.5
+    one = fit_objective_thresholds(marginals, Y, default, guard=None)
+    other = fit_objective_thresholds(marginals, ~Y, default, guard=None)
+    for objective in ("f1_micro", "f1_macro"):
+        torch.testing.assert_close(one[objective], other[objective])
+    with pytest.raises(ValueError, match="rule"):
+        fit_objective_thresholds(marginals, Y, default, rule="best")
+
+
+@pytest.mark.parametrize("rule", ["plug-in", "fitted"])
 @pytest.mark.parametrize("seed", range(5))
-def test_on_the_rows_it_was_fitted_on_no_rule_loses_to_the_default(seed):
+def test_on_the_rows_it_was_fitted_on_no_rule_loses_to_the_default(seed, rule):
     rng = np.random.RandomState(seed)
     n, K = 120, 8
     prevalence = np.geomspace(0.5, 0.02, K)
@@ -100,7 +138,7 @@ def test_on_the_rows_it_was_fitted_on_no_rule_loses_to_the_default(seed):
     Y = torch.as_tensor(Y)
     # a default rule that is good on some labels: the truth, flipped at random
     default = Y ^ torch.as_tensor(rng.rand(n, K) < 0.1)
-    thresholds = fit_objective_thresholds(marginals, Y, default)
+    thresholds = fit_objective_thresholds(marginals, Y, default, rule=rule)
     for objective, average in (("f1_micro", "micro"), ("f1_macro", None)):
         pred = apply_thresholds(marginals, thresholds[objective], default).numpy()
         own = f1_score(Y.numpy(), pred, average=average, zero_division=0)
