@@ -21,15 +21,18 @@ def _log_loss(Y, P):
 
 @pytest.mark.parametrize("cls", ESTIMATORS)
 @pytest.mark.parametrize("n_estimators", [1, 2])
+@pytest.mark.parametrize("source", ["blend", "wide"])
 def test_the_label_head_leaves_the_network_and_predict_unchanged(
-    multilabel_data, cls, n_estimators
+    multilabel_data, cls, n_estimators, source
 ):
     X, Y = multilabel_data
     params = dict(FAST, n_estimators=n_estimators)
     plain = cls(**params, label_proba="decoder").fit(X, Y)
-    headed = cls(**params, label_proba="blend").fit(X, Y)
-    assert plain.module_.label_head is None
+    headed = cls(**params, label_proba=source).fit(X, Y)
+    assert plain.module_.label_head is None and plain.module_.input_head is None
     assert headed.module_.label_head is not None
+    # only 'linear' and 'wide' fit the model of the inputs, after the network
+    assert (headed.module_.input_head is not None) == (source == "wide")
     np.testing.assert_array_equal(headed.predict(X), plain.predict(X))
     np.testing.assert_array_equal(headed.transform(X), plain.transform(X))
     assert np.abs(headed.predict_proba(X) - plain.predict_proba(X)).max() > 0.01
@@ -129,9 +132,10 @@ def test_the_head_weighs_rows_as_the_pal_loss_does(multilabel_data):
     )
 
 
-def test_the_head_is_saved_with_the_network(multilabel_data, tmp_path):
+@pytest.mark.parametrize("source", ["blend", "wide"])
+def test_the_head_is_saved_with_the_network(multilabel_data, tmp_path, source):
     X, Y = multilabel_data
-    params = dict(FAST, label_proba="blend")
+    params = dict(FAST, label_proba=source)
     clf = PALClassifier(**params).fit(X, Y)
     files = {"f_params": tmp_path / "params.pt", "f_state": tmp_path / "state.pt"}
     clf.save_params(**files)
