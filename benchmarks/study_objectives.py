@@ -17,8 +17,10 @@ row), ``fit_objective_thresholds(rule='fitted')`` over a grid of shrinkage
 weights ``a`` and guards ``z`` (a rule is kept only where it beats the
 default rule on those rows, by McNemar's ``z``; else the default rule), and
 ``rule='plug-in'`` (the cuts of the largest F1 expected under the marginals)
-with the guards None, 0 and 2. "after" is today's default. The rules cut the
-decoder's marginals (``label_proba='decoder'``), as ``predict`` does. Per objective:
+with the guards None, 0 and 2. "after" is today's default: plug-in cuts on
+the training rows, fitted ones on held-out rows (tmc2007's validation
+split). The rules cut the decoder's marginals (``label_proba='decoder'``),
+as ``predict`` does. Per objective:
 its score on its own metric next to ``objective=None``'s, and the labels it
 predicts per row against the true ones.
 """
@@ -32,6 +34,7 @@ import torch
 from sknc import PALClassifier
 from sknc.decoders import _decision
 from sknc.decoders._objectives import (
+    TRAINING_ROWS_RULE,
     apply_thresholds,
     fit_objective_thresholds,
     fit_thresholds,
@@ -85,7 +88,7 @@ def fit_one(X, Y, X_eval, seed, params):
     recorded = {}
     original = _decision.Decision._fit_thresholds
 
-    def spy(self, marginals, Y, default):
+    def spy(self, marginals, Y, default, rule):
         K = self.n_labels
         recorded["calibration"] = tuple(
             t[:, :K].cpu().numpy() for t in (marginals, Y, default)
@@ -93,8 +96,10 @@ def fit_one(X, Y, X_eval, seed, params):
         recorded["allow_empty"] = {
             "before": bool(self.decoder_.allow_empty_),
             "after": self._allow_empty(marginals),
+            # the rule predict uses: 'fitted' on held-out rows
+            "rule": rule,
         }
-        return original(self, marginals, Y, default)
+        return original(self, marginals, Y, default, rule)
 
     _decision.Decision._fit_thresholds = spy
     try:
@@ -145,13 +150,16 @@ def rules(allow_empty):
 
     out = {
         "before": (lambda m, y, d: old_rule(m, y), allow_empty["before"]),
-        # the defaults: what objective= does today
+        # the defaults: what objective= does today (the rule Decision chose
+        # for these rows; a checkpoint from before it was recorded: plug-in,
+        # as every set but tmc2007 has no held-out rows)
         "after": (
             lambda m, y, d: fit_objective_thresholds(
                 torch.as_tensor(m),
                 torch.as_tensor(y),
                 torch.as_tensor(d),
                 allow_empty=allow_empty["after"],
+                rule=allow_empty.get("rule", TRAINING_ROWS_RULE),
             ),
             allow_empty["after"],
         ),

@@ -15,14 +15,17 @@ import torch
 from sklearn.metrics import f1_score
 
 from sknc import PALClassifier
-from sknc.decoders import KNNDecoder
+from sknc.decoders import KNNDecoder, _decision
 from sknc.decoders._objectives import (
     apply_thresholds,
     fit_objective_thresholds,
     fit_thresholds,
     plug_in_thresholds,
 )
-from sknc.model_selection import multilabel_train_test_split
+from sknc.model_selection import (
+    MultilabelStratifiedValidSplit,
+    multilabel_train_test_split,
+)
 
 FAST = {"max_epochs": 20, "hidden_layer_sizes": (32,), "random_state": 0}
 
@@ -119,8 +122,9 @@ def test_the_plug_in_rule_places_its_cuts_without_the_labels():
     marginals = torch.as_tensor(rng.rand(150, 6))
     Y = torch.as_tensor(rng.rand(150, 6) < 0.3)
     default = marginals >= 0.5
-    one = fit_objective_thresholds(marginals, Y, default, guard=None)
-    other = fit_objective_thresholds(marginals, ~Y, default, guard=None)
+    rule = {"guard": None, "rule": "plug-in"}
+    one = fit_objective_thresholds(marginals, Y, default, **rule)
+    other = fit_objective_thresholds(marginals, ~Y, default, **rule)
     for objective in ("f1_micro", "f1_macro"):
         torch.testing.assert_close(one[objective], other[objective])
     with pytest.raises(ValueError, match="rule"):
@@ -189,3 +193,19 @@ def test_knn_training_predict_leaves_each_row_out():
     nearest = distances.topk(3, dim=1, largest=False).indices
     np.testing.assert_array_equal(loo, Y[nearest].sum(dim=1) >= 2)
     assert not torch.equal(loo, decoder.predict(None, features))
+
+
+def test_held_out_rows_fit_the_cuts_and_training_rows_plug_them_in(monkeypatch):
+    rules = []
+    original = _decision.fit_objective_thresholds
+
+    def spy(*args, rule, **kwargs):
+        rules.append(rule)
+        return original(*args, rule=rule, **kwargs)
+
+    monkeypatch.setattr(_decision, "fit_objective_thresholds", spy)
+    X, Y = _long_tailed(n=200)
+    PALClassifier(**dict(FAST, max_epochs=3)).fit(X, Y)
+    held_out = MultilabelStratifiedValidSplit(0.25, random_state=0)
+    PALClassifier(**dict(FAST, max_epochs=3), train_split=held_out).fit(X, Y)
+    assert rules == ["plug-in", "fitted"]

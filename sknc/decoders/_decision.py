@@ -19,6 +19,7 @@ from ._distribution import SetDistribution, chunks
 from ._objectives import (
     OBJECTIVES,
     THRESHOLD_OBJECTIVES,
+    TRAINING_ROWS_RULE,
     apply_thresholds,
     fit_objective_thresholds,
     gfm,
@@ -126,7 +127,10 @@ class Decision:
                 logits, features, positions=sample.positions
             )
         self.decoder_ = decoder
-        self._fit_thresholds(marginals, Y, default)
+        # on held-out rows the labels place the cuts; on the training rows
+        # (over-confident outputs) the marginals do, the labels only test them
+        rule = "fitted" if calibration is not None else TRAINING_ROWS_RULE
+        self._fit_thresholds(marginals, Y, default, rule)
         return self
 
     def recalibrate(self, folds):
@@ -152,13 +156,15 @@ class Decision:
         marginals = [fold._outputs_proba(z, h).cpu() for fold, (z, h, _) in folds]
         default = [fold.predict(z, h).cpu() for fold, (z, h, _) in folds]
         truth = [Y[:, : self.n_labels].cpu() for _, (_, _, Y) in folds]
-        self._fit_thresholds(torch.cat(marginals), torch.cat(truth), torch.cat(default))
+        self._fit_thresholds(
+            torch.cat(marginals), torch.cat(truth), torch.cat(default), "fitted"
+        )
         return self
 
-    def _fit_thresholds(self, marginals, Y, default):
+    def _fit_thresholds(self, marginals, Y, default, rule):
         """Fit the thresholds against the default rule's prediction ``default``.
 
-        See :func:`fit_objective_thresholds`.
+        ``rule``: where the cuts come from (see :func:`fit_objective_thresholds`).
         """
         K = self.n_labels
         self.thresholds_ = fit_objective_thresholds(
@@ -166,6 +172,7 @@ class Decision:
             Y[:, :K],
             default[:, :K],
             allow_empty=self._allow_empty(marginals),
+            rule=rule,
         )
 
     def _allow_empty(self, outputs):

@@ -44,16 +44,17 @@ THRESHOLD_OBJECTIVES = ("f1_micro", "f1_macro")
 # with the weight of this many positive rows: t_k = (n_k t_k + a t) / (n_k + a).
 # Chosen on the tuning half of benchmarks/study_objectives.py.
 THRESHOLD_SHRINKAGE = 3.0
-# Where the cuts come from: 'plug-in' places them where the F1 expected under
-# the marginals themselves is largest (the labels are not used to place
-# them, only to test them against the decoder's own rule: the guard below);
-# 'fitted' where the F1 on the labelled rows is largest, per-label cuts
-# shrunk toward the shared one. Chosen by benchmarks/study_objectives.py:
-# on the tuning half both kept every (set, seed, objective) at or above
-# objective=None with the guard at z=2 ('fitted' at z=3), gaining alike;
-# on the confirmation half 'fitted' at z=3 fell below it on emotions (micro
-# -0.32, macro -0.26 points) and 'plug-in' nowhere.
-THRESHOLD_RULE = "plug-in"
+# Where the cuts come from on the training rows (no held-out rows): 'plug-in'
+# places them where the F1 expected under the marginals themselves is largest
+# (the labels only test them against the decoder's own rule: the guard
+# below), because the network's outputs on the rows it trained on are
+# over-confident; on held-out rows (a validation split, calibration_cv) the
+# labels place them ('fitted'). Chosen by benchmarks/study_objectives.py: on
+# the tuning half (training rows only) both 'plug-in' at z=2 and 'fitted' at
+# z=3 kept every (set, seed, objective) at or above objective=None, gaining
+# alike; on the confirmation half 'fitted' at z=3 fell below it on emotions
+# (micro -0.32, macro -0.26 points) and 'plug-in' nowhere.
+TRAINING_ROWS_RULE = "plug-in"
 # A threshold rule replaces the decoder's own rule only where, on the rows it
 # was fitted on, it is right in significantly more (row, label) cells than it
 # is wrong where that rule is right: (right - wrong) >= z sqrt(right + wrong).
@@ -419,7 +420,7 @@ def fit_objective_thresholds(
     shrinkage=THRESHOLD_SHRINKAGE,
     guard=THRESHOLD_GUARD_Z,
     allow_empty=True,
-    rule=THRESHOLD_RULE,
+    rule="fitted",
 ):
     r"""Return the thresholds of ``'f1_micro'`` and ``'f1_macro'``.
 
@@ -457,8 +458,10 @@ def fit_objective_thresholds(
         comparison); None: no comparison, the rules are always kept.
     allow_empty : bool, default=True
         Whether a row may predict no label (see :func:`apply_thresholds`).
-    rule : {'plug-in', 'fitted'}, default=THRESHOLD_RULE
-        Where the cuts come from (``shrinkage`` applies to ``'fitted'``).
+    rule : {'fitted', 'plug-in'}, default='fitted'
+        Where the cuts come from (``shrinkage`` applies to ``'fitted'``):
+        ``'fitted'`` for held-out rows, :data:`TRAINING_ROWS_RULE` for the
+        rows the network trained on.
 
     Returns
     -------
