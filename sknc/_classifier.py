@@ -17,6 +17,7 @@ from sklearn.utils._param_validation import (
 )
 from sklearn.utils.validation import check_is_fitted
 from skorch import NeuralNet
+from skorch.dataset import unpack_data
 from skorch.exceptions import NotInitializedError
 from skorch.utils import get_map_location
 
@@ -866,7 +867,7 @@ class _PALNetBase(
         parts = []
         with self._device_context(), read_only_arrays_ok(), torch.no_grad():
             for batch in self.get_iterator(dataset, training=False):
-                Xi = batch[0] if isinstance(batch, (tuple, list)) else batch
+                Xi, _ = unpack_data(batch)
                 Xi = torch.as_tensor(Xi).to(param.device, param.dtype)
                 parts.append(torch.sigmoid(head(Xi).double()))
         return torch.cat(parts)
@@ -1082,8 +1083,10 @@ class _PALNetBase(
         )
         result = []
         for train, held in folds.split(np.zeros((len(Y), 1)), Y):
+            # the folds feed the decoder's calibration only: no per-label
+            # heads (they never change a network)
             inner = clone(self).set_params(
-                calibration_cv=None, warm_start=False, verbose=0
+                calibration_cv=None, warm_start=False, verbose=0, label_proba="decoder"
             )
             weight = None if sample_weight is None else sample_weight[train]
             X_train, X_held = _safe_indexing(X, train), _safe_indexing(X, held)
