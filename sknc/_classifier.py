@@ -866,7 +866,9 @@ class _PALNetBase(
         param = head.weight
         parts = []
         with self._device_context(), read_only_arrays_ok(), torch.no_grad():
-            for batch in self.get_iterator(dataset, training=False):
+            # skorch's own iterator: a data-parallel mixin's would give each
+            # process its shard, and the model of the inputs needs no network
+            for batch in NeuralNet.get_iterator(self, dataset, training=False):
                 Xi, _ = unpack_data(batch)
                 Xi = torch.as_tensor(Xi).to(param.device, param.dtype)
                 parts.append(torch.sigmoid(head(Xi).double()))

@@ -94,6 +94,9 @@ SCRIPT = textwrap.dedent(
         batch_size={BATCH_SIZE},
         lr=1e-2,
         random_state=0,
+        # both per-label heads: the features' (trained under DDP) and the
+        # inputs' (fitted after training, read on every process)
+        label_proba="wide",
         callbacks=[("broadcast_buffers", BroadcastBuffers()), ("batches", batches)],
     )
     net.fit(X, Y)
@@ -108,6 +111,7 @@ SCRIPT = textwrap.dedent(
         batch_sizes=batches.sizes,
         params=torch.cat([p.detach().flatten() for p in net.module_.parameters()]),
         proba=net.predict_proba(X),
+        proba_calibrated=net.set_params(label_proba="calibrated").predict_proba(X),
         pred=net.predict(X),
         Y=Y,
     )
@@ -153,6 +157,10 @@ def test_two_process_data_parallel_training(tmp_path):
     # fitted the same decoder
     np.testing.assert_array_equal(ranks[0]["params"], ranks[1]["params"])
     np.testing.assert_array_equal(ranks[0]["proba"], ranks[1]["proba"])
+    np.testing.assert_array_equal(
+        ranks[0]["proba_calibrated"], ranks[1]["proba_calibrated"]
+    )
+    assert len(ranks[0]["proba"]) == N_SAMPLES  # every row, not one shard
     np.testing.assert_array_equal(ranks[0]["pred"], ranks[1]["pred"])
 
     # and the model predicts
@@ -164,7 +172,7 @@ def test_two_process_data_parallel_training(tmp_path):
     assert micro_f1 > 0.5, micro_f1
 
     # the saved model predicts the same in an ordinary estimator
-    clf = PALClassifier(hidden_layer_sizes=(16,))
+    clf = PALClassifier(hidden_layer_sizes=(16,), label_proba="wide")
     clf.load_params(f_params=tmp_path / "params.pt", f_state=tmp_path / "state.pt")
     X, _ = make_multilabel_classification(
         n_samples=N_SAMPLES,
