@@ -54,6 +54,7 @@ from ._modules import (
     MLPBackbone,
     NormalizedHead,
     PALNet,
+    prior_log_odds,
 )
 from ._persistence import (
     check_decision_fits_network,
@@ -677,12 +678,13 @@ class _PALNetBase(
         """Start the per-label heads at the labels' (weighted) frequencies."""
         heads = [m for m in self.module_.modules() if isinstance(m, LabelHead)]
         if heads:
-            Y = np.asarray(y_enc[:, : self.n_outputs_], dtype=np.float64)
-            weight = np.ones(len(Y)) if sample_weight is None else sample_weight
-            # shrunk towards 1/2 by half a row: no label at exactly 0 or 1
-            frequency = (weight @ Y + 0.5) / (weight.sum() + 1.0)
+            Y = torch.as_tensor(np.asarray(y_enc[:, : self.n_outputs_], np.float64))
+            weight = torch.ones(len(Y), dtype=torch.float64)
+            if sample_weight is not None:
+                weight = torch.as_tensor(sample_weight, dtype=torch.float64)
+            log_odds = prior_log_odds(Y, weight)
             for head in heads:
-                head.set_prior(frequency)
+                head.set_prior(log_odds)
 
     def _probe_feature_dim(self, backbone):
         """Return the backbone's output dimension from a dry forward pass."""

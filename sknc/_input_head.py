@@ -17,7 +17,7 @@ import math
 import torch
 from torch import nn
 
-from ._modules import InputScaler
+from ._modules import InputScaler, prior_log_odds
 
 __all__ = ["PENALTIES", "InputHead", "fit_input_head"]
 
@@ -63,12 +63,6 @@ class InputHead(nn.Module):
         """Return the ``(N, K)`` logits of a batch of ``(N, D)`` inputs."""
         X = X.reshape(len(X), -1).to(self.weight.dtype)
         return nn.functional.linear(self.scaler(X), self.weight, self.bias)
-
-
-def _prior_logits(Y, weight):
-    """Each label's log-odds, its weighted frequency shrunk by half a row."""
-    frequency = (weight @ Y + 0.5) / (weight.sum() + 1.0)
-    return torch.log(frequency) - torch.log1p(-frequency)
 
 
 def _fit_path(Z, Y, weight, penalties, start, iterations):
@@ -148,7 +142,7 @@ def fit_input_head(head, X, Y, weight=None, seed=0, penalties=PENALTIES):
     X, Y, weight = X[keep], Y[keep], weight[keep]
     head.scaler.fit(X, weight)
     Z = head.scaler(X)
-    start = (torch.zeros_like(head.weight), _prior_logits(Y, weight))
+    start = (torch.zeros_like(head.weight), prior_log_odds(Y, weight))
     with torch.enable_grad():
         penalty, near = _choose_penalty(Z, Y, weight, start, seed, penalties)
         # warm-started where the held-out path found that penalty's solution
@@ -173,7 +167,7 @@ def _choose_penalty(Z, Y, weight, start, seed, penalties):
     generator = torch.Generator().manual_seed(int(seed))
     order = torch.randperm(n, generator=generator).to(Z.device)
     held, fit = order[:n_held], order[n_held:]
-    start = (start[0], _prior_logits(Y[fit], weight[fit]))
+    start = (start[0], prior_log_odds(Y[fit], weight[fit]))
     best = None
     path = _fit_path(Z[fit], Y[fit], weight[fit], penalties, start, PATH_ITERATIONS)
     for penalty, coefficients in path:

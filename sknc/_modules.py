@@ -240,15 +240,24 @@ class LabelHead(nn.Module):
         self.weight = nn.Parameter(torch.zeros(n_labels, feature_dim))
         self.bias = nn.Parameter(torch.zeros(n_labels))
 
-    def set_prior(self, frequency):
-        """Start the biases at the log-odds of each label's ``frequency`` in (0, 1)."""
-        frequency = torch.as_tensor(frequency, dtype=self.bias.dtype)
+    def set_prior(self, log_odds):
+        """Start the biases at the labels' prior ``log_odds`` (see prior_log_odds)."""
         with torch.no_grad():
-            self.bias.copy_(torch.log(frequency) - torch.log1p(-frequency))
+            self.bias.copy_(torch.as_tensor(log_odds, dtype=self.bias.dtype))
 
     def forward(self, h):
         """Return the ``(N, K)`` logits of ``(N, d)`` features."""
         return nn.functional.linear(h, self.weight, self.bias)
+
+
+def prior_log_odds(Y, weight):
+    """Each label's log-odds: its weighted frequency in ``Y``, shrunk by half a row.
+
+    The half row keeps a label that is always or never present off 0 and 1.
+    ``Y`` is ``(n, K)``, ``weight`` ``(n,)``, both float tensors.
+    """
+    frequency = (weight @ Y + 0.5) / (weight.sum() + 1.0)
+    return torch.log(frequency) - torch.log1p(-frequency)
 
 
 def _weighted_quantiles(X, weight, levels):
