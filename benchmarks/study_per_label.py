@@ -6,8 +6,9 @@
 per-label scores of its sources are scored, next to the peers'
 ``predict_proba``:
 
-- ``decoder``, ``head``, ``blend``, ``calibrated``, ``linear``, ``wide``:
-  ``predict_proba`` with that ``label_proba`` (the decoder's marginals, ties
+- ``auto``, ``decoder``, ``head``, ``blend``, ``calibrated``, ``linear``,
+  ``wide``: ``predict_proba`` with that ``label_proba`` (what ``'auto'``
+  chose at fit, listed per seed; the decoder's marginals, ties
   ordered by the logits' softmax; the per-label logistic head on the
   detached features; their mean; the mean moved to the decoder's order; the
   per-label logistic regression of the inputs; its mean with the decoder's),
@@ -23,6 +24,13 @@ confirmation`` the official test splits of emotions, digits, bibtex and
 tmc2007 (``benchmarks/README.md``, "Protocol")::
 
     python -m benchmarks.study_per_label --half tuning --threads 1 --seeds 2
+
+``label_proba='auto'`` chooses only where it has held-out rows, so its study
+runs with cross-fitting (``--params '{"label_proba": "auto",
+"calibration_cv": 3}' --peers``; the network that predicts is the same)::
+
+    python -m benchmarks.study_per_label --half tuning --threads 1 --seeds 2 \\
+        --params '{"label_proba": "auto", "calibration_cv": 3}' --peers
 
 Before ``label_proba`` (issue 25, first round) the study scored the kNN
 decoder's raw marginals, a 100-neighbour label vote and a blend with the
@@ -113,12 +121,14 @@ def score(Y, scores, probability):
 def main():
     args = parse_args()
     study, datasets, info = start_half(args)
-    results = {}
+    results, chosen = {}, {}
     for name, seed, split in half_cases(datasets, args.half, args.seeds):
         # both heads trained (they never change the network): every source scored
         params = {"label_proba": "wide", **args.params}
         clf = ESTIMATORS[args.estimator](random_state=seed, **params)
         clf.fit(split.X_train, split.Y_train)
+        chosen.setdefault(name, []).append(clf.label_proba_)
+        log(f"[{name} seed {seed}] label_proba_={clf.label_proba_!r}")
         heads = sknc_scores(clf, split)
         for key in args.peers:
             heads[key] = (peer_scores(key, split, seed), True)
@@ -132,6 +142,7 @@ def main():
     header = ["data", "scores", *(h for _, h, _ in COLUMNS)]
     rows, summary = [], []
     for name in datasets:
+        summary.append(f"- {name}: label_proba_ per seed {chosen[name]}")
         means = {
             head: {k: np.nanmean([r[k] for r in runs]) for k, _, _ in COLUMNS}
             for (data_name, head), runs in results.items()

@@ -83,7 +83,13 @@ from ._weights import (
     weighted_loss,
 )
 from .decoders import BaseDecoder, Decision, get_decoder
-from .decoders._decision import FEATURE_HEAD_SOURCES, INPUT_HEAD_SOURCES, LABEL_PROBA
+from .decoders._decision import (
+    AUTO_SOURCES,
+    FEATURE_HEAD_SOURCES,
+    INPUT_HEAD_SOURCES,
+    LABEL_PROBA,
+    choose_label_proba,
+)
 from .decoders._objectives import OBJECTIVES
 from .decoders._registry import DECODERS
 
@@ -120,6 +126,20 @@ def _signature(cls):
     return inspect.Signature([module, *params.values(), kwargs])
 
 
+def _training_positions(data):
+    """Return the rows of a :class:`SplitRecord`'s dataset the network trained on.
+
+    None when the split has no validation part (it trained on all rows) or
+    is not a subset of the dataset (a ``train_split`` of another kind).
+    """
+    train, valid = data.split
+    if valid is None or not len(valid):
+        return None
+    if isinstance(train, torch.utils.data.Subset) and train.dataset is data.dataset:
+        return np.asarray(train.indices)
+    return None
+
+
 def _targets_of(dataset):
     """Return the targets of a dataset in order: its ``y``, or a Subset's rows."""
     if isinstance(dataset, torch.utils.data.Subset):
@@ -134,6 +154,12 @@ def _targets_of(dataset):
             "MultilabelStratifiedValidSplit do."
         )
     return y
+
+
+# The largest model of the inputs (features x labels) label_proba='auto'
+# fits to choose: a dense weight per label, which L-BFGS keeps about twenty
+# copies of (4M coefficients: 320 MB in float32).
+AUTO_MAX_COEFFICIENTS = 2**22
 
 
 class _PALNetBase(
@@ -235,7 +261,7 @@ class _PALNetBase(
         tol=1e-4,
         calibration_cv=None,
         input_scaling="robust",
-        label_proba="calibrated",
+        label_proba="auto",
         dtype="float32",
         random_state=None,
         device="cpu",
@@ -593,7 +619,7 @@ class _PALNetBase(
             self.module_ = members[0]
         else:
             self.module_ = EnsembleNet(list(members))
-        if self.multilabel_ and self.label_proba in INPUT_HEAD_SOURCES:
+        if self.multilabel_ and self._fits_input_head():
             # fitted after the network (_fit_input_head); buffers only
             head = InputHead(self.n_features_in_, self.n_outputs_)
             self.module_.input_head = head.to(getattr(torch, self.dtype))
@@ -659,14 +685,17 @@ class _PALNetBase(
             for scaler in scalers:
                 scaler.fit(rows, weight)
 
-    def _fit_input_head(self, X, y_enc, sample_weight):
-        """Fit the per-label model of the inputs to (a sample of) the rows."""
+    def _fit_input_head(self, X, y_enc, sample_weight, positions=None):
+        """Fit the per-label model of the inputs to (a sample of) the rows.
+
+        ``positions``: the rows of ``X`` it may see (None: all).
+        """
         head = getattr(self._network(), "input_head", None)
         if head is None:
             return
         # at most 2**24 values (64 MB in float32) of densified rows
         n_max = max(256, min(50_000, 2**24 // max(self.n_features_in_, 1)))
-        rows, index = sample_rows(X, n_max)
+        rows, index = sample_rows(X, n_max, among=positions)
         Y = torch.as_tensor(np.asarray(y_enc[index, : self.n_outputs_]))
         weight = None if sample_weight is None else sample_weight[index]
         seed = self._torch_seed()
@@ -878,9 +907,10 @@ class _PALNetBase(
 
     def _label_proba(self, decision, logits, features, dataset):
         """Return the labels' probabilities from the source ``label_proba`` names."""
-        if self.label_proba == "decoder":  # the heads, if any, are not read
+        source = self._resolved_label_proba()
+        if source == "decoder":  # the heads, if any, are not read
             return decision.predict_proba(logits, features)
-        if self.label_proba in INPUT_HEAD_SOURCES:
+        if source in INPUT_HEAD_SOURCES:
             head, what = self._input_head_proba(dataset), "model of the inputs"
             trained_by = INPUT_HEAD_SOURCES
         else:
@@ -888,12 +918,68 @@ class _PALNetBase(
             trained_by = (*FEATURE_HEAD_SOURCES, *INPUT_HEAD_SOURCES)
         if head is None:
             raise ValueError(
-                f"label_proba={self.label_proba!r} needs the per-label {what}, "
+                f"label_proba={source!r} needs the per-label {what}, "
                 "and this network was trained without one (a fit with "
                 f"label_proba in {trained_by} trains it). Set another "
                 "label_proba, or fit again to train it."
             )
-        return decision.predict_proba(logits, features, self.label_proba, head)
+        return decision.predict_proba(logits, features, source, head)
+
+    def _resolved_label_proba(self):
+        """Return the source ``predict_proba`` reads (``'auto'``: fit's choice)."""
+        if self.label_proba != "auto":
+            return self.label_proba
+        return getattr(self, "label_proba_", AUTO_SOURCES[0])
+
+    def _fits_input_head(self):
+        """Whether fit trains the per-label model of the inputs.
+
+        ``'linear'`` and ``'wide'`` read it; ``'auto'`` needs it where it
+        has held-out rows to choose on (a validation split, or
+        ``calibration_cv``) and the model is of a size it affords.
+        """
+        if self.label_proba in INPUT_HEAD_SOURCES:
+            return True
+        if self.label_proba != "auto":
+            return False
+        held_out = bool(self.calibration_cv) or self._effective_train_split()
+        size = self.n_features_in_ * self.n_outputs_
+        return bool(held_out) and size <= AUTO_MAX_COEFFICIENTS
+
+    def _held_out_sources(self, decision, dataset, held=None):
+        """``label_proba='auto'``'s candidates on rows the network did not train on.
+
+        ``dataset``: the rows (holding their targets unless ``held``, their
+        ``(logits, features, targets)``, is given; rows of zero weight are
+        then left out). Returns ``({source: (n, K) probabilities}, (n, K)
+        labels)``, or None when the network has no model of the inputs.
+        """
+        if getattr(self._network(), "input_head", None) is None:
+            return None
+        inputs = self._input_head_proba(dataset)
+        if held is None:
+            _, weight = unpack(
+                _targets_of(dataset), self.multilabel_, self._n_head_outputs
+            )
+            held = self._labelled_outputs(dataset)
+            if weight is not None:
+                inputs = inputs[torch.as_tensor(weight > 0, device=inputs.device)]
+        logits, features, Y = held
+        K = self.n_outputs_
+        heads = {"calibrated": self._head_proba(features), "wide": inputs}
+        sources = {
+            source: decision.predict_proba(logits, features, source, heads[source])
+            for source in AUTO_SOURCES
+        }
+        return sources, Y[:, :K]
+
+    def _chosen_label_proba(self, held_out):
+        """Return ``label_proba_``: for ``'auto'``, the choice on ``held_out``."""
+        if self.label_proba != "auto":
+            return self.label_proba
+        if not held_out or any(part is None for part in held_out):
+            return AUTO_SOURCES[0]
+        return choose_label_proba(held_out)[0]
 
     def _loss_label_weight(self):
         """Return ``class_weight_`` over the network's outputs, or None."""
@@ -988,10 +1074,20 @@ class _PALNetBase(
             NeuralNet.partial_fit(
                 self, data, y_train, _routing_method=routing_method, **fit_params
             )
-            self._fit_input_head(X, y_enc, sample_weight)
+            # with a validation part, on the network's training part only:
+            # the validation part then scores it honestly for 'auto'
+            positions = _training_positions(data)
+            self._fit_input_head(X, y_enc, sample_weight, positions)
         decision = self._fit_decision(decoder, *data.split, y_enc, sample_weight)
+        held_out = None  # label_proba='auto''s candidates on held-out rows
         if routing_method == "fit" and self.calibration_cv and decision is not None:
-            decision.recalibrate(self._cross_fitted_folds(X, y_enc, sample_weight))
+            folds = self._cross_fitted_folds(X, y_enc, sample_weight)
+            decision.recalibrate([(fold, part) for fold, part, _ in folds])
+            held_out = [sources for _, _, sources in folds]
+        elif decision is not None and positions is not None:
+            if self.label_proba == "auto":
+                held_out = [self._held_out_sources(decision, data.split[1])]
+        self.label_proba_ = self._chosen_label_proba(held_out)
         self.decoder_key_ = self._decoder_key()
         self.decision_ = decision
 
@@ -1066,7 +1162,9 @@ class _PALNetBase(
 
         Each network trains on all folds but one; its decision is fitted on
         its training part and calibrated on its held-out fold, whose outputs
-        it did not train on.
+        it did not train on. Returns ``(decision, held-out outputs, sources)``
+        per fold: ``sources`` are ``label_proba='auto'``'s candidates on the
+        fold (:meth:`_held_out_sources`), or None when it has no choice.
         """
         # imported here: ``import sknc`` leaves sknc.model_selection unloaded
         from sklearn.base import clone
@@ -1086,11 +1184,15 @@ class _PALNetBase(
             self.calibration_cv, shuffle=True, random_state=self._torch_seed()
         )
         result = []
+        # the folds feed the decoder's calibration, and label_proba='auto''s
+        # choice: per-label heads only for that (they never change a network)
+        choose = self._fits_input_head() and self.label_proba == "auto"
         for train, held in folds.split(np.zeros((len(Y), 1)), Y):
-            # the folds feed the decoder's calibration only: no per-label
-            # heads (they never change a network)
             inner = clone(self).set_params(
-                calibration_cv=None, warm_start=False, verbose=0, label_proba="decoder"
+                calibration_cv=None,
+                warm_start=False,
+                verbose=0,
+                label_proba="wide" if choose else "decoder",
             )
             weight = None if sample_weight is None else sample_weight[train]
             X_train, X_held = _safe_indexing(X, train), _safe_indexing(X, held)
@@ -1100,7 +1202,11 @@ class _PALNetBase(
                 inner._outputs_with_targets(X_train, Y[train], weight),
                 calibration=held_part,
             )
-            result.append((decision, held_part))
+            sources = None
+            if choose:
+                held_set = inner.get_dataset(inner._validate_X(X_held, reset=False))
+                sources = inner._held_out_sources(decision, held_set, held_part)
+            result.append((decision, held_part, sources))
         return result
 
     def _outputs_with_targets(self, X, Y, weight=None):

@@ -184,8 +184,8 @@ _ESTIMATOR_PARAMS = """\
         tuning sets (yeast, medical; lost on scene), and on the confirmation
         sets 7.6 points of subset accuracy on the digits, little on bibtex
         and tmc2007, and lost 0.5 on emotions (``benchmarks/README.md``).
-    label_proba : {{'calibrated', 'decoder', 'blend', 'head', 'linear', 'wide'}}, \
-default='calibrated'
+    label_proba : {{'auto', 'calibrated', 'decoder', 'blend', 'head', 'linear', \
+'wide'}}, default='auto'
         Where the multi-label :meth:`predict_proba` (and
         ``objective='hamming'``, which thresholds it at 1/2) gets each
         label's probability. ``'decoder'``: the marginals of the decoder's
@@ -202,21 +202,32 @@ default='calibrated'
         L2-regularised logistic regression per label on the robust-scaled
         inputs, fitted after the network by L-BFGS (the penalty chosen on a
         held-out fifth of the rows); ``'wide'``: the decoder's marginals and
-        it, weighted 1/4 and 3/4 (a wide-and-deep combination). The default
-        by the benchmark's two-halves protocol: against ``'decoder'``,
-        ``'calibrated'`` lowered the log loss on all 8 sets and the Hamming
-        loss at 1/2 on 8 of 8 (``FixedETFClassifier``: 7;
-        ``benchmarks/README.md``), where ``'blend'`` lost LRAP (tmc2007 4.5
-        points). ``'wide'`` ranks better on bag-of-words data (LRAP +2 to
-        +3.5 points on medical, enron and bibtex) but worse where a linear
-        model of the inputs is poor (the digits' pixels: -3.9 points, and
-        Hamming loss .080 to .112), so it is not the default. The set-valued
+        it, weighted 1/4 and 3/4 (a wide-and-deep combination).
+        ``'auto'``: ``'wide'`` or ``'calibrated'``, whichever has the lower
+        log loss on rows the network did not train on: the validation part
+        (``early_stopping``, on by default from 10,000 rows, or
+        ``train_split``; the model of the inputs is then fitted on the
+        training part only) or the out-of-fold rows of ``calibration_cv``.
+        Without such rows, or when the model of the inputs would have more
+        than 2**22 coefficients (features x labels), it is
+        ``'calibrated'`` and fits no model of the inputs; the choice is
+        ``label_proba_``. Why: ``'wide'`` ranks better where each label has
+        linear evidence in the inputs (bag-of-words data: LRAP +2 to +4
+        points on medical, enron and bibtex) and worse where it has not (the
+        digits' pixels: -4 points, Hamming loss .080 to .112), and only rows
+        the network did not train on tell which (its outputs on its own
+        rows are over-confident). Against ``'calibrated'``, cross-fitted
+        (``calibration_cv=3``) it chose ``'wide'`` on the benchmark's tuning
+        half and on bibtex and tmc2007, ``'calibrated'`` on the digits, and
+        ``'wide'`` on emotions, where the official test split prefers
+        ``'calibrated'`` (``benchmarks/README.md``). The set-valued
         objectives and the F1 thresholds keep the decoder's distribution.
-        ``'decoder'`` trains no head, and only ``'linear'`` and ``'wide'``
-        fit the model of the inputs (which every other source can still
-        read: they train the head of the features too); a change after
-        :meth:`fit` applies at once where the network has what the new
-        source reads. Ignored in multi-class mode.
+        ``'decoder'`` trains no head, and only ``'linear'``, ``'wide'`` and
+        a choosing ``'auto'`` fit the model of the inputs (which every other
+        source can still read: they train the head of the features too); a
+        change after :meth:`fit` applies at once where the network has what
+        the new source reads (``'auto'``: ``label_proba_``). Ignored in
+        multi-class mode.
     dtype : {{'float32', 'float64'}}, default='float32'
         The network's floating-point precision; the inputs are converted to
         it. ``'float64'`` costs about twice the time and memory; it makes
@@ -271,6 +282,9 @@ SHARED_ATTRIBUTES = """Attributes
         The label (or class) weights of the loss.
     early_stopping_ : bool
         Whether this fit stopped early on a validation split.
+    label_proba_ : str
+        The source ``label_proba='auto'`` chose at fit (``'calibrated'`` or
+        ``'wide'``), or ``label_proba`` itself when it is not ``'auto'``.
     feature_decay_ : float
         The feature decay the network was trained with (``feature_decay``
         with ``'auto'`` resolved).

@@ -59,7 +59,7 @@ def n_rows(X):
     return len(X) if isinstance(X, LabelledDataset) else X.shape[0]
 
 
-def sample_rows(X, n_max=20_000):
+def sample_rows(X, n_max=20_000, among=None):
     """Return up to ``n_max`` evenly spaced rows of ``X`` as a float32 tensor.
 
     For statistics of the inputs (quantiles): a memmap is read only at those
@@ -72,6 +72,8 @@ def sample_rows(X, n_max=20_000):
         Inputs as :func:`validate_inputs` returns them.
     n_max : int, default=20000
         The most rows read.
+    among : array of int or None, default=None
+        The positions the rows are drawn from (None: all of ``X``'s).
 
     Returns
     -------
@@ -80,8 +82,9 @@ def sample_rows(X, n_max=20_000):
     index : ndarray
         Their positions in ``X``.
     """
-    n = n_rows(X)
-    index = np.unique(np.linspace(0, n - 1, min(n, n_max)).round().astype(int))
+    among = np.arange(n_rows(X)) if among is None else np.sort(among)
+    n = len(among)
+    index = among[np.unique(np.linspace(0, n - 1, min(n, n_max)).round().astype(int))]
     if isinstance(X, LabelledDataset):
         rows = torch.stack([_inputs_of(X.dataset[int(i)]).reshape(-1) for i in index])
         return rows.float(), index

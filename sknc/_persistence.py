@@ -25,6 +25,7 @@ import torch
 
 from ._version import __version__
 from .decoders import BaseDecoder, Decision
+from .decoders._decision import LABEL_PROBA
 from .decoders._registry import DECODERS
 
 __all__ = [
@@ -350,8 +351,9 @@ def mismatch_message(exc, estimator):
         # models saved before the heads existed have none
         hints.append(
             "another label_proba ('decoder' trains no per-label head, as every "
-            "model saved before sknc had label_proba; only 'linear' and 'wide' "
-            "train the model of the inputs, input_head)"
+            "model saved before sknc had label_proba; only 'linear', 'wide' "
+            "and 'auto' with held-out rows train the model of the inputs, "
+            "input_head)"
         )
     if any(k.startswith("backbone.") for k in structure):
         hints.append("another backbone (hidden_layer_sizes, batch_norm, module)")
@@ -380,6 +382,7 @@ FITTED_STATE = (
     "class_weight_",
     "early_stopping_",
     "feature_decay_",
+    "label_proba_",
 )
 
 
@@ -482,7 +485,8 @@ def _check_state(state):
             f"it sets {unknown[:5]}, which are not part of an sknc fitted state."
         )
     multilabel = state.get("multilabel_")
-    required = set(known) - {"feature_names_in_"}
+    # files written before label_proba='auto' have no label_proba_
+    required = set(known) - {"feature_names_in_", "label_proba_"}
     missing = sorted(required - set(state))
     if missing:
         raise StateFileError(f"its fitted state lacks {missing}.")
@@ -527,6 +531,8 @@ def _check_state(state):
     for key in ("early_stopping_",):
         if not isinstance(state[key], bool):
             bad(key, "True or False")
+    if state.get("label_proba_", "calibrated") not in LABEL_PROBA[1:]:
+        bad("label_proba_", f"one of {LABEL_PROBA[1:]}")
     decay = state["feature_decay_"]
     if not isinstance(decay, numbers.Real) or isinstance(decay, bool) or decay < 0:
         bad("feature_decay_", "a non-negative number")

@@ -33,6 +33,9 @@ def test_early_stopping_stops_and_restores_the_best_epoch(noisy_data, cls):
     assert len(history) == best + 1 + 5  # stopped after 5 epochs without gain
     callback = dict(clf.callbacks_)["early_stopping"]
     for name, value in clf.module_.state_dict().items():
+        if name.startswith("input_head."):
+            # label_proba='auto''s model of the inputs: fitted after training
+            continue
         assert torch.equal(value, callback.best_model_weights_[name]), name
     # the decoder learnt from the training part only (about 10% held out;
     # iterative stratification rounds per label)

@@ -384,6 +384,7 @@ def test_flipped_bytes_never_load_silently(saved, multilabel_data, tmp_path, see
         ("target_dtype_", {"__sknc__": "dtype", "str": "<U5"}, "target_dtype_"),
         ("background_label_", 1, "background_label_"),
         ("feature_decay_", -1.0, "feature_decay_"),
+        ("label_proba_", "auto", "label_proba_"),
         (
             "label_names_",
             {"__sknc__": "ndarray", "dtype": "<i8", "shape": [2], "items": [0, 1]},

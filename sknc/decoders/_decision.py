@@ -26,7 +26,7 @@ from ._objectives import (
     max_expected_jaccard,
 )
 
-__all__ = ["LABEL_PROBA", "Decision"]
+__all__ = ["LABEL_PROBA", "Decision", "choose_label_proba"]
 
 # Rows of the training outputs kept to fit the objective thresholds on when
 # there is no calibration part.
@@ -38,8 +38,15 @@ _DECISION_SETS = 32
 # cannot tell apart (kNN gives every label absent from all neighbours the
 # same floor), which rankings (LRAP, coverage error) would otherwise tie.
 _TIE_BREAK = 1e-6
-# Sources of the per-label probabilities (the estimators' label_proba).
-LABEL_PROBA = ("decoder", "head", "blend", "calibrated", "linear", "wide")
+# Sources of the per-label probabilities (the estimators' label_proba;
+# 'auto' resolves to one of AUTO_SOURCES at fit).
+LABEL_PROBA = ("auto", "decoder", "head", "blend", "calibrated", "linear", "wide")
+# label_proba='auto' picks among these by their log loss on rows the network
+# did not train on, and takes the first where there are none: a wide model
+# of the inputs pays where each label has linear evidence in them (words)
+# and costs where it has not (pixels), and only held-out rows tell which
+# (the network's outputs on its own training rows are over-confident).
+AUTO_SOURCES = ("calibrated", "wide")
 # The weight of the linear model of the inputs in label_proba='wide' (the
 # decoder's marginals weigh the rest). Chosen on the two-halves protocol's
 # tuning half (held-out fifths of yeast, scene, medical and enron's training
@@ -251,8 +258,9 @@ class Decision:
         logits, features : torch.Tensor
             The network's outputs.
         label_proba : str, default='decoder'
-            One of :data:`LABEL_PROBA`. ``'decoder'``: the marginals of the
-            decoder's distribution over label sets, labels with equal
+            One of :data:`LABEL_PROBA` but ``'auto'``. ``'decoder'``: the
+            marginals of the decoder's distribution over label sets, labels
+            with equal
             marginals ordered by the network's softmax (which weighs ``1e-6``
             in them). ``'head'`` and ``'linear'``: ``head``, the
             probabilities of a per-label model (of the features; of the
@@ -270,9 +278,10 @@ class Decision:
         proba : torch.Tensor of shape (n, K), float64
             The labels' probabilities.
         """
-        if label_proba not in LABEL_PROBA:
+        sources = LABEL_PROBA[1:]  # the estimator resolves 'auto' at fit
+        if label_proba not in sources:
             raise ValueError(
-                f"label_proba must be one of {LABEL_PROBA}; got {label_proba!r}."
+                f"label_proba must be one of {sources}; got {label_proba!r}."
             )
         if label_proba != "decoder" and head is None:
             raise ValueError(
@@ -313,6 +322,37 @@ class Decision:
         """
         dist = self.decoder_.predict_set_proba(logits, features, top=top)
         return SetDistribution(dist.sets[:, : self.n_labels], dist.index, dist.proba)
+
+
+def choose_label_proba(candidates):
+    """Return the source of lowest log loss on held-out rows, and the losses.
+
+    Parameters
+    ----------
+    candidates : list of (dict of str to torch.Tensor, torch.Tensor)
+        Per part of held-out rows (a validation part, or each fold of
+        ``calibration_cv``): ``{source: (n, K) probabilities}`` and the
+        ``(n, K)`` labels. The parts are pooled.
+
+    Returns
+    -------
+    source : str
+        The source whose mean per-label log loss over the pooled rows is
+        lowest; ties go to the first of :data:`AUTO_SOURCES`.
+    losses : dict of str to float
+        Each source's mean log loss.
+    """
+    eps = 1e-7
+    losses = {}
+    for source in AUTO_SOURCES:
+        total, count = 0.0, 0
+        for proba, Y in candidates:
+            p = proba[source].double().clamp(eps, 1 - eps)
+            Y = Y.to(p.device, torch.float64)
+            loss = torch.nn.functional.binary_cross_entropy(p, Y, reduction="sum")
+            total, count = total + float(loss), count + Y.numel()
+        losses[source] = total / max(count, 1)
+    return min(AUTO_SOURCES, key=losses.__getitem__), losses
 
 
 def _tie_broken(marginals, logits):
