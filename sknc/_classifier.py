@@ -524,6 +524,8 @@ class _PALNetBase(
                 )
         y_enc, classes, multilabel = encode_targets(y, n_samples)
         if reset:
+            # a new fit chooses label_proba='auto''s source again
+            self.__dict__.pop("label_proba_", None)
             self.multilabel_ = multilabel
             self.label_names_ = classes
             self.n_outputs_ = len(classes)
@@ -619,7 +621,7 @@ class _PALNetBase(
             self.module_ = members[0]
         else:
             self.module_ = EnsembleNet(list(members))
-        if self.multilabel_ and self._fits_input_head():
+        if self.multilabel_ and self._builds_input_head():
             # fitted after the network (_fit_input_head); buffers only
             head = InputHead(self.n_features_in_, self.n_outputs_)
             self.module_.input_head = head.to(getattr(torch, self.dtype))
@@ -931,6 +933,16 @@ class _PALNetBase(
             return self.label_proba
         return getattr(self, "label_proba_", AUTO_SOURCES[0])
 
+    def _builds_input_head(self):
+        """Whether the network has the per-label model of the inputs.
+
+        A fitted or loaded ``'auto'`` model has it where it chose a source
+        that reads it (``label_proba_``); a fit builds it where it will fit it.
+        """
+        if self.label_proba == "auto" and hasattr(self, "label_proba_"):
+            return self.label_proba_ in INPUT_HEAD_SOURCES
+        return self._fits_input_head()
+
     def _fits_input_head(self):
         """Whether fit trains the per-label model of the inputs.
 
@@ -1088,6 +1100,11 @@ class _PALNetBase(
             if self.label_proba == "auto":
                 held_out = [self._held_out_sources(decision, data.split[1])]
         self.label_proba_ = self._chosen_label_proba(held_out)
+        if self.label_proba == "auto" and self.label_proba_ not in INPUT_HEAD_SOURCES:
+            # not chosen: dropped, so that a loading estimator builds the
+            # network from label_proba_ alone (_builds_input_head), whatever
+            # its training parameters (a train_split, calibration_cv)
+            self._network().input_head = None
         self.decoder_key_ = self._decoder_key()
         self.decision_ = decision
 

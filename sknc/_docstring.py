@@ -223,8 +223,11 @@ _ESTIMATOR_PARAMS = """\
         ``'calibrated'`` (``benchmarks/README.md``). The set-valued
         objectives and the F1 thresholds keep the decoder's distribution.
         ``'decoder'`` trains no head, and only ``'linear'``, ``'wide'`` and
-        a choosing ``'auto'`` fit the model of the inputs (which every other
-        source can still read: they train the head of the features too); a
+        an ``'auto'`` that chose ``'wide'`` keep the model of the inputs
+        (with it every other source can still be read: they train the head
+        of the features too); the network is rebuilt from ``label_proba_``
+        when loaded, so a model needs no validation split or
+        ``calibration_cv`` to load. A
         change after :meth:`fit` applies at once where the network has what
         the new source reads (``'auto'``: ``label_proba_``). Ignored in
         multi-class mode.

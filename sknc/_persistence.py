@@ -352,7 +352,7 @@ def mismatch_message(exc, estimator):
         hints.append(
             "another label_proba ('decoder' trains no per-label head, as every "
             "model saved before sknc had label_proba; only 'linear', 'wide' "
-            "and 'auto' with held-out rows train the model of the inputs, "
+            "and an 'auto' that chose 'wide' keep the model of the inputs, "
             "input_head)"
         )
     if any(k.startswith("backbone.") for k in structure):

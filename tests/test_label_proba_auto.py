@@ -63,9 +63,14 @@ def test_a_validation_split_chooses_the_source_that_generalises(cls, kind, expec
     auto = clf.predict_proba(X)
     chosen = clf.set_params(label_proba=expected).predict_proba(X)
     np.testing.assert_array_equal(auto, chosen)
-    # the other source stays readable: both models were fitted
-    other = next(s for s in AUTO_SOURCES if s != expected)
-    assert np.abs(clf.set_params(label_proba=other).predict_proba(X) - auto).max()
+    # the model of the inputs is kept only where it was chosen
+    assert (clf.module_.input_head is not None) == (expected == "wide")
+    if expected == "wide":
+        calibrated = clf.set_params(label_proba="calibrated").predict_proba(X)
+        assert np.abs(calibrated - auto).max() > 0.01
+    else:
+        with pytest.raises(ValueError, match="model of the inputs"):
+            clf.set_params(label_proba="wide").predict_proba(X)
 
 
 def test_calibration_cv_chooses_on_the_out_of_fold_rows(monkeypatch):
@@ -124,15 +129,33 @@ def test_other_sources_are_kept_as_given():
     assert clf.label_proba_ == "blend" and clf.module_.input_head is None
 
 
-def test_the_choice_is_saved_with_the_model(tmp_path):
-    X, Y = _data("linear")
-    clf = PALClassifier(**_fast(**HELD_OUT)).fit(X, Y)
+@pytest.mark.parametrize("kind, expected", [("linear", "wide"), ("band", "calibrated")])
+@pytest.mark.parametrize("held_out", [HELD_OUT, {"calibration_cv": 2}])
+def test_the_choice_is_saved_and_loads_without_the_training_parameters(
+    tmp_path, kind, expected, held_out
+):
+    X, Y = _data(kind)
+    clf = PALClassifier(**_fast(**held_out)).fit(X, Y)
+    assert clf.label_proba_ == expected
     files = {"f_params": tmp_path / "params.pt", "f_state": tmp_path / "state.pt"}
     clf.save_params(**files)
-    fresh = PALClassifier(**_fast(**HELD_OUT))
-    fresh.load_params(**files)
-    assert fresh.label_proba_ == "wide"
-    np.testing.assert_array_equal(fresh.predict_proba(X), clf.predict_proba(X))
+    # a model for predicting needs no validation split or calibration_cv
+    for params in (_fast(**held_out), _fast()):
+        fresh = PALClassifier(**params)
+        fresh.load_params(**files)
+        assert fresh.label_proba_ == expected
+        np.testing.assert_array_equal(fresh.predict_proba(X), clf.predict_proba(X))
+
+
+def test_a_new_fit_chooses_again():
+    X, Y = _data("linear")
+    clf = PALClassifier(**_fast(**HELD_OUT)).fit(X, Y)
+    assert clf.label_proba_ == "wide"
+    X_band, Y_band = _data("band")
+    assert clf.fit(X_band, Y_band).label_proba_ == "calibrated"
+    assert clf.module_.input_head is None
+    # and back: the network is rebuilt for the new fit
+    assert clf.fit(X, Y).label_proba_ == "wide"
 
 
 def test_choose_label_proba_pools_the_parts_log_loss():
