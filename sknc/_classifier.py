@@ -1241,7 +1241,9 @@ class _PALNetBase(
         calibrated on its validation part, when there is one). Use it after
         changing ``decoder`` or ``decoder__<name>`` on a fitted estimator, or
         to fit the decoder on other data than the network (for example more
-        labelled rows). The network's parameters are not touched.
+        labelled rows). The network's parameters are not touched, nor are
+        the per-label models and ``label_proba='auto'``'s choice
+        (``label_proba_``), which :meth:`fit` makes.
 
         Parameters
         ----------
