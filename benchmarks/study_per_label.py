@@ -90,7 +90,12 @@ def sknc_scores(clf, split):
     scores = {}
     for source in LABEL_PROBA:
         clf.set_params(label_proba=source)
-        scores[source] = (clf.predict_proba(split.X_test), True)
+        try:
+            scores[source] = (clf.predict_proba(split.X_test), True)
+        except ValueError:
+            # a head this network does not have: label_proba='auto' keeps
+            # the model of the inputs only where it chose 'wide'
+            continue
     logits = torch.as_tensor(clf.decision_function(split.X_test))
     scores["softmax"] = (torch.softmax(logits, dim=1).numpy(), False)
     return scores
