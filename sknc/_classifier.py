@@ -991,7 +991,15 @@ class _PALNetBase(
             return self.label_proba
         if not held_out or any(part is None for part in held_out):
             return AUTO_SOURCES[0]
-        return choose_label_proba(held_out)[0]
+        source, losses = choose_label_proba(held_out)
+        if self.verbose:
+            rows = sum(len(labels) for _, labels in held_out)
+            scores = ", ".join(f"{k} {v:.4f}" for k, v in losses.items())
+            print(
+                f"label_proba='auto' chose {source!r} (log loss on {rows} "
+                f"held-out rows: {scores})"
+            )
+        return source
 
     def _loss_label_weight(self):
         """Return ``class_weight_`` over the network's outputs, or None."""

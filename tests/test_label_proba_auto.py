@@ -174,3 +174,13 @@ def test_choose_label_proba_pools_the_parts_log_loss():
     assert losses["calibrated"] == pytest.approx(expected)
     tie = [({"calibrated": good, "wide": good}, Y)]
     assert choose_label_proba(tie)[0] == AUTO_SOURCES[0] == "calibrated"
+
+
+def test_verbose_says_what_auto_chose_and_why(capsys):
+    X, Y = _data("linear")
+    PALClassifier(**_fast(**HELD_OUT), verbose=1).fit(X, Y)
+    out = capsys.readouterr().out
+    assert "label_proba='auto' chose 'wide' (log loss on" in out
+    assert "held-out rows: calibrated 0." in out
+    PALClassifier(**_fast(**HELD_OUT)).fit(X, Y)
+    assert "label_proba" not in capsys.readouterr().out
