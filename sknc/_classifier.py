@@ -1104,9 +1104,8 @@ class _PALNetBase(
             folds = self._cross_fitted_folds(X, y_enc, sample_weight)
             decision.recalibrate([(fold, part) for fold, part, _ in folds])
             held_out = [sources for _, _, sources in folds]
-        elif decision is not None and positions is not None:
-            if self.label_proba == "auto":
-                held_out = [self._held_out_sources(decision, data.split[1])]
+        elif self.label_proba == "auto" and self.multilabel_ and positions is not None:
+            held_out = [self._held_out_sources(decision, data.split[1])]
         self.label_proba_ = self._chosen_label_proba(held_out)
         if self.label_proba == "auto" and self.label_proba_ not in INPUT_HEAD_SOURCES:
             # not chosen: dropped, so that a loading estimator builds the
