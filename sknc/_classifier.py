@@ -84,6 +84,7 @@ from ._weights import (
 )
 from .decoders import BaseDecoder, Decision, get_decoder
 from .decoders._decision import (
+    AUTO_FALLBACK,
     AUTO_SOURCES,
     FEATURE_HEAD_SOURCES,
     INPUT_HEAD_SOURCES,
@@ -912,26 +913,30 @@ class _PALNetBase(
         source = self._resolved_label_proba()
         if source == "decoder":  # the heads, if any, are not read
             return decision.predict_proba(logits, features)
+        heads = {}
+        if source in FEATURE_HEAD_SOURCES:
+            heads["feature_head"] = self._head_proba(features)
         if source in INPUT_HEAD_SOURCES:
-            head, what = self._input_head_proba(dataset), "model of the inputs"
-            trained_by = INPUT_HEAD_SOURCES
-        else:
-            head, what = self._head_proba(features), "head of the features"
-            trained_by = (*FEATURE_HEAD_SOURCES, *INPUT_HEAD_SOURCES)
-        if head is None:
-            raise ValueError(
-                f"label_proba={source!r} needs the per-label {what}, "
-                "and this network was trained without one (a fit with "
-                f"label_proba in {trained_by} trains it). Set another "
-                "label_proba, or fit again to train it."
-            )
-        return decision.predict_proba(logits, features, source, head)
+            heads["input_head"] = self._input_head_proba(dataset)
+        for name, head in heads.items():
+            if head is None:
+                what, trained_by = "head of the features", LABEL_PROBA[2:]
+                if name == "input_head":
+                    what, trained_by = "model of the inputs", INPUT_HEAD_SOURCES
+                raise ValueError(
+                    f"label_proba={source!r} needs the per-label {what}, "
+                    "and this network was trained without one (a fit with "
+                    f"label_proba in {trained_by} trains it). Set another "
+                    "label_proba, or fit again to train it."
+                )
+        return decision.predict_proba(logits, features, source, **heads)
 
     def _resolved_label_proba(self):
         """Return the source ``predict_proba`` reads (``'auto'``: fit's choice)."""
         if self.label_proba != "auto":
             return self.label_proba
-        return getattr(self, "label_proba_", AUTO_SOURCES[0])
+        # a model saved before label_proba_ was kept had no model of the inputs
+        return getattr(self, "label_proba_", AUTO_FALLBACK)
 
     def _builds_input_head(self):
         """Whether the network has the per-label model of the inputs.
@@ -946,17 +951,14 @@ class _PALNetBase(
     def _fits_input_head(self):
         """Whether fit trains the per-label model of the inputs.
 
-        ``'linear'`` and ``'wide'`` read it; ``'auto'`` needs it where it
-        has held-out rows to choose on (a validation split, or
-        ``calibration_cv``) and the model is of a size it affords.
+        The sources of :data:`INPUT_HEAD_SOURCES` read it; ``'auto'`` fits
+        it where the model is of a size it affords.
         """
         if self.label_proba in INPUT_HEAD_SOURCES:
             return True
         if self.label_proba != "auto":
             return False
-        held_out = bool(self.calibration_cv) or self._effective_train_split()
-        size = self.n_features_in_ * self.n_outputs_
-        return bool(held_out) and size <= AUTO_MAX_COEFFICIENTS
+        return self.n_features_in_ * self.n_outputs_ <= AUTO_MAX_COEFFICIENTS
 
     def _held_out_sources(self, decision, dataset, held=None):
         """``label_proba='auto'``'s candidates on rows the network did not train on.
@@ -977,18 +979,19 @@ class _PALNetBase(
             if weight is not None:
                 inputs = inputs[torch.as_tensor(weight > 0, device=inputs.device)]
         logits, features, Y = held
-        K = self.n_outputs_
-        heads = {"calibrated": self._head_proba(features), "wide": inputs}
+        heads = {"feature_head": self._head_proba(features), "input_head": inputs}
         sources = {
-            source: decision.predict_proba(logits, features, source, heads[source])
+            source: decision.predict_proba(logits, features, source, **heads)
             for source in AUTO_SOURCES
         }
-        return sources, Y[:, :K]
+        return sources, Y[:, : self.n_outputs_]
 
     def _chosen_label_proba(self, held_out):
         """Return ``label_proba_``: for ``'auto'``, the choice on ``held_out``."""
         if self.label_proba != "auto":
             return self.label_proba
+        if getattr(self._network(), "input_head", None) is None:
+            return AUTO_FALLBACK  # a model of the inputs too large to fit
         if not held_out or any(part is None for part in held_out):
             return AUTO_SOURCES[0]
         source, losses = choose_label_proba(held_out)

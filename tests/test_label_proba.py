@@ -57,7 +57,8 @@ def test_blend_is_the_mean_of_the_decoder_and_the_head(multilabel_data, cls):
 
 
 @pytest.mark.parametrize(
-    "source", ["decoder", "head", "blend", "calibrated", "linear", "wide"]
+    "source",
+    ["decoder", "head", "blend", "calibrated", "calibrated_wide", "linear", "wide"],
 )
 def test_the_hamming_objective_thresholds_predict_proba_at_a_half(
     multilabel_data, source
@@ -183,12 +184,20 @@ def test_ordered_like_pools_every_row_on_its_own():
 
 
 @pytest.mark.parametrize("cls", ESTIMATORS)
-def test_calibrated_ranks_as_the_decoder_with_the_blends_levels(multilabel_data, cls):
+@pytest.mark.parametrize("source", ["calibrated", "calibrated_wide"])
+def test_calibrated_ranks_as_the_decoder_with_the_blends_levels(
+    multilabel_data, cls, source
+):
     X, Y = multilabel_data
-    clf = cls(**FAST, label_proba="calibrated").fit(X, Y)
+    clf = cls(**FAST, label_proba=source).fit(X, Y)
     calibrated = clf.predict_proba(X)
-    decoder = clf.set_params(label_proba="decoder").predict_proba(X)
-    blend = clf.set_params(label_proba="blend").predict_proba(X)
+    # 'calibrated_wide' blends the model of the inputs in too
+    models = ["decoder", "head"] + ["linear"] * (source == "calibrated_wide")
+    proba = {}
+    for name in models:
+        proba[name] = clf.set_params(label_proba=name).predict_proba(X)
+    decoder = proba["decoder"]
+    blend = np.mean([proba[name] for name in models], axis=0)
     assert ((calibrated > 0) & (calibrated < 1)).all()
     for row in range(len(X)):
         rank = np.argsort(-decoder[row], kind="stable")

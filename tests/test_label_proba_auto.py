@@ -35,17 +35,17 @@ def _fast(**params):
 
 
 @pytest.mark.parametrize("cls", [PALClassifier, FixedETFClassifier])
-def test_without_held_out_rows_auto_is_calibrated_and_fits_no_input_model(
-    multilabel_data, cls
-):
+def test_without_held_out_rows_auto_is_calibrated_wide(multilabel_data, cls):
     X, Y = multilabel_data
     clf = cls(**FAST).fit(X, Y)
-    assert clf.label_proba == "auto" and clf.label_proba_ == "calibrated"
-    assert clf.module_.input_head is None  # nothing to choose with: no cost
+    assert clf.label_proba == "auto" and clf.label_proba_ == "calibrated_wide"
+    assert clf.module_.input_head is not None
     auto = clf.predict_proba(X)
     np.testing.assert_array_equal(
-        auto, clf.set_params(label_proba="calibrated").predict_proba(X)
+        auto, clf.set_params(label_proba="calibrated_wide").predict_proba(X)
     )
+    calibrated = clf.set_params(label_proba="calibrated").predict_proba(X)
+    assert np.abs(calibrated - auto).max() > 0.01
 
 
 @pytest.mark.parametrize(
@@ -116,11 +116,15 @@ def test_the_input_model_sees_only_the_networks_training_part(monkeypatch):
     np.testing.assert_array_equal(rows[1], X)
 
 
-def test_a_model_too_large_to_afford_keeps_calibrated(monkeypatch):
+@pytest.mark.parametrize("held_out", [HELD_OUT, {}])
+def test_a_model_too_large_to_afford_keeps_calibrated(monkeypatch, held_out):
     X, Y = _data("linear")
     monkeypatch.setattr(classifier_module, "AUTO_MAX_COEFFICIENTS", 8 * 3 - 1)
-    clf = PALClassifier(**_fast(**HELD_OUT)).fit(X, Y)
+    clf = PALClassifier(**_fast(**held_out)).fit(X, Y)
     assert clf.module_.input_head is None and clf.label_proba_ == "calibrated"
+    # the model of the inputs is fitted up to the cap
+    monkeypatch.setattr(classifier_module, "AUTO_MAX_COEFFICIENTS", 8 * 3)
+    assert clf.fit(X, Y).module_.input_head is not None
 
 
 def test_other_sources_are_kept_as_given():
@@ -165,15 +169,16 @@ def test_choose_label_proba_pools_the_parts_log_loss():
     # 'wide' is better on the first part, much worse on the second: pooled,
     # the second part decides
     parts = [
-        ({"calibrated": poor, "wide": good}, Y),
-        ({"calibrated": good, "wide": 1 - good}, Y),
+        ({"calibrated_wide": poor, "calibrated": poor, "wide": good}, Y),
+        ({"calibrated_wide": 1 - good, "calibrated": good, "wide": 1 - good}, Y),
     ]
     source, losses = choose_label_proba(parts)
     assert source == "calibrated"
     expected = -np.mean(np.log([0.6] * 4 + [0.9, 0.9, 0.8, 0.8]))
     assert losses["calibrated"] == pytest.approx(expected)
-    tie = [({"calibrated": good, "wide": good}, Y)]
-    assert choose_label_proba(tie)[0] == AUTO_SOURCES[0] == "calibrated"
+    assert set(losses) == set(AUTO_SOURCES)
+    tie = [(dict.fromkeys(AUTO_SOURCES, good), Y)]
+    assert choose_label_proba(tie)[0] == AUTO_SOURCES[0] == "calibrated_wide"
 
 
 def test_verbose_says_what_auto_chose_and_why(capsys):
@@ -181,6 +186,7 @@ def test_verbose_says_what_auto_chose_and_why(capsys):
     PALClassifier(**_fast(**HELD_OUT), verbose=1).fit(X, Y)
     out = capsys.readouterr().out
     assert "label_proba='auto' chose 'wide' (log loss on" in out
-    assert "held-out rows: calibrated 0." in out
+    assert "held-out rows: calibrated_wide 0." in out
+    assert "calibrated 0." in out and "wide 0." in out
     PALClassifier(**_fast(**HELD_OUT)).fit(X, Y)
     assert "label_proba" not in capsys.readouterr().out

@@ -82,8 +82,9 @@ def test_the_dataset_is_read_lazily(on_disk):
     data = RowsOnDisk(path)
     clf = PALClassifier(**{**FAST, "max_epochs": 2}).fit(data, Y)
     # a probe of the first item, the input scaler's rows (all of them, as
-    # there are fewer than 20,000), 2 epochs, one pass for the decoder
-    assert data.reads == 1 + len(X) + 3 * len(X)
+    # there are fewer than 20,000), 2 epochs, one pass for the decoder, the
+    # rows of the per-label model of the inputs
+    assert data.reads == 1 + len(X) + 3 * len(X) + len(X)
     data.reads = 0
     clf.predict(data)
     assert data.reads == 1 + len(X)
