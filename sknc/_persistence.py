@@ -25,7 +25,7 @@ import torch
 
 from ._version import __version__
 from .decoders import BaseDecoder, Decision
-from .decoders._decision import LABEL_PROBA
+from .decoders._decision import AUTO_FALLBACK, LABEL_PROBA
 from .decoders._registry import DECODERS
 
 __all__ = [
@@ -351,9 +351,9 @@ def mismatch_message(exc, estimator):
         # models saved before the heads existed have none
         hints.append(
             "another label_proba ('decoder' trains no per-label head, as every "
-            "model saved before sknc had label_proba; only 'linear', 'wide' "
-            "and an 'auto' that chose 'wide' keep the model of the inputs, "
-            "input_head)"
+            "model saved before sknc had label_proba; only 'linear', 'wide', "
+            "'calibrated_wide' and an 'auto' that chose one of them keep the "
+            "model of the inputs, input_head)"
         )
     if any(k.startswith("backbone.") for k in structure):
         hints.append("another backbone (hidden_layer_sizes, batch_norm, module)")
@@ -433,6 +433,12 @@ def load_state(net, f_state, map_location):
     for key in FITTED_STATE:
         net.__dict__.pop(key, None)
     net.__dict__.update(state)
+    if "label_proba_" not in state:
+        # written before label_proba='auto': the network has no model of the
+        # inputs, and an 'auto' estimator reads what it reads without one
+        net.label_proba_ = (
+            AUTO_FALLBACK if net.label_proba == "auto" else net.label_proba
+        )
     try:
         changed = any(getattr(net, k, None) != before[k] for k in _SHAPE_KEYS)
         if not net.initialized_ or changed:
@@ -531,7 +537,7 @@ def _check_state(state):
     for key in ("early_stopping_",):
         if not isinstance(state[key], bool):
             bad(key, "True or False")
-    if state.get("label_proba_", "calibrated") not in LABEL_PROBA[1:]:
+    if state.get("label_proba_", AUTO_FALLBACK) not in LABEL_PROBA[1:]:
         bad("label_proba_", f"one of {LABEL_PROBA[1:]}")
     decay = state["feature_decay_"]
     if not isinstance(decay, numbers.Real) or isinstance(decay, bool) or decay < 0:

@@ -190,3 +190,17 @@ def test_verbose_says_what_auto_chose_and_why(capsys):
     assert "calibrated 0." in out and "wide 0." in out
     PALClassifier(**_fast(**HELD_OUT)).fit(X, Y)
     assert "label_proba" not in capsys.readouterr().out
+
+
+def test_a_model_saved_before_auto_loads_into_an_auto_estimator(tmp_path):
+    # files written while 'calibrated' was the default hold no label_proba_
+    # and no model of the inputs: 'auto' must not build one to load into
+    X, Y = _data("linear")
+    clf = PALClassifier(**_fast(label_proba="calibrated")).fit(X, Y)
+    del clf.__dict__["label_proba_"]
+    files = {"f_params": tmp_path / "params.pt", "f_state": tmp_path / "state.pt"}
+    clf.save_params(**files)
+    fresh = PALClassifier(**_fast())
+    fresh.load_params(**files)
+    assert fresh.label_proba_ == "calibrated" and fresh.module_.input_head is None
+    np.testing.assert_array_equal(fresh.predict_proba(X), clf.predict_proba(X))
