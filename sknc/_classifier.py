@@ -991,7 +991,8 @@ class _PALNetBase(
         if self.label_proba != "auto":
             return self.label_proba
         if getattr(self._network(), "input_head", None) is None:
-            return AUTO_FALLBACK  # a model of the inputs too large to fit
+            # multi-class mode, or a model of the inputs too large to fit
+            return AUTO_FALLBACK
         if not held_out or any(part is None for part in held_out):
             return AUTO_SOURCES[0]
         source, losses = choose_label_proba(held_out)
